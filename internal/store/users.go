@@ -1,0 +1,198 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Role is what a user may do in one organisation.
+type Role string
+
+const (
+	RoleAdmin    Role = "admin"    // everything in the organisation
+	RoleOperator Role = "operator" // approve and deploy updates
+	RoleViewer   Role = "viewer"   // read only
+	RolePartner  Role = "partner"  // read, including embargoed advisories
+)
+
+// Roles lists every role.
+var Roles = []Role{RoleAdmin, RoleOperator, RoleViewer, RolePartner}
+
+// Valid reports whether r is one of Roles.
+func (r Role) Valid() bool {
+	for _, v := range Roles {
+		if r == v {
+			return true
+		}
+	}
+	return false
+}
+
+// User is a person or service account that signs in.
+type User struct {
+	ID           int64     `json:"id"`
+	Username     string    `json:"username"`
+	DisplayName  string    `json:"display_name"`
+	Email        string    `json:"email"`
+	PasswordHash string    `json:"-"`
+	SiteAdmin    bool      `json:"site_admin"`
+	Disabled     bool      `json:"disabled"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+// Member is a user together with the role held in one organisation.
+type Member struct {
+	User
+	OrgID int64 `json:"org_id"`
+	Role  Role  `json:"role"`
+}
+
+// Membership is one organisation a user belongs to, and the role there.
+type Membership struct {
+	OrgID   int64  `json:"org_id"`
+	OrgSlug string `json:"org"`
+	Role    Role   `json:"role"`
+}
+
+// userCols are qualified for joins; RETURNING (which SQLite does not let qualify) uses
+// userReturning.
+const (
+	userReturning = `id, username, display_name, email, password_hash, site_admin, disabled, created_at, updated_at`
+	userCols      = `u.id, u.username, u.display_name, u.email, u.password_hash, u.site_admin, u.disabled, u.created_at, u.updated_at`
+)
+
+func scanUser(row interface{ Scan(...any) error }, extra ...any) (User, error) {
+	var u User
+	dest := append([]any{&u.ID, &u.Username, &u.DisplayName, &u.Email, &u.PasswordHash,
+		&u.SiteAdmin, &u.Disabled, &u.CreatedAt, &u.UpdatedAt}, extra...)
+	err := row.Scan(dest...)
+	return u, err
+}
+
+// CreateUser stores a new user.
+func (tx *Tx) CreateUser(ctx context.Context, u User) (User, error) {
+	now := Now()
+	out, err := scanUser(tx.tx.QueryRowContext(ctx,
+		`INSERT INTO users (username, display_name, email, password_hash, site_admin, disabled, created_at, updated_at)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING `+userReturning,
+		u.Username, u.DisplayName, u.Email, u.PasswordHash, u.SiteAdmin, u.Disabled, now))
+	if err != nil {
+		return User{}, fmt.Errorf("create user %q: %w", u.Username, mapErr(err))
+	}
+	return out, nil
+}
+
+// SetPassword replaces a user's password hash.
+func (tx *Tx) SetPassword(ctx context.Context, userID int64, hash string) error {
+	res, err := tx.tx.ExecContext(ctx, `UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3`, hash, Now(), userID)
+	return expectOne(res, err, "set password")
+}
+
+// UserByName finds a user by username.
+func (r Reader) UserByName(ctx context.Context, username string) (User, error) {
+	u, err := scanUser(r.db.QueryRowContext(ctx, `SELECT `+userCols+` FROM users u WHERE u.username = $1`, username))
+	if err != nil {
+		return User{}, fmt.Errorf("user %q: %w", username, mapErr(err))
+	}
+	return u, nil
+}
+
+// CountUsers counts all users.
+func (r Reader) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	err := r.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&n)
+	return n, err
+}
+
+// SetRole gives a user a role in an organisation, adding the membership when missing.
+func (tx *Tx) SetRole(ctx context.Context, orgID, userID int64, role Role) error {
+	_, err := tx.tx.ExecContext(ctx,
+		`INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
+		 ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role`,
+		orgID, userID, string(role), Now())
+	if err != nil {
+		return fmt.Errorf("set role: %w", mapErr(err))
+	}
+	return nil
+}
+
+// RemoveMember takes a user out of an organisation.
+func (tx *Tx) RemoveMember(ctx context.Context, orgID, userID int64) error {
+	res, err := tx.tx.ExecContext(ctx, `DELETE FROM memberships WHERE org_id = $1 AND user_id = $2`, orgID, userID)
+	return expectOne(res, err, "remove member")
+}
+
+// Member finds a user by name within one organisation: ErrNotFound when the user is not a
+// member there, so that other organisations' users stay invisible.
+func (r Reader) Member(ctx context.Context, orgID int64, username string) (Member, error) {
+	var m Member
+	var role string
+	u, err := scanUser(r.db.QueryRowContext(ctx,
+		`SELECT `+userCols+`, m.role FROM users u JOIN memberships m ON m.user_id = u.id
+		 WHERE m.org_id = $1 AND u.username = $2`, orgID, username), &role)
+	if err != nil {
+		return Member{}, fmt.Errorf("user %q: %w", username, mapErr(err))
+	}
+	m.User, m.OrgID, m.Role = u, orgID, Role(role)
+	return m, nil
+}
+
+// ListMembers lists an organisation's users in id order.
+func (r Reader) ListMembers(ctx context.Context, orgID int64, role Role, p Page) ([]Member, error) {
+	rows, err := r.db.QueryContext(ctx,
+		`SELECT `+userCols+`, m.role FROM users u JOIN memberships m ON m.user_id = u.id
+		 WHERE m.org_id = $1 AND u.id > $2 AND ($3 = '' OR m.role = $3) ORDER BY u.id LIMIT $4`,
+		orgID, p.After, string(role), p.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	defer rows.Close()
+	var out []Member
+	for rows.Next() {
+		var role string
+		u, err := scanUser(rows, &role)
+		if err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		out = append(out, Member{User: u, OrgID: orgID, Role: Role(role)})
+	}
+	return out, rows.Err()
+}
+
+// Memberships lists the organisations a user belongs to.
+func (r Reader) Memberships(ctx context.Context, userID int64) ([]Membership, error) {
+	rows, err := r.db.QueryContext(ctx,
+		`SELECT m.org_id, o.slug, m.role FROM memberships m JOIN orgs o ON o.id = m.org_id
+		 WHERE m.user_id = $1 ORDER BY o.id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("memberships: %w", err)
+	}
+	defer rows.Close()
+	var out []Membership
+	for rows.Next() {
+		var m Membership
+		var role string
+		if err := rows.Scan(&m.OrgID, &m.OrgSlug, &role); err != nil {
+			return nil, fmt.Errorf("memberships: %w", err)
+		}
+		m.Role = Role(role)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+func expectOne(res interface{ RowsAffected() (int64, error) }, err error, what string) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, mapErr(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return nil
+}
