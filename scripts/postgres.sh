@@ -131,6 +131,7 @@ cmd_start() {
 
 	mkdir -p "$DIR" || die "cannot create $DIR"
 	DIR=$(cd "$DIR" && pwd -P)
+	cd / # the postgres user may not be able to read our working directory
 	[[ ! -e $DIR/data ]] || die "$DIR/data already exists; run '$0 stop $DIR' first"
 	touch "$DIR/$MARKER"
 	if ((EUID == 0)); then
@@ -190,6 +191,7 @@ cmd_stop() {
 		return 0
 	fi
 	DIR=$(cd "$DIR" && pwd -P)
+	cd /
 
 	if [[ -f $DIR/data/postmaster.pid ]]; then
 		# Use the binaries matching the cluster's version.

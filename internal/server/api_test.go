@@ -1,0 +1,430 @@
+package server_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/patchday/patchday/internal/server"
+	"github.com/patchday/patchday/internal/store"
+)
+
+func isMutation(pattern string) bool { return !strings.HasPrefix(pattern, "GET ") }
+
+// fill puts concrete values into a route pattern's wildcards.
+func fill(pattern string, vals map[string]string) (method, path string) {
+	method, path, _ = strings.Cut(pattern, " ")
+	for k, v := range vals {
+		path = strings.ReplaceAll(path, "{"+k+"}", v)
+	}
+	return method, path
+}
+
+// A user of organisation A gets 404 for every object of organisation B, through every route.
+func TestOrgIsolation(t *testing.T) {
+	forEngines(t, func(t *testing.T, e *env) {
+		e.createOrg("a")
+		e.createOrg("b")
+		alice := e.createUser("a", "alice", store.RoleAdmin)
+		bob := e.createUser("b", "bob", store.RoleAdmin)
+		e.createUser("b", "dave", store.RoleViewer)
+		var bobTok struct{ ID int64 }
+		e.must(201, "POST", "/api/v1/tokens", bob, map[string]string{"name": "bob-ci"}).json(t, &bobTok)
+
+		before := e.auditCount()
+		vals := map[string]string{"org": "b", "user": "dave", "id": fmt.Sprint(bobTok.ID)}
+		bodies := map[string]any{
+			"POST /api/v1/orgs/{org}/users":            map[string]any{"username": "eve", "role": "viewer"},
+			"PUT /api/v1/orgs/{org}/users/{user}/role": map[string]any{"role": "admin"},
+		}
+		checked := 0
+		for _, pattern := range e.srv.Routes() {
+			if !strings.Contains(pattern, "{org}") && !strings.Contains(pattern, "{id}") {
+				continue
+			}
+			method, path := fill(pattern, vals)
+			r := e.do(method, path, alice, bodies[pattern])
+			if r.status != http.StatusNotFound {
+				t.Errorf("%s as a user of another organisation: status %d, want 404: %s", pattern, r.status, r.body)
+				continue
+			}
+			if code := r.err(t).Error.Code; code != "not_found" {
+				t.Errorf("%s: code %q", pattern, code)
+			}
+			checked++
+		}
+		if checked < 7 {
+			t.Fatalf("only %d routes checked", checked)
+		}
+		// Lists show nothing of B.
+		var orgs struct{ Items []store.Org }
+		e.must(200, "GET", "/api/v1/orgs", alice, nil).json(t, &orgs)
+		if len(orgs.Items) != 1 || orgs.Items[0].Slug != "a" {
+			t.Errorf("alice sees organisations %+v", orgs.Items)
+		}
+		e.must(404, "GET", "/api/v1/audit?org=b", alice, nil)
+		var evs struct{ Items []store.AuditEvent }
+		e.must(200, "GET", "/api/v1/audit?limit=500", alice, nil).json(t, &evs)
+		for _, ev := range evs.Items {
+			if ev.Actor == "bob" || ev.ObjectID == "bob" || ev.ObjectID == "dave" {
+				t.Errorf("alice sees B's audit event %+v", ev)
+			}
+		}
+		var toks struct{ Items []store.Token }
+		e.must(200, "GET", "/api/v1/tokens", alice, nil).json(t, &toks)
+		for _, tk := range toks.Items {
+			if tk.ID == bobTok.ID {
+				t.Error("alice sees bob's token")
+			}
+		}
+		e.must(403, "GET", "/api/v1/tokens?all=true", alice, nil)
+		// Nothing changed: B's viewer is still a viewer, bob's token still works.
+		var dave store.Member
+		e.must(200, "GET", "/api/v1/orgs/b/users/dave", bob, nil).json(t, &dave)
+		if dave.Role != store.RoleViewer {
+			t.Errorf("dave's role became %s", dave.Role)
+		}
+		if n := e.auditCount(); n != before {
+			t.Errorf("audit grew from %d to %d after refused calls", before, n)
+		}
+	})
+}
+
+// selfService are the mutations every signed-in user may make on their own account.
+var selfService = []string{
+	"POST /api/v1/auth/login",
+	"POST /api/v1/auth/logout",
+	"POST /api/v1/me/password",
+	"POST /api/v1/tokens",
+	"DELETE /api/v1/tokens/{id}",
+}
+
+// A viewer cannot change anything in its organisation, nor create organisations.
+func TestViewerCannotMutate(t *testing.T) {
+	forEngines(t, func(t *testing.T, e *env) {
+		e.createOrg("a")
+		e.createUser("a", "alice", store.RoleAdmin)
+		viewer := e.createUser("a", "carol", store.RoleViewer)
+		operator := e.createUser("a", "oscar", store.RoleOperator)
+		before := e.auditCount()
+		vals := map[string]string{"org": "a", "user": "alice", "id": "1"}
+		bodies := map[string]any{
+			"POST /api/v1/orgs":                        map[string]any{"slug": "c"},
+			"POST /api/v1/orgs/{org}/users":            map[string]any{"username": "eve", "role": "admin"},
+			"PUT /api/v1/orgs/{org}/users/{user}/role": map[string]any{"role": "viewer"},
+		}
+		checked := 0
+		for _, pattern := range e.srv.Routes() {
+			if !isMutation(pattern) || slices.Contains(selfService, pattern) {
+				continue
+			}
+			method, path := fill(pattern, vals)
+			for who, tok := range map[string]string{"viewer": viewer, "operator": operator} {
+				r := e.do(method, path, tok, bodies[pattern])
+				if r.status != http.StatusForbidden {
+					t.Errorf("%s as %s: status %d, want 403: %s", pattern, who, r.status, r.body)
+				} else if r.err(t).Error.Code != "forbidden" {
+					t.Errorf("%s: code %s", pattern, r.body)
+				}
+			}
+			checked++
+		}
+		if checked < 4 {
+			t.Fatalf("only %d routes checked", checked)
+		}
+		if n := e.auditCount(); n != before {
+			t.Errorf("audit grew from %d to %d after refused calls", before, n)
+		}
+		var alice store.Member
+		e.must(200, "GET", "/api/v1/orgs/a/users/alice", viewer, nil).json(t, &alice)
+		if alice.Role != store.RoleAdmin {
+			t.Errorf("alice's role became %s", alice.Role)
+		}
+		// A viewer's own tokens are its own business.
+		e.must(201, "POST", "/api/v1/tokens", viewer, map[string]string{"name": "mine"})
+	})
+}
+
+// Every mutating route writes exactly one audit event naming actor, action, object, source and
+// request id.
+func TestAuditEveryMutation(t *testing.T) {
+	forEngines(t, func(t *testing.T, e *env) {
+		e.createOrg("a")
+		e.createUser("a", "alice", store.RoleAdmin)
+		spare := e.login("admin", adminPassword)
+		var tok struct{ ID int64 }
+		e.must(201, "POST", "/api/v1/tokens", e.admin, map[string]string{"name": "to-revoke"}).json(t, &tok)
+		steps := []struct {
+			pattern, path, token string
+			body                 any
+			action, object       string
+			org                  bool
+		}{
+			{"POST /api/v1/orgs", "/api/v1/orgs", e.admin, map[string]any{"slug": "z", "name": "Zed"}, "org.create", "z", true},
+			{"POST /api/v1/orgs/{org}/users", "/api/v1/orgs/a/users", e.admin, map[string]any{"username": "carol", "role": "viewer"}, "user.create", "carol", true},
+			{"PUT /api/v1/orgs/{org}/users/{user}/role", "/api/v1/orgs/a/users/carol/role", e.admin, map[string]any{"role": "operator"}, "user.set_role", "carol", true},
+			{"DELETE /api/v1/orgs/{org}/users/{user}", "/api/v1/orgs/a/users/carol", e.admin, nil, "user.remove", "carol", true},
+			{"POST /api/v1/tokens", "/api/v1/tokens", e.admin, map[string]any{"name": "ci", "expires_in": "30d"}, "token.create", "", false},
+			{"DELETE /api/v1/tokens/{id}", fmt.Sprintf("/api/v1/tokens/%d", tok.ID), e.admin, nil, "token.revoke", fmt.Sprint(tok.ID), false},
+			{"POST /api/v1/auth/login", "/api/v1/auth/login", "", map[string]any{"username": "admin", "password": adminPassword}, "auth.login", "", false},
+			{"POST /api/v1/auth/logout", "/api/v1/auth/logout", spare, nil, "auth.logout", "", false},
+			{"POST /api/v1/me/password", "/api/v1/me/password", e.admin, map[string]any{"current_password": adminPassword, "new_password": "a-new-long-password"}, "user.password_change", "admin", false},
+		}
+		var covered []string
+		for i, st := range steps {
+			n := e.auditCount()
+			reqID := fmt.Sprintf("test-%d", i)
+			method, _, _ := strings.Cut(st.pattern, " ")
+			r := e.do(method, st.path, st.token, st.body, "X-Request-Id", reqID)
+			if r.status >= 300 {
+				t.Fatalf("%s: status %d: %s", st.pattern, r.status, r.body)
+			}
+			if r.header.Get("X-Request-Id") != reqID {
+				t.Errorf("%s: X-Request-Id %q, want %q", st.pattern, r.header.Get("X-Request-Id"), reqID)
+			}
+			if got := e.auditCount(); got != n+1 {
+				t.Errorf("%s: %d audit events added, want 1", st.pattern, got-n)
+			}
+			var evs struct{ Items []store.AuditEvent }
+			e.must(200, "GET", "/api/v1/audit?limit=1", e.admin, nil).json(t, &evs)
+			ev := evs.Items[0]
+			wantActor := "admin"
+			if ev.Action != st.action || ev.Actor != wantActor || ev.RequestID != reqID || ev.Source != "127.0.0.1" ||
+				(st.object != "" && ev.ObjectID != st.object) || (ev.OrgID != nil) != st.org || ev.Time.IsZero() {
+				t.Errorf("%s: audit event %+v", st.pattern, ev)
+			}
+			covered = append(covered, st.pattern)
+		}
+		for _, pattern := range e.srv.Routes() {
+			if isMutation(pattern) && !slices.Contains(covered, pattern) {
+				t.Errorf("mutating route %s has no audit test step", pattern)
+			}
+		}
+	})
+}
+
+func TestTokenExpiryAndRevocation(t *testing.T) {
+	forEngines(t, func(t *testing.T, e *env) {
+		var tok struct {
+			ID        int64
+			Token     string
+			ExpiresAt time.Time `json:"expires_at"`
+		}
+		e.must(201, "POST", "/api/v1/tokens", e.admin, map[string]string{"name": "short", "expires_in": "1h"}).json(t, &tok)
+		if d := tok.ExpiresAt.Sub(e.clock()); d < 59*time.Minute || d > 61*time.Minute {
+			t.Fatalf("expires in %v, want 1h", d)
+		}
+		e.must(200, "GET", "/api/v1/me", tok.Token, nil)
+		e.advance(59 * time.Minute)
+		e.must(200, "GET", "/api/v1/me", tok.Token, nil)
+		e.advance(2 * time.Minute)
+		if code := e.must(401, "GET", "/api/v1/me", tok.Token, nil).err(t).Error.Code; code != "token_expired" {
+			t.Errorf("expired token: code %s", code)
+		}
+
+		var tok2 struct {
+			ID    int64
+			Token string
+		}
+		e.must(201, "POST", "/api/v1/tokens", e.admin, map[string]string{"name": "revoke-me"}).json(t, &tok2)
+		e.must(200, "GET", "/api/v1/me", tok2.Token, nil)
+		e.must(200, "DELETE", fmt.Sprintf("/api/v1/tokens/%d", tok2.ID), e.admin, nil)
+		if code := e.must(401, "GET", "/api/v1/me", tok2.Token, nil).err(t).Error.Code; code != "token_revoked" {
+			t.Errorf("revoked token: code %s", code)
+		}
+		// Logout revokes the token it was called with.
+		tok3 := e.login("admin", adminPassword)
+		e.must(204, "POST", "/api/v1/auth/logout", tok3, nil)
+		e.must(401, "GET", "/api/v1/me", tok3, nil)
+		for _, bad := range []string{"", "pd_nonsense", "pd_" + strings.Repeat("A", 43), "Basic xyz"} {
+			r := e.do("GET", "/api/v1/me", bad, nil)
+			if r.status != 401 || r.header.Get("WWW-Authenticate") == "" {
+				t.Errorf("token %q: status %d", bad, r.status)
+			}
+		}
+		// The list shows the revocation; tokens are never shown again.
+		r := e.must(200, "GET", "/api/v1/tokens", e.admin, nil)
+		if strings.Contains(string(r.body), tok2.Token) || strings.Contains(string(r.body), `"hash"`) {
+			t.Fatal("token list leaks a secret or hash")
+		}
+		var list struct{ Items []store.Token }
+		r.json(t, &list)
+		found := false
+		for _, tk := range list.Items {
+			if tk.ID == tok2.ID {
+				found = tk.RevokedAt != nil
+			}
+		}
+		if !found {
+			t.Error("revoked token not listed as revoked")
+		}
+	})
+}
+
+// Bad input is answered 4xx in the common error shape, naming the field, and changes nothing.
+func TestBadInput(t *testing.T) {
+	forEngines(t, func(t *testing.T, e *env) {
+		e.createOrg("a")
+		before := e.auditCount()
+		big := `{"slug":"x","name":"` + strings.Repeat("n", 2<<20) + `"}`
+		for _, tc := range []struct {
+			name, method, path, body string
+			ctype                    string
+			status                   int
+			code, field              string
+		}{
+			{"unknown field", "POST", "/api/v1/orgs", `{"slug":"x","colour":"red"}`, "", 400, "unknown_field", "colour"},
+			{"wrong type", "POST", "/api/v1/orgs", `{"slug":42}`, "", 400, "invalid_field", "slug"},
+			{"wrong nested type", "PUT", "/api/v1/orgs/a/users/admin/role", `{"role":["admin"]}`, "", 400, "invalid_field", "role"},
+			{"broken JSON", "POST", "/api/v1/orgs", `{"slug":"x",`, "", 400, "invalid_json", ""},
+			{"syntax error", "POST", "/api/v1/orgs", `{"slug" "x"}`, "", 400, "invalid_json", ""},
+			{"not an object", "POST", "/api/v1/orgs", `["x"]`, "", 400, "invalid_json", ""},
+			{"two objects", "POST", "/api/v1/orgs", `{"slug":"x"}{"slug":"y"}`, "", 400, "invalid_json", ""},
+			{"empty body", "POST", "/api/v1/orgs", ``, "", 400, "invalid_json", ""},
+			{"oversized body", "POST", "/api/v1/orgs", big, "", 413, "body_too_large", ""},
+			{"wrong content type", "POST", "/api/v1/orgs", `{"slug":"x"}`, "text/plain", 415, "unsupported_media_type", ""},
+			{"missing slug", "POST", "/api/v1/orgs", `{"name":"X"}`, "", 400, "invalid_field", "slug"},
+			{"bad slug", "POST", "/api/v1/orgs", `{"slug":"Not A Slug"}`, "", 400, "invalid_field", "slug"},
+			{"control characters", "POST", "/api/v1/orgs", `{"slug":"x","name":"a\u0007b"}`, "", 400, "invalid_field", "name"},
+			{"duplicate org", "POST", "/api/v1/orgs", `{"slug":"a"}`, "", 409, "conflict", ""},
+			{"bad role", "POST", "/api/v1/orgs/a/users", `{"username":"u1","role":"root"}`, "", 400, "invalid_field", "role"},
+			{"short password", "POST", "/api/v1/orgs/a/users", `{"username":"u1","role":"viewer","password":"short"}`, "", 400, "invalid_field", "password"},
+			{"bad email", "POST", "/api/v1/orgs/a/users", `{"username":"u1","role":"viewer","email":"nope"}`, "", 400, "invalid_field", "email"},
+			{"bad expiry", "POST", "/api/v1/tokens", `{"name":"t","expires_in":"forever"}`, "", 400, "invalid_field", "expires_in"},
+			{"too long expiry", "POST", "/api/v1/tokens", `{"name":"t","expires_in":"9999d"}`, "", 400, "invalid_field", "expires_in"},
+			{"bad limit", "GET", "/api/v1/orgs?limit=0", ``, "", 400, "invalid_field", "limit"},
+			{"bad cursor", "GET", "/api/v1/orgs?cursor=zzz", ``, "", 400, "invalid_field", "cursor"},
+			{"bad time filter", "GET", "/api/v1/audit?since=yesterday", ``, "", 400, "invalid_field", "since"},
+			{"bad token id", "DELETE", "/api/v1/tokens/abc", ``, "", 400, "invalid_field", "id"},
+			{"last admin", "PUT", "/api/v1/orgs/default/users/admin/role", `{"role":"viewer"}`, "", 409, "conflict", ""},
+			{"no such route", "GET", "/api/v1/nothing", ``, "", 404, "not_found", ""},
+			{"wrong method", "PATCH", "/api/v1/orgs", `{}`, "", 405, "method_not_allowed", ""},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				var body any
+				if tc.body != "" {
+					body = tc.body
+				}
+				hdr := []string{}
+				if tc.ctype != "" {
+					hdr = []string{"Content-Type", tc.ctype}
+				}
+				r := e.do(tc.method, tc.path, e.admin, body, hdr...)
+				if r.status != tc.status {
+					t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
+				}
+				ae := r.err(t)
+				if ae.Error.Code != tc.code || ae.Error.Field != tc.field {
+					t.Fatalf("error %+v, want code %s field %q", ae.Error, tc.code, tc.field)
+				}
+				if tc.field != "" && !strings.Contains(ae.Error.Message, tc.field) {
+					t.Errorf("message %q does not name the field %s", ae.Error.Message, tc.field)
+				}
+			})
+		}
+		if n := e.auditCount(); n != before {
+			t.Errorf("audit grew from %d to %d", before, n)
+		}
+		var orgs struct{ Items []store.Org }
+		e.must(200, "GET", "/api/v1/orgs", e.admin, nil).json(t, &orgs)
+		if len(orgs.Items) != 2 {
+			t.Errorf("organisations after bad input: %+v", orgs.Items)
+		}
+	})
+}
+
+func TestPagination(t *testing.T) {
+	forEngines(t, func(t *testing.T, e *env) {
+		for i := range 7 {
+			e.createOrg(fmt.Sprintf("org%d", i))
+		}
+		var slugs []string
+		cursor, pages := "", 0
+		for {
+			var page struct {
+				Items      []store.Org
+				NextCursor string `json:"next_cursor"`
+			}
+			e.must(200, "GET", "/api/v1/orgs?limit=3&cursor="+cursor, e.admin, nil).json(t, &page)
+			pages++
+			for _, o := range page.Items {
+				slugs = append(slugs, o.Slug)
+			}
+			if page.NextCursor == "" {
+				break
+			}
+			cursor = page.NextCursor
+		}
+		// default + 7 = 8 organisations: pages of 3, 3, 2.
+		if got := strings.Join(slugs, ","); got != "default,org0,org1,org2,org3,org4,org5,org6" || pages != 3 {
+			t.Fatalf("walked %d pages: %s", pages, got)
+		}
+	})
+}
+
+func TestLoginFailuresAreAuditedAndLimited(t *testing.T) {
+	e := newEnv(t, store.SQLite)
+	r := e.do("POST", "/api/v1/auth/login", "", map[string]string{"username": "admin", "password": "wrong-password!"})
+	if r.status != 401 || r.err(t).Error.Code != "bad_credentials" {
+		t.Fatalf("wrong password: %d %s", r.status, r.body)
+	}
+	r2 := e.do("POST", "/api/v1/auth/login", "", map[string]string{"username": "nobody", "password": "wrong-password!"})
+	if string(r2.body) != string(r.body) {
+		t.Errorf("unknown user and wrong password answer differently: %s vs %s", r2.body, r.body)
+	}
+	var evs struct{ Items []store.AuditEvent }
+	e.must(200, "GET", "/api/v1/audit?action=auth.login_failed", e.admin, nil).json(t, &evs)
+	if len(evs.Items) != 2 || evs.Items[0].ObjectID != "nobody" || evs.Items[1].ObjectID != "admin" {
+		t.Fatalf("failed logins audited as %+v", evs.Items)
+	}
+
+	// With the default limit, a source gets 10 attempts at once (the harness's own login
+	// spent one), then 429 with Retry-After, right password or not.
+	strict := newEnvWith(t, store.SQLite, func(*server.Config) {})
+	for i := 2; i <= 10; i++ {
+		strict.must(401, "POST", "/api/v1/auth/login", "", map[string]string{"username": "admin", "password": "wrong-password!"})
+	}
+	r = strict.do("POST", "/api/v1/auth/login", "", map[string]string{"username": "admin", "password": adminPassword})
+	if r.status != 429 || r.header.Get("Retry-After") == "" || r.err(t).Error.Code != "rate_limited" {
+		t.Fatalf("11th attempt: %d %s", r.status, r.body)
+	}
+	// Other endpoints are not affected.
+	strict.must(200, "GET", "/api/v1/me", strict.admin, nil)
+}
+
+func TestOperationalEndpoints(t *testing.T) {
+	e := newEnv(t, store.SQLite)
+	if r := e.must(200, "GET", "/healthz", "", nil); string(r.body) != "ok\n" {
+		t.Errorf("healthz: %s", r.body)
+	}
+	e.must(200, "GET", "/readyz", "", nil)
+	e.must(200, "GET", "/api/v1/me", e.admin, nil)
+	m := string(e.must(200, "GET", "/metrics", "", nil).body)
+	for _, want := range []string{
+		`patchday_http_requests_total{code="200",method="GET",route="GET /api/v1/me"} 1`,
+		`patchday_http_request_duration_seconds_bucket{method="GET",route="GET /healthz"`,
+		"go_goroutines",
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	for _, h := range []string{"X-Content-Type-Options", "X-Frame-Options", "X-Request-Id"} {
+		if e.do("GET", "/healthz", "", nil).header.Get(h) == "" {
+			t.Errorf("response lacks %s", h)
+		}
+	}
+	// An unsafe request id is replaced, not echoed.
+	r := e.do("GET", "/healthz", "", nil, "X-Request-Id", "evil\tid with spaces")
+	if id := r.header.Get("X-Request-Id"); id == "" || strings.ContainsAny(id, " \t") {
+		t.Errorf("request id %q", id)
+	}
+	e.srv.Drain()
+	e.must(503, "GET", "/readyz", "", nil)
+	var me map[string]any
+	json.Unmarshal(e.must(200, "GET", "/api/v1/me", e.admin, nil).body, &me)
+}

@@ -1,0 +1,194 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/patchday/patchday/internal/auth"
+	"github.com/patchday/patchday/internal/store"
+)
+
+// touchEvery is how often a token's last-used time is written: often enough to be useful,
+// rarely enough that reads do not become writes.
+const touchEvery = time.Minute
+
+// authenticate finds the caller from the bearer token.
+func (s *Server) authenticate(c *call) error {
+	h := c.r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return errUnauthenticated
+	}
+	tok = strings.TrimSpace(tok)
+	if !auth.LooksLikeToken(tok) {
+		return &apiError{Status: http.StatusUnauthorized, Code: "unauthenticated", Message: "malformed API token"}
+	}
+	ctx := c.r.Context()
+	t, u, err := s.store.TokenByHash(ctx, auth.HashToken(tok))
+	if errors.Is(err, store.ErrNotFound) {
+		return &apiError{Status: http.StatusUnauthorized, Code: "unauthenticated", Message: "unknown API token"}
+	} else if err != nil {
+		return err
+	}
+	now := s.cfg.Now()
+	switch {
+	case t.RevokedAt != nil:
+		return &apiError{Status: http.StatusUnauthorized, Code: "token_revoked", Message: "the API token was revoked"}
+	case !now.Before(t.ExpiresAt):
+		return &apiError{Status: http.StatusUnauthorized, Code: "token_expired", Message: "the API token expired at " + t.ExpiresAt.Format(time.RFC3339)}
+	case u.Disabled:
+		return &apiError{Status: http.StatusUnauthorized, Code: "user_disabled", Message: "the user is disabled"}
+	}
+	members, err := s.store.Memberships(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	c.user, c.token, c.member = u, t, members
+	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) > touchEvery {
+		if err := s.store.Update(ctx, func(tx *store.Tx) error { return tx.TouchToken(ctx, t.ID, now) }); err != nil {
+			s.log.Warn("record token use", "token_id", t.ID, "err", err)
+		}
+	}
+	return nil
+}
+
+type loginRequest struct {
+	Username  string `json:"username"`
+	Password  string `json:"password"`
+	TokenName string `json:"token_name"`
+}
+
+type tokenResponse struct {
+	store.Token
+	Secret string `json:"token"`
+}
+
+// dummyHash is verified against when the user does not exist, so that a login for an unknown
+// name takes as long as one for a known name.
+var dummyHash, _ = auth.HashPassword("patchday-dummy-password")
+
+func (s *Server) login(c *call) error {
+	ri := info(c.r.Context())
+	if !s.allowLogin(ri.source) {
+		c.w.Header().Set("Retry-After", "60")
+		return &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many login attempts from this address; try again later"}
+	}
+	var req loginRequest
+	if err := decode(c.w, c.r, &req); err != nil {
+		return err
+	}
+	if req.Username == "" {
+		return errInvalid("username", "is required")
+	}
+	if req.Password == "" {
+		return errInvalid("password", "is required")
+	}
+	if req.TokenName == "" {
+		req.TokenName = "login"
+	}
+	if err := checkName("token_name", req.TokenName, 100); err != nil {
+		return err
+	}
+	ctx := c.r.Context()
+	u, err := s.store.UserByName(ctx, req.Username)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	hash := u.PasswordHash
+	if hash == "" {
+		hash = dummyHash
+	}
+	verr := auth.VerifyPassword(hash, req.Password)
+	if err != nil || verr != nil || u.Disabled {
+		c.user = store.User{Username: req.Username}
+		if aerr := s.store.Update(ctx, func(tx *store.Tx) error {
+			return c.audit(tx, 0, "auth.login_failed", "user", req.Username, nil)
+		}); aerr != nil {
+			return aerr
+		}
+		return &apiError{Status: http.StatusUnauthorized, Code: "bad_credentials", Message: "wrong username or password"}
+	}
+	c.user = u
+	secret, prefix, tokHash := auth.NewToken()
+	var t store.Token
+	err = s.store.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		t, err = tx.CreateToken(ctx, store.Token{UserID: u.ID, Name: req.TokenName, Prefix: prefix, Hash: tokHash,
+			ExpiresAt: s.cfg.Now().Add(s.cfg.SessionTTL)})
+		if err != nil {
+			return err
+		}
+		return c.audit(tx, 0, "auth.login", "token", itoa(t.ID), map[string]string{"name": t.Name})
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(c.w, http.StatusCreated, tokenResponse{Token: t, Secret: secret})
+	return nil
+}
+
+func (s *Server) logout(c *call) error {
+	ctx := c.r.Context()
+	err := s.store.Update(ctx, func(tx *store.Tx) error {
+		if _, err := tx.RevokeToken(ctx, c.token.ID); err != nil {
+			return err
+		}
+		return c.audit(tx, 0, "auth.logout", "token", itoa(c.token.ID), nil)
+	})
+	if err != nil {
+		return err
+	}
+	c.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type meResponse struct {
+	store.User
+	Memberships []store.Membership `json:"memberships"`
+	TokenID     int64              `json:"token_id"`
+}
+
+func (s *Server) me(c *call) error {
+	ms := c.member
+	if ms == nil {
+		ms = []store.Membership{}
+	}
+	writeJSON(c.w, http.StatusOK, meResponse{User: c.user, Memberships: ms, TokenID: c.token.ID})
+	return nil
+}
+
+type passwordRequest struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+}
+
+func (s *Server) changePassword(c *call) error {
+	var req passwordRequest
+	if err := decode(c.w, c.r, &req); err != nil {
+		return err
+	}
+	if auth.VerifyPassword(c.user.PasswordHash, req.CurrentPassword) != nil {
+		return errInvalid("current_password", "is wrong")
+	}
+	if err := auth.CheckPasswordPolicy(req.NewPassword); err != nil {
+		return errInvalid("new_password", "%v", err)
+	}
+	hash, err := auth.HashPassword(req.NewPassword)
+	if err != nil {
+		return err
+	}
+	ctx := c.r.Context()
+	err = s.store.Update(ctx, func(tx *store.Tx) error {
+		if err := tx.SetPassword(ctx, c.user.ID, hash); err != nil {
+			return err
+		}
+		return c.audit(tx, 0, "user.password_change", "user", c.user.Username, nil)
+	})
+	if err != nil {
+		return err
+	}
+	c.w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,33 @@
+package server
+
+// apiRoutes is every route the server answers. openapi.yaml documents exactly these; a test
+// holds the two in agreement.
+func (s *Server) apiRoutes() []route {
+	return []route{
+		{"GET", "/healthz", public, s.healthz},
+		{"GET", "/readyz", public, s.readyz},
+		{"GET", "/metrics", public, s.metricsHandler},
+		{"GET", "/api/v1/openapi.json", public, s.openapi},
+
+		{"POST", "/api/v1/auth/login", public, s.login},
+		{"POST", "/api/v1/auth/logout", authed, s.logout},
+		{"GET", "/api/v1/me", authed, s.me},
+		{"POST", "/api/v1/me/password", authed, s.changePassword},
+
+		{"GET", "/api/v1/orgs", authed, s.listOrgs},
+		{"POST", "/api/v1/orgs", siteAdmin, s.createOrg},
+		{"GET", "/api/v1/orgs/{org}", orgRead, s.getOrg},
+
+		{"GET", "/api/v1/orgs/{org}/users", orgRead, s.listUsers},
+		{"POST", "/api/v1/orgs/{org}/users", orgAdmin, s.createUser},
+		{"GET", "/api/v1/orgs/{org}/users/{user}", orgRead, s.getUser},
+		{"DELETE", "/api/v1/orgs/{org}/users/{user}", orgAdmin, s.removeUser},
+		{"PUT", "/api/v1/orgs/{org}/users/{user}/role", orgAdmin, s.setRole},
+
+		{"GET", "/api/v1/tokens", authed, s.listTokens},
+		{"POST", "/api/v1/tokens", authed, s.createToken},
+		{"DELETE", "/api/v1/tokens/{id}", authed, s.revokeToken},
+
+		{"GET", "/api/v1/audit", authed, s.listAudit},
+	}
+}

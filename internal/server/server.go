@@ -1,0 +1,343 @@
+// Package server is patchday's HTTP API: routing, authentication, authorisation, auditing
+// and the operational endpoints (/healthz, /readyz, /metrics).
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/time/rate"
+
+	"github.com/patchday/patchday/internal/store"
+)
+
+// Config configures a Server. Only Store is required.
+type Config struct {
+	Store   *store.Store
+	Logger  *slog.Logger
+	Version string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// LoginRate and LoginBurst limit login attempts per source address.
+	LoginRate  rate.Limit
+	LoginBurst int
+	// SessionTTL is the lifetime of the token a login returns.
+	SessionTTL time.Duration
+	// Now is the clock; tests move it.
+	Now func() time.Time
+}
+
+// Server answers patchday's HTTP API.
+type Server struct {
+	cfg      Config
+	store    *store.Store
+	log      *slog.Logger
+	mux      *http.ServeMux
+	routes   []route
+	reg      *prometheus.Registry
+	metrics  *metrics
+	handler  http.Handler
+	draining atomic.Bool
+
+	limitMu  sync.Mutex
+	limiters map[string]*limiter
+}
+
+// New builds a server on cfg.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.LoginRate == 0 {
+		cfg.LoginRate = rate.Every(6 * time.Second)
+	}
+	if cfg.LoginBurst == 0 {
+		cfg.LoginBurst = 10
+	}
+	if cfg.SessionTTL == 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	s := &Server{
+		cfg:      cfg,
+		store:    cfg.Store,
+		log:      cfg.Logger,
+		mux:      http.NewServeMux(),
+		reg:      prometheus.NewRegistry(),
+		limiters: map[string]*limiter{},
+	}
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.metrics = newMetrics(s.reg)
+	s.routes = s.apiRoutes()
+	for _, rt := range s.routes {
+		s.mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
+	}
+	s.handler = s.observe(secureHeaders(http.HandlerFunc(s.dispatch)))
+	return s
+}
+
+// ServeHTTP answers one request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Drain makes /readyz fail, so load balancers stop sending traffic before shutdown.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// Routes lists the registered routes as "METHOD /path" patterns.
+func (s *Server) Routes() []string {
+	out := make([]string, len(s.routes))
+	for i, rt := range s.routes {
+		out[i] = rt.method + " " + rt.path
+	}
+	return out
+}
+
+// dispatch routes a request; requests no route matches get the JSON error shape too.
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
+	h, pattern := s.mux.Handler(r)
+	if pattern == "" {
+		h.ServeHTTP(&errorRewriter{ResponseWriter: w}, r)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// errorRewriter replaces the mux's plain-text 404 and 405 answers with JSON errors.
+type errorRewriter struct {
+	http.ResponseWriter
+	done bool
+}
+
+func (e *errorRewriter) WriteHeader(code int) {
+	if e.done {
+		return
+	}
+	e.done = true
+	e.Header().Del("Content-Type")
+	e.Header().Del("X-Content-Type-Options")
+	e.Header().Set("X-Content-Type-Options", "nosniff")
+	switch code {
+	case http.StatusMethodNotAllowed:
+		writeError(e.ResponseWriter, &apiError{Status: code, Code: "method_not_allowed",
+			Message: "method not allowed; allowed: " + e.Header().Get("Allow")})
+	case http.StatusNotFound:
+		writeError(e.ResponseWriter, &apiError{Status: code, Code: "not_found", Message: "no such endpoint"})
+	default:
+		writeError(e.ResponseWriter, &apiError{Status: code, Code: strings.ToLower(strings.ReplaceAll(http.StatusText(code), " ", "_")), Message: http.StatusText(code)})
+	}
+}
+
+func (e *errorRewriter) Write(b []byte) (int, error) {
+	if !e.done {
+		e.WriteHeader(http.StatusOK)
+	}
+	return len(b), nil
+}
+
+// access is what a route requires of the caller.
+type access int
+
+const (
+	public     access = iota // anyone
+	authed                   // any valid token
+	siteAdmin                // a site administrator
+	orgRead                  // any role in the {org} of the path
+	orgOperate               // operator or admin in {org}
+	orgAdmin                 // admin in {org}
+)
+
+type route struct {
+	method string
+	path   string
+	access access
+	handle func(*call) error
+}
+
+// call is one authorised API request.
+type call struct {
+	w      http.ResponseWriter
+	r      *http.Request
+	s      *Server
+	user   store.User
+	token  store.Token
+	member []store.Membership
+	org    store.Org // set when the path names an organisation
+	role   store.Role
+}
+
+func (s *Server) wrap(rt route) http.Handler {
+	pattern := rt.method + " " + rt.path
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info(r.Context()).pattern = pattern
+		c := &call{w: w, r: r, s: s}
+		err := s.authorize(c, rt.access)
+		if err == nil {
+			err = rt.handle(c)
+		}
+		if err != nil {
+			s.fail(w, r, err)
+		}
+	})
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		if errors.Is(err, context.Canceled) {
+			return
+		}
+		id := info(r.Context()).id
+		s.log.Error("request failed", "request_id", id, "method", r.Method, "path", r.URL.Path, "err", err)
+		ae = &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error (request " + id + ")"}
+	}
+	writeError(w, ae)
+}
+
+// authorize checks the caller's token and, for routes in an organisation, the caller's role
+// there. An organisation the caller does not belong to answers 404, as if it did not exist.
+func (s *Server) authorize(c *call, need access) error {
+	if need == public {
+		return nil
+	}
+	if err := s.authenticate(c); err != nil {
+		return err
+	}
+	switch need {
+	case authed:
+		return nil
+	case siteAdmin:
+		if !c.user.SiteAdmin {
+			return errForbidden
+		}
+		return nil
+	}
+	slug := c.r.PathValue("org")
+	org, err := s.store.OrgBySlug(c.r.Context(), slug)
+	if errors.Is(err, store.ErrNotFound) {
+		return errNotFound("organisation " + quote(slug))
+	} else if err != nil {
+		return err
+	}
+	c.org = org
+	if c.user.SiteAdmin {
+		c.role = store.RoleAdmin
+	} else {
+		for _, m := range c.member {
+			if m.OrgID == org.ID {
+				c.role = m.Role
+			}
+		}
+		if c.role == "" {
+			return errNotFound("organisation " + quote(slug))
+		}
+	}
+	switch {
+	case need == orgAdmin && c.role != store.RoleAdmin,
+		need == orgOperate && c.role != store.RoleAdmin && c.role != store.RoleOperator:
+		return errForbidden
+	}
+	return nil
+}
+
+func quote(s string) string { return `"` + s + `"` }
+
+// orgsAdministered lists the organisations where the caller is an admin.
+func (c *call) orgsAdministered() []int64 {
+	var ids []int64
+	for _, m := range c.member {
+		if m.Role == store.RoleAdmin {
+			ids = append(ids, m.OrgID)
+		}
+	}
+	return ids
+}
+
+// audit records the call's change in the audit log, in the change's own transaction.
+func (c *call) audit(tx *store.Tx, orgID int64, action, objectType, objectID string, details any) error {
+	ri := info(c.r.Context())
+	e := store.AuditEvent{
+		Actor: c.user.Username, Action: action, ObjectType: objectType, ObjectID: objectID,
+		Source: ri.source, RequestID: ri.id, Time: c.s.cfg.Now(),
+	}
+	if c.user.ID != 0 {
+		id := c.user.ID
+		e.ActorID = &id
+	}
+	if orgID != 0 {
+		e.OrgID = &orgID
+	}
+	if details != nil {
+		b, err := jsonMarshal(details)
+		if err != nil {
+			return err
+		}
+		e.Details = b
+	}
+	_, err := tx.AppendAudit(c.r.Context(), e)
+	return err
+}
+
+func (s *Server) healthz(c *call) error {
+	c.w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	c.w.Write([]byte("ok\n"))
+	return nil
+}
+
+func (s *Server) readyz(c *call) error {
+	if s.draining.Load() {
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "draining", Message: "the server is shutting down"}
+	}
+	ctx, cancel := context.WithTimeout(c.r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.Warn("readiness: database unreachable", "err", err)
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "database_unavailable", Message: "the database does not answer"}
+	}
+	c.w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	c.w.Write([]byte("ready\n"))
+	return nil
+}
+
+func (s *Server) metricsHandler(c *call) error {
+	promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}).ServeHTTP(c.w, c.r)
+	return nil
+}
+
+// limiter is one source address's login budget.
+type limiter struct {
+	*rate.Limiter
+	seen time.Time
+}
+
+// allowLogin spends one login attempt of the source address.
+func (s *Server) allowLogin(source string) bool {
+	s.limitMu.Lock()
+	defer s.limitMu.Unlock()
+	now := time.Now()
+	if len(s.limiters) > 10000 {
+		// Forget idle addresses so that a flood of sources cannot grow the map without bound.
+		for k, l := range s.limiters {
+			if now.Sub(l.seen) > 10*time.Minute {
+				delete(s.limiters, k)
+			}
+		}
+	}
+	l, ok := s.limiters[source]
+	if !ok {
+		l = &limiter{Limiter: rate.NewLimiter(s.cfg.LoginRate, s.cfg.LoginBurst)}
+		s.limiters[source] = l
+	}
+	l.seen = now
+	return l.Allow()
+}
