@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -427,4 +428,40 @@ func TestOperationalEndpoints(t *testing.T) {
 	e.must(503, "GET", "/readyz", "", nil)
 	var me map[string]any
 	json.Unmarshal(e.must(200, "GET", "/api/v1/me", e.admin, nil).body, &me)
+}
+
+// A change made through one node takes effect there at once, and on other nodes of the same
+// database within the authentication cache's lifetime.
+func TestAuthChangesReachEveryNode(t *testing.T) {
+	forEngines(t, func(t *testing.T, e *env) {
+		e.createOrg("a")
+		carol := e.createUser("a", "carol", store.RoleAdmin)
+		e.createUser("a", "alice", store.RoleAdmin)
+		e.must(201, "POST", "/api/v1/orgs/a/users", carol, map[string]any{"username": "u1", "role": "viewer"})
+
+		// Node two shares the database; it has seen carol as an admin.
+		two := httptest.NewServer(server.New(server.Config{Store: e.store, Now: e.clock}))
+		defer two.Close()
+		other := &env{t: t, http: two}
+		other.must(201, "POST", "/api/v1/orgs/a/users", carol, map[string]any{"username": "u2", "role": "viewer"})
+
+		// Demoted through node one: refused there at once.
+		e.must(200, "PUT", "/api/v1/orgs/a/users/carol/role", e.admin, map[string]any{"role": "viewer"})
+		e.must(403, "POST", "/api/v1/orgs/a/users", carol, map[string]any{"username": "u3", "role": "viewer"})
+		// Node two learns it once its cache entry is older than its lifetime.
+		e.advance(6 * time.Second)
+		other.must(403, "POST", "/api/v1/orgs/a/users", carol, map[string]any{"username": "u4", "role": "viewer"})
+
+		// The same for a revoked token.
+		var tok struct {
+			ID    int64
+			Token string
+		}
+		e.must(201, "POST", "/api/v1/tokens", e.admin, map[string]string{"name": "two-nodes"}).json(t, &tok)
+		other.must(200, "GET", "/api/v1/me", tok.Token, nil)
+		e.must(200, "DELETE", fmt.Sprintf("/api/v1/tokens/%d", tok.ID), e.admin, nil)
+		e.must(401, "GET", "/api/v1/me", tok.Token, nil)
+		e.advance(6 * time.Second)
+		other.must(401, "GET", "/api/v1/me", tok.Token, nil)
+	})
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -26,12 +27,13 @@ func (s *Server) authenticate(c *call) error {
 		return &apiError{Status: http.StatusUnauthorized, Code: "unauthenticated", Message: "malformed API token"}
 	}
 	ctx := c.r.Context()
-	t, u, err := s.store.TokenByHash(ctx, auth.HashToken(tok))
+	p, err := s.principal(ctx, auth.HashToken(tok))
 	if errors.Is(err, store.ErrNotFound) {
 		return &apiError{Status: http.StatusUnauthorized, Code: "unauthenticated", Message: "unknown API token"}
 	} else if err != nil {
 		return err
 	}
+	t, u := p.token, p.user
 	now := s.cfg.Now()
 	switch {
 	case t.RevokedAt != nil:
@@ -41,17 +43,36 @@ func (s *Server) authenticate(c *call) error {
 	case u.Disabled:
 		return &apiError{Status: http.StatusUnauthorized, Code: "user_disabled", Message: "the user is disabled"}
 	}
-	members, err := s.store.Memberships(ctx, u.ID)
-	if err != nil {
-		return err
-	}
-	c.user, c.token, c.member = u, t, members
+	c.user, c.token, c.member = u, t, p.members
 	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) > touchEvery {
 		if err := s.store.Update(ctx, func(tx *store.Tx) error { return tx.TouchToken(ctx, t.ID, now) }); err != nil {
 			s.log.Warn("record token use", "token_id", t.ID, "err", err)
 		}
+		// Keep the cached copy current, or every request would write again until it expires.
+		t.LastUsedAt = &now
+		remember(s.cache, s.cache.principals, p.token.Hash, principal{token: t, user: u, members: p.members}, s.cache.gen.Load(), now)
 	}
 	return nil
+}
+
+// principal loads the caller a token hash belongs to, through the cache.
+func (s *Server) principal(ctx context.Context, hash string) (principal, error) {
+	now := s.cfg.Now()
+	if p, ok := lookup(s.cache, s.cache.principals, hash, now); ok {
+		return p, nil
+	}
+	gen := s.cache.gen.Load()
+	t, u, err := s.store.TokenByHash(ctx, hash)
+	if err != nil {
+		return principal{}, err
+	}
+	members, err := s.store.Memberships(ctx, u.ID)
+	if err != nil {
+		return principal{}, err
+	}
+	p := principal{token: t, user: u, members: members}
+	remember(s.cache, s.cache.principals, hash, p, gen, now)
+	return p, nil
 }
 
 type loginRequest struct {
@@ -140,6 +161,7 @@ func (s *Server) logout(c *call) error {
 	if err != nil {
 		return err
 	}
+	s.cache.invalidate()
 	c.w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -189,6 +211,7 @@ func (s *Server) changePassword(c *call) error {
 	if err != nil {
 		return err
 	}
+	s.cache.invalidate()
 	c.w.WriteHeader(http.StatusNoContent)
 	return nil
 }

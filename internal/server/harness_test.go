@@ -192,3 +192,12 @@ func forEngines(t *testing.T, fn func(t *testing.T, e *env)) {
 		t.Run(string(engine), func(t *testing.T) { fn(t, newEnv(t, engine)) })
 	}
 }
+
+func stringsReader(s string) io.Reader { return strings.NewReader(s) }
+
+func decodeJSON(tb testing.TB, r io.Reader, v any) {
+	tb.Helper()
+	if err := json.NewDecoder(r).Decode(v); err != nil {
+		tb.Fatal(err)
+	}
+}

@@ -48,6 +48,7 @@ type Server struct {
 	metrics  *metrics
 	handler  http.Handler
 	draining atomic.Bool
+	cache    *authCache
 
 	limitMu  sync.Mutex
 	limiters map[string]*limiter
@@ -77,6 +78,7 @@ func New(cfg Config) *Server {
 		mux:      http.NewServeMux(),
 		reg:      prometheus.NewRegistry(),
 		limiters: map[string]*limiter{},
+		cache:    newAuthCache(),
 	}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.metrics = newMetrics(s.reg)
@@ -223,7 +225,7 @@ func (s *Server) authorize(c *call, need access) error {
 		return nil
 	}
 	slug := c.r.PathValue("org")
-	org, err := s.store.OrgBySlug(c.r.Context(), slug)
+	org, err := s.orgBySlug(c.r.Context(), slug)
 	if errors.Is(err, store.ErrNotFound) {
 		return errNotFound("organisation " + quote(slug))
 	} else if err != nil {
@@ -248,6 +250,20 @@ func (s *Server) authorize(c *call, need access) error {
 		return errForbidden
 	}
 	return nil
+}
+
+// orgBySlug finds an organisation, through the cache.
+func (s *Server) orgBySlug(ctx context.Context, slug string) (store.Org, error) {
+	now := s.cfg.Now()
+	if o, ok := lookup(s.cache, s.cache.orgs, slug, now); ok {
+		return o, nil
+	}
+	gen := s.cache.gen.Load()
+	o, err := s.store.OrgBySlug(ctx, slug)
+	if err == nil {
+		remember(s.cache, s.cache.orgs, slug, o, gen, now)
+	}
+	return o, err
 }
 
 func quote(s string) string { return `"` + s + `"` }

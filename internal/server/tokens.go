@@ -130,6 +130,7 @@ func (s *Server) revokeToken(c *call) error {
 	if err != nil {
 		return err
 	}
+	s.cache.invalidate()
 	writeJSON(c.w, http.StatusOK, t)
 	return nil
 }

@@ -167,6 +167,7 @@ func (s *Server) setRole(c *call) error {
 	if err != nil {
 		return err
 	}
+	s.cache.invalidate()
 	writeJSON(c.w, http.StatusOK, m)
 	return nil
 }
@@ -192,6 +193,7 @@ func (s *Server) removeUser(c *call) error {
 	if err != nil {
 		return err
 	}
+	s.cache.invalidate()
 	c.w.WriteHeader(http.StatusNoContent)
 	return nil
 }

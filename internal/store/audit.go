@@ -49,7 +49,7 @@ func (tx *Tx) AppendAudit(ctx context.Context, e AuditEvent) (AuditEvent, error)
 		e.Time = Now()
 	}
 	e.Time = e.Time.UTC().Truncate(time.Microsecond)
-	err := tx.tx.QueryRowContext(ctx,
+	err := tx.queryRow(ctx,
 		`INSERT INTO audit_events (time, org_id, actor_id, actor, action, object_type, object_id, source, request_id, details)
 		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
 		e.Time, e.OrgID, e.ActorID, e.Actor, e.Action, e.ObjectType, e.ObjectID, e.Source, e.RequestID, string(e.Details)).Scan(&e.ID)

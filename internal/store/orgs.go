@@ -30,7 +30,7 @@ func scanOrg(row interface{ Scan(...any) error }) (Org, error) {
 
 // CreateOrg stores a new organisation.
 func (tx *Tx) CreateOrg(ctx context.Context, slug, name string) (Org, error) {
-	o, err := scanOrg(tx.tx.QueryRowContext(ctx,
+	o, err := scanOrg(tx.queryRow(ctx,
 		`INSERT INTO orgs (slug, name, created_at) VALUES ($1, $2, $3) RETURNING `+orgCols,
 		slug, name, Now()))
 	if err != nil {
@@ -41,7 +41,7 @@ func (tx *Tx) CreateOrg(ctx context.Context, slug, name string) (Org, error) {
 
 // OrgBySlug finds an organisation by its slug.
 func (r Reader) OrgBySlug(ctx context.Context, slug string) (Org, error) {
-	o, err := scanOrg(r.db.QueryRowContext(ctx, `SELECT `+orgCols+` FROM orgs WHERE slug = $1`, slug))
+	o, err := scanOrg(r.queryRow(ctx, `SELECT `+orgCols+` FROM orgs WHERE slug = $1`, slug))
 	if err != nil {
 		return Org{}, fmt.Errorf("organisation %q: %w", slug, mapErr(err))
 	}
@@ -58,7 +58,7 @@ func (r Reader) ListOrgs(ctx context.Context, onlyFor int64, p Page) ([]Org, err
 		     AND id IN (SELECT org_id FROM memberships WHERE user_id = $3) ORDER BY id LIMIT $2`
 		args = append(args, onlyFor)
 	}
-	rows, err := r.db.QueryContext(ctx, q, args...)
+	rows, err := r.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list organisations: %w", err)
 	}
@@ -77,6 +77,6 @@ func (r Reader) ListOrgs(ctx context.Context, onlyFor int64, p Page) ([]Org, err
 // CountOrgs counts all organisations.
 func (r Reader) CountOrgs(ctx context.Context) (int, error) {
 	var n int
-	err := r.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM orgs`).Scan(&n)
+	err := r.queryRow(ctx, `SELECT COUNT(*) FROM orgs`).Scan(&n)
 	return n, err
 }

@@ -121,7 +121,7 @@ func openSQLite(path string) (*Store, error) {
 	n := max(4, runtime.GOMAXPROCS(0)*2)
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	return &Store{Reader: Reader{db: r}, engine: SQLite, w: w, r: r}, nil
+	return &Store{Reader: Reader{db: r, cache: newStmtCache(r)}, engine: SQLite, w: w, r: r}, nil
 }
 
 func openPostgres(dbURL string) (*Store, error) {
@@ -203,6 +203,9 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	if s.cache != nil {
+		s.cache.close()
+	}
 	err := s.w.Close()
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())
@@ -216,6 +219,8 @@ func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", mapErr(err))
 	}
+	// Transactions run unprepared statements: preparing on the writer pool would wait for
+	// the one connection the transaction itself holds.
 	tx := &Tx{Reader: Reader{db: sqlTx}, tx: sqlTx}
 	if err := fn(tx); err != nil {
 		if rbErr := sqlTx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
@@ -238,7 +243,8 @@ type dbtx interface {
 // Reader holds the queries that only read. Store's reads use the reader pool; a Tx's reads see
 // the transaction's own writes.
 type Reader struct {
-	db dbtx
+	db    dbtx
+	cache *stmtCache // prepared statements (SQLite reads only)
 }
 
 // Tx is a write transaction.

@@ -34,7 +34,7 @@ func scanToken(row interface{ Scan(...any) error }, extra ...any) (Token, error)
 
 // CreateToken stores a token record.
 func (tx *Tx) CreateToken(ctx context.Context, t Token) (Token, error) {
-	out, err := scanToken(tx.tx.QueryRowContext(ctx,
+	out, err := scanToken(tx.queryRow(ctx,
 		`INSERT INTO api_tokens (user_id, name, prefix, hash, created_at, expires_at)
 		 VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+tokenReturning,
 		t.UserID, t.Name, t.Prefix, t.Hash, Now(), t.ExpiresAt.UTC().Truncate(time.Microsecond)))
@@ -47,7 +47,7 @@ func (tx *Tx) CreateToken(ctx context.Context, t Token) (Token, error) {
 // TokenByHash finds a token and its user by the token's hash.
 func (r Reader) TokenByHash(ctx context.Context, hash string) (Token, User, error) {
 	var u User
-	t, err := scanToken(r.db.QueryRowContext(ctx,
+	t, err := scanToken(r.queryRow(ctx,
 		`SELECT `+tokenCols+`, `+userCols+` FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = $1`, hash),
 		&u.ID, &u.Username, &u.DisplayName, &u.Email, &u.PasswordHash, &u.SiteAdmin, &u.Disabled, &u.CreatedAt, &u.UpdatedAt)
 	if err != nil {
@@ -58,7 +58,7 @@ func (r Reader) TokenByHash(ctx context.Context, hash string) (Token, User, erro
 
 // Token finds a token by id.
 func (r Reader) Token(ctx context.Context, id int64) (Token, error) {
-	t, err := scanToken(r.db.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM api_tokens t WHERE t.id = $1`, id))
+	t, err := scanToken(r.queryRow(ctx, `SELECT `+tokenCols+` FROM api_tokens t WHERE t.id = $1`, id))
 	if err != nil {
 		return Token{}, fmt.Errorf("token %d: %w", id, mapErr(err))
 	}
@@ -67,7 +67,7 @@ func (r Reader) Token(ctx context.Context, id int64) (Token, error) {
 
 // ListTokens lists a user's tokens (all users' with userID 0) in id order.
 func (r Reader) ListTokens(ctx context.Context, userID int64, p Page) ([]Token, error) {
-	rows, err := r.db.QueryContext(ctx,
+	rows, err := r.query(ctx,
 		`SELECT `+tokenCols+` FROM api_tokens t WHERE ($1 = 0 OR t.user_id = $1) AND t.id > $2 ORDER BY t.id LIMIT $3`,
 		userID, p.After, p.Limit)
 	if err != nil {
@@ -87,7 +87,7 @@ func (r Reader) ListTokens(ctx context.Context, userID int64, p Page) ([]Token, 
 
 // RevokeToken marks a token revoked. Revoking twice keeps the first time.
 func (tx *Tx) RevokeToken(ctx context.Context, id int64) (Token, error) {
-	t, err := scanToken(tx.tx.QueryRowContext(ctx,
+	t, err := scanToken(tx.queryRow(ctx,
 		`UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 RETURNING `+tokenReturning, Now(), id))
 	if err != nil {
 		return Token{}, fmt.Errorf("revoke token %d: %w", id, mapErr(err))
@@ -97,7 +97,7 @@ func (tx *Tx) RevokeToken(ctx context.Context, id int64) (Token, error) {
 
 // TouchToken records that a token was used.
 func (tx *Tx) TouchToken(ctx context.Context, id int64, at time.Time) error {
-	_, err := tx.tx.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = $1 WHERE id = $2`, at.UTC().Truncate(time.Microsecond), id)
+	_, err := tx.exec(ctx, `UPDATE api_tokens SET last_used_at = $1 WHERE id = $2`, at.UTC().Truncate(time.Microsecond), id)
 	if err != nil {
 		return fmt.Errorf("touch token %d: %w", id, err)
 	}

@@ -74,7 +74,7 @@ func scanUser(row interface{ Scan(...any) error }, extra ...any) (User, error) {
 // CreateUser stores a new user.
 func (tx *Tx) CreateUser(ctx context.Context, u User) (User, error) {
 	now := Now()
-	out, err := scanUser(tx.tx.QueryRowContext(ctx,
+	out, err := scanUser(tx.queryRow(ctx,
 		`INSERT INTO users (username, display_name, email, password_hash, site_admin, disabled, created_at, updated_at)
 		 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING `+userReturning,
 		u.Username, u.DisplayName, u.Email, u.PasswordHash, u.SiteAdmin, u.Disabled, now))
@@ -86,13 +86,13 @@ func (tx *Tx) CreateUser(ctx context.Context, u User) (User, error) {
 
 // SetPassword replaces a user's password hash.
 func (tx *Tx) SetPassword(ctx context.Context, userID int64, hash string) error {
-	res, err := tx.tx.ExecContext(ctx, `UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3`, hash, Now(), userID)
+	res, err := tx.exec(ctx, `UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3`, hash, Now(), userID)
 	return expectOne(res, err, "set password")
 }
 
 // UserByName finds a user by username.
 func (r Reader) UserByName(ctx context.Context, username string) (User, error) {
-	u, err := scanUser(r.db.QueryRowContext(ctx, `SELECT `+userCols+` FROM users u WHERE u.username = $1`, username))
+	u, err := scanUser(r.queryRow(ctx, `SELECT `+userCols+` FROM users u WHERE u.username = $1`, username))
 	if err != nil {
 		return User{}, fmt.Errorf("user %q: %w", username, mapErr(err))
 	}
@@ -102,13 +102,13 @@ func (r Reader) UserByName(ctx context.Context, username string) (User, error) {
 // CountUsers counts all users.
 func (r Reader) CountUsers(ctx context.Context) (int, error) {
 	var n int
-	err := r.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&n)
+	err := r.queryRow(ctx, `SELECT COUNT(*) FROM users`).Scan(&n)
 	return n, err
 }
 
 // SetRole gives a user a role in an organisation, adding the membership when missing.
 func (tx *Tx) SetRole(ctx context.Context, orgID, userID int64, role Role) error {
-	_, err := tx.tx.ExecContext(ctx,
+	_, err := tx.exec(ctx,
 		`INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
 		 ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role`,
 		orgID, userID, string(role), Now())
@@ -120,7 +120,7 @@ func (tx *Tx) SetRole(ctx context.Context, orgID, userID int64, role Role) error
 
 // RemoveMember takes a user out of an organisation.
 func (tx *Tx) RemoveMember(ctx context.Context, orgID, userID int64) error {
-	res, err := tx.tx.ExecContext(ctx, `DELETE FROM memberships WHERE org_id = $1 AND user_id = $2`, orgID, userID)
+	res, err := tx.exec(ctx, `DELETE FROM memberships WHERE org_id = $1 AND user_id = $2`, orgID, userID)
 	return expectOne(res, err, "remove member")
 }
 
@@ -129,7 +129,7 @@ func (tx *Tx) RemoveMember(ctx context.Context, orgID, userID int64) error {
 func (r Reader) Member(ctx context.Context, orgID int64, username string) (Member, error) {
 	var m Member
 	var role string
-	u, err := scanUser(r.db.QueryRowContext(ctx,
+	u, err := scanUser(r.queryRow(ctx,
 		`SELECT `+userCols+`, m.role FROM users u JOIN memberships m ON m.user_id = u.id
 		 WHERE m.org_id = $1 AND u.username = $2`, orgID, username), &role)
 	if err != nil {
@@ -141,7 +141,7 @@ func (r Reader) Member(ctx context.Context, orgID int64, username string) (Membe
 
 // ListMembers lists an organisation's users in id order.
 func (r Reader) ListMembers(ctx context.Context, orgID int64, role Role, p Page) ([]Member, error) {
-	rows, err := r.db.QueryContext(ctx,
+	rows, err := r.query(ctx,
 		`SELECT `+userCols+`, m.role FROM users u JOIN memberships m ON m.user_id = u.id
 		 WHERE m.org_id = $1 AND u.id > $2 AND ($3 = '' OR m.role = $3) ORDER BY u.id LIMIT $4`,
 		orgID, p.After, string(role), p.Limit)
@@ -163,7 +163,7 @@ func (r Reader) ListMembers(ctx context.Context, orgID int64, role Role, p Page)
 
 // Memberships lists the organisations a user belongs to.
 func (r Reader) Memberships(ctx context.Context, userID int64) ([]Membership, error) {
-	rows, err := r.db.QueryContext(ctx,
+	rows, err := r.query(ctx,
 		`SELECT m.org_id, o.slug, m.role FROM memberships m JOIN orgs o ON o.id = m.org_id
 		 WHERE m.user_id = $1 ORDER BY o.id`, userID)
 	if err != nil {
