@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/patchday/patchday/internal/server"
 	"github.com/patchday/patchday/internal/store/storetest"
@@ -27,16 +28,22 @@ func BenchmarkAuthenticatedGET(b *testing.B) {
 		load(b, ts.URL+"/api/v1/orgs/default", "")
 	})
 	for _, engine := range storetest.Engines() {
-		b.Run("patchday="+string(engine), func(b *testing.B) {
-			st := storetest.Open(b, engine)
-			if _, _, err := server.Bootstrap(context.Background(), st, adminPassword); err != nil {
-				b.Fatal(err)
+		for _, cacheTTL := range []time.Duration{server.DefaultAuthCacheTTL, -1} {
+			name := "patchday=" + string(engine)
+			if cacheTTL < 0 {
+				name += ",authcache=off"
 			}
-			ts := httptest.NewServer(server.New(server.Config{Store: st}))
-			defer ts.Close()
-			tok := benchLogin(b, ts)
-			load(b, ts.URL+"/api/v1/orgs/default", tok)
-		})
+			b.Run(name, func(b *testing.B) {
+				st := storetest.Open(b, engine)
+				if _, _, err := server.Bootstrap(context.Background(), st, adminPassword); err != nil {
+					b.Fatal(err)
+				}
+				ts := httptest.NewServer(server.New(server.Config{Store: st, AuthCacheTTL: cacheTTL}))
+				defer ts.Close()
+				tok := benchLogin(b, ts)
+				load(b, ts.URL+"/api/v1/orgs/default", tok)
+			})
+		}
 	}
 }
 

@@ -33,6 +33,9 @@ type Config struct {
 	LoginBurst int
 	// SessionTTL is the lifetime of the token a login returns.
 	SessionTTL time.Duration
+	// AuthCacheTTL is how long a node trusts what it learnt about a caller (default
+	// DefaultAuthCacheTTL; negative disables the cache).
+	AuthCacheTTL time.Duration
 	// Now is the clock; tests move it.
 	Now func() time.Time
 }
@@ -68,6 +71,9 @@ func New(cfg Config) *Server {
 	if cfg.LoginBurst == 0 {
 		cfg.LoginBurst = 10
 	}
+	if cfg.AuthCacheTTL == 0 {
+		cfg.AuthCacheTTL = DefaultAuthCacheTTL
+	}
 	if cfg.SessionTTL == 0 {
 		cfg.SessionTTL = 12 * time.Hour
 	}
@@ -78,7 +84,7 @@ func New(cfg Config) *Server {
 		mux:      http.NewServeMux(),
 		reg:      prometheus.NewRegistry(),
 		limiters: map[string]*limiter{},
-		cache:    newAuthCache(),
+		cache:    newAuthCache(cfg.AuthCacheTTL),
 	}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.metrics = newMetrics(s.reg)
@@ -350,6 +356,9 @@ func (s *Server) allowLogin(source string) bool {
 		}
 	}
 	l, ok := s.limiters[source]
+	if !ok && len(s.limiters) > 10000 {
+		return false // too many sources at once: refuse new ones rather than grow without bound
+	}
 	if !ok {
 		l = &limiter{Limiter: rate.NewLimiter(s.cfg.LoginRate, s.cfg.LoginBurst)}
 		s.limiters[source] = l

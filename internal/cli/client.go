@@ -1,0 +1,207 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// clientTimeout bounds one API call, from connecting to reading the whole answer.
+const clientTimeout = 30 * time.Second
+
+// maxResponse is the most the client reads of one answer.
+const maxResponse = 32 << 20
+
+// client calls a patchday server's API.
+type client struct {
+	server string // base URL without a trailing slash, e.g. https://patchday.example.org
+	token  string // API token; empty for the calls that need none (login)
+	// tokenFrom says where the token came from, for the hint when the server refuses it.
+	tokenFrom string
+	// pageSize is the most items asked for per page of a list (the API serves at most 500).
+	pageSize int
+	http     *http.Client
+}
+
+func newClient(server, token string) *client {
+	return &client{server: strings.TrimRight(server, "/"), token: token, pageSize: maxPageSize, http: &http.Client{
+		Timeout: clientTimeout,
+		// The API does not redirect. A redirect comes from something in front of it (http to
+		// https, say) and is reported rather than followed, so that no credential or method
+		// goes where the user did not point the command line.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// apiError is an error answer of the API: {"error":{"code","message","field"}}.
+type apiError struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+	hint    string
+}
+
+// Error is the server's message, the field at fault when the message does not already start
+// with it, and a hint on what to do for a refused token.
+func (e *apiError) Error() string {
+	msg := e.Message
+	if msg == "" {
+		msg = fmt.Sprintf("the server answered %d %s", e.Status, http.StatusText(e.Status))
+	}
+	if e.Field != "" && !strings.HasPrefix(msg, e.Field+" ") && !strings.Contains(msg, `"`+e.Field+`"`) {
+		msg += " (field " + e.Field + ")"
+	}
+	if e.hint != "" {
+		msg += "; " + e.hint
+	}
+	return msg
+}
+
+// do sends one request and decodes a JSON answer into out (when out is not nil). in, when not
+// nil, is sent as the JSON body. An error answer becomes an *apiError.
+func (c *client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
+	u := c.server + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return fmt.Errorf("server URL %q: %w", c.server, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "patchday-cli/"+Version)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			if uerr.Timeout() {
+				return fmt.Errorf("%s %s: no answer from the server within %s", method, c.server+path, clientTimeout)
+			}
+			err = uerr.Err
+		}
+		return fmt.Errorf("%s %s: %w", method, c.server+path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, maxResponse+1))
+	if err != nil {
+		return fmt.Errorf("%s %s: reading the answer: %w", method, c.server+path, err)
+	}
+	if len(b) > maxResponse {
+		return fmt.Errorf("%s %s: the answer is larger than %d bytes", method, c.server+path, maxResponse)
+	}
+	if res.StatusCode >= 300 {
+		return c.errorFrom(res, b)
+	}
+	if out == nil || res.StatusCode == http.StatusNoContent {
+		return nil
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("%s %s: the answer is not the JSON expected (is %s a patchday server?): %w", method, c.server+path, c.server, err)
+	}
+	return nil
+}
+
+// errorFrom reads an error answer. Answers that are not the API's shape (from a proxy, say)
+// are reported with their status and the start of their body.
+func (c *client) errorFrom(res *http.Response, b []byte) error {
+	var env struct {
+		Error *apiError `json:"error"`
+	}
+	if loc := res.Header.Get("Location"); res.StatusCode < 400 && loc != "" {
+		return &apiError{Status: res.StatusCode, Code: "redirect",
+			Message: fmt.Sprintf("the server answered %s, redirecting to %s: check the server URL %s", res.Status, loc, c.server)}
+	}
+	if json.Unmarshal(b, &env) != nil || env.Error == nil || env.Error.Message == "" {
+		snippet := strings.Join(strings.Fields(string(b)), " ")
+		if len(snippet) > 200 {
+			snippet = snippet[:200] + "..."
+		}
+		msg := fmt.Sprintf("the server answered %s", res.Status)
+		if snippet != "" {
+			msg += ": " + snippet
+		}
+		return &apiError{Status: res.StatusCode, Code: "http_" + fmt.Sprint(res.StatusCode), Message: msg}
+	}
+	e := env.Error
+	e.Status = res.StatusCode
+	if res.StatusCode == http.StatusUnauthorized && c.token != "" {
+		switch c.tokenFrom {
+		case "PATCHDAY_TOKEN":
+			e.hint = "check PATCHDAY_TOKEN"
+		default:
+			e.hint = `run "patchday login" to log in again`
+		}
+	}
+	return e
+}
+
+// page is one page of a list answer.
+type page struct {
+	Items      []json.RawMessage `json:"items"`
+	NextCursor string            `json:"next_cursor"`
+}
+
+// maxPageSize is the largest page the API serves.
+const maxPageSize = 500
+
+// list fetches up to limit items (all, when limit is 0) of a paged list, following
+// next_cursor. more reports whether the server had items beyond those returned.
+func (c *client) list(ctx context.Context, path string, query url.Values, limit int) (items []json.RawMessage, more bool, err error) {
+	q := url.Values{}
+	for k, v := range query {
+		q[k] = v
+	}
+	items = []json.RawMessage{}
+	cursor := ""
+	for {
+		n := c.pageSize
+		if limit > 0 {
+			// Ask for one more than needed on the last page to learn whether there is more.
+			n = min(limit-len(items)+1, c.pageSize)
+		}
+		q.Set("limit", fmt.Sprint(n))
+		if cursor != "" {
+			q.Set("cursor", cursor)
+		}
+		var p page
+		if err := c.do(ctx, http.MethodGet, path, q, nil, &p); err != nil {
+			return nil, false, err
+		}
+		items = append(items, p.Items...)
+		if limit > 0 && len(items) > limit {
+			return items[:limit], true, nil
+		}
+		if limit > 0 && len(items) == limit {
+			return items, p.NextCursor != "", nil
+		}
+		if p.NextCursor == "" || len(p.Items) == 0 {
+			return items, false, nil
+		}
+		if p.NextCursor == cursor {
+			return nil, false, fmt.Errorf("GET %s: the server returned the same page cursor twice", c.server+path)
+		}
+		cursor = p.NextCursor
+	}
+}

@@ -1,0 +1,74 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// addClientCommands adds the admin commands, which talk to a server's API.
+func addClientCommands(root *cobra.Command) {
+	root.AddCommand(
+		newLoginCmd(),
+		newLogoutCmd(),
+		newWhoamiCmd(),
+		newPasswdCmd(),
+		newOrgCmd(),
+		newUserCmd(),
+		newTokenCmd(),
+		newAuditCmd(),
+	)
+}
+
+// groupCmd is a noun (org, user, ...) whose verbs are its subcommands. Run without a verb, or
+// with an unknown one, it is a usage error.
+func groupCmd(use, short, example string) *cobra.Command {
+	return &cobra.Command{
+		Use:     use,
+		Short:   short,
+		Example: example,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Errorf("%s: unknown command %q (see %s --help)", cmd.CommandPath(), args[0], cmd.CommandPath())}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var verbs []string
+			for _, c := range cmd.Commands() {
+				if c.IsAvailableCommand() {
+					verbs = append(verbs, c.Name())
+				}
+			}
+			return usageError{fmt.Errorf("%s: give a command: %s (see %s --help)", cmd.CommandPath(), strings.Join(verbs, ", "), cmd.CommandPath())}
+		},
+	}
+}
+
+// orgFlag is the --org flag of the commands on one organisation's objects.
+type orgFlag struct{ slug string }
+
+func (o *orgFlag) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&o.slug, "org", "", "the organisation's slug (default $"+envOrg+")")
+}
+
+// get is --org, else PATCHDAY_ORG; neither is a usage error.
+func (o *orgFlag) get() (string, error) {
+	if o.slug != "" {
+		return o.slug, nil
+	}
+	if v := env(envOrg); v != "" {
+		return v, nil
+	}
+	return "", usageError{errors.New("--org is required (or set " + envOrg + ")")}
+}
+
+// requireFlag is a usage error for a missing required flag.
+func requireFlag(name, value string) error {
+	if value == "" {
+		return usageError{fmt.Errorf("--%s is required", name)}
+	}
+	return nil
+}

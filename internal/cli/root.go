@@ -1,0 +1,77 @@
+// Package cli is the patchday command line: the server (serve), and the admin commands that
+// talk to a server's API.
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// Version is the program's version, set at build time with
+// -ldflags "-X github.com/patchday/patchday/internal/cli.Version=...".
+var Version = "dev"
+
+// Exit codes scripts can rely on.
+const (
+	ExitOK    = 0
+	ExitError = 1 // the command failed (the server refused, the network failed, ...)
+	ExitUsage = 2 // the command line was wrong
+)
+
+// usageError marks errors in the command line itself.
+type usageError struct{ error }
+
+// Main runs the command line and returns the process's exit code.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := NewRoot(stdin, stdout, stderr)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintln(stderr, "patchday:", err)
+	if _, ok := err.(usageError); ok {
+		return ExitUsage
+	}
+	return ExitError
+}
+
+// NewRoot builds the patchday command tree.
+func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "patchday",
+		Short: "Self-hosted security-update management",
+		Long: `patchday publishes security advisories, tells subscribers, approves and delivers signed
+updates to enrolled machines and reports who is still vulnerable.
+
+Run "patchday serve" to start a server, "patchday login" to point this command line at one.`,
+		Version:       Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w (see %s --help)", err, c.CommandPath())}
+	})
+	root.AddCommand(newServeCmd())
+	addClientCommands(root)
+	return root
+}
+
+// exactArgs is cobra.ExactArgs with a usage error.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := cobra.ExactArgs(n)(cmd, args); err != nil {
+			return usageError{fmt.Errorf("%s: %w", cmd.CommandPath(), err)}
+		}
+		return nil
+	}
+}
+
+// env reads an environment variable.
+var env = os.Getenv

@@ -1,0 +1,217 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/patchday/patchday/internal/server"
+	"github.com/patchday/patchday/internal/store"
+)
+
+type serveOptions struct {
+	listen          string
+	data            string
+	database        string
+	tlsCert         string
+	tlsKey          string
+	insecureHTTP    bool
+	logFormat       string
+	logLevel        string
+	trustedProxies  []string
+	sessionTTL      time.Duration
+	shutdownTimeout time.Duration
+}
+
+func newServeCmd() *cobra.Command {
+	var o serveOptions
+	var configFile string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the patchday server",
+		Long: `Run the patchday server: the API under /api/v1, /healthz, /readyz and Prometheus /metrics.
+
+By default it keeps everything in a SQLite database in the data directory; give --database
+postgres://... to share one PostgreSQL between several server nodes.
+
+Every setting below can also be given as an environment variable (named after each flag) or
+in a YAML config file (--config, keys are the flag names). A flag beats the environment,
+and the environment beats the file.
+
+On its first start, on an empty database, the server creates the site administrator
+"admin" and the organisation "default". The admin's password is PATCHDAY_ADMIN_PASSWORD
+when set (at least 12 characters), else a random one printed once on standard error.
+
+Plain HTTP is served only on loopback addresses; anywhere else give --tls-cert and
+--tls-key, or --insecure-http when a TLS-terminating proxy stands in front.`,
+		Example: `  patchday serve
+  patchday serve --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem
+  PATCHDAY_DATABASE=postgres://patchday@db/patchday patchday serve --log-format json
+  patchday serve --config /etc/patchday/server.yaml`,
+		Args: exactArgs(0),
+		PreRunE: func(cmd *cobra.Command, args []string) error {
+			if configFile == "" {
+				configFile = os.Getenv("PATCHDAY_CONFIG")
+			}
+			return applyConfig(cmd, configFile)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runServe(ctx, o, cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address to listen on, host:port")
+	f.StringVar(&o.data, "data", "./patchday-data", "data directory: the SQLite database and payloads")
+	f.StringVar(&o.database, "database", "", "database URL: postgres://user:pass@host/db for PostgreSQL; empty for SQLite in --data")
+	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM); serves HTTPS with --tls-key")
+	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
+	f.BoolVar(&o.insecureHTTP, "insecure-http", false, "allow plain HTTP on a non-loopback address (only behind a TLS-terminating proxy)")
+	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringSliceVar(&o.trustedProxies, "trusted-proxy", nil, "CIDR of a reverse proxy whose X-Forwarded-For is believed (repeatable, comma-separated)")
+	f.DurationVar(&o.sessionTTL, "session-ttl", 12*time.Hour, "lifetime of the token a login returns")
+	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown waits for requests in flight")
+	documentEnv(f)
+	f.StringVar(&configFile, "config", "", "YAML config file whose keys are these flags' names [env PATCHDAY_CONFIG]")
+	return cmd
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageError{fmt.Errorf("--log-level %q: must be debug, info, warn or error", level)}
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usageError{fmt.Errorf("--log-format %q: must be text or json", format)}
+}
+
+// checkListen refuses plain HTTP on addresses other machines can reach.
+func checkListen(o serveOptions) error {
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return usageError{errors.New("--tls-cert and --tls-key go together: give both or neither")}
+	}
+	host, _, err := net.SplitHostPort(o.listen)
+	if err != nil {
+		return usageError{fmt.Errorf("--listen %q: %w", o.listen, err)}
+	}
+	if o.tlsCert != "" || o.insecureHTTP {
+		return nil
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.IsLoopback() {
+		return nil
+	}
+	return usageError{fmt.Errorf("--listen %s is not a loopback address: give --tls-cert and --tls-key, "+
+		"or --insecure-http if a TLS-terminating proxy is in front", o.listen)}
+}
+
+func runServe(ctx context.Context, o serveOptions, stderr io.Writer) error {
+	log, err := newLogger(stderr, o.logFormat, o.logLevel)
+	if err != nil {
+		return err
+	}
+	if err := checkListen(o); err != nil {
+		return err
+	}
+	var proxies []netip.Prefix
+	for _, p := range o.trustedProxies {
+		pfx, err := netip.ParsePrefix(strings.TrimSpace(p))
+		if err != nil {
+			return usageError{fmt.Errorf("--trusted-proxy %q: must be a CIDR such as 10.0.0.0/8: %w", p, err)}
+		}
+		proxies = append(proxies, pfx)
+	}
+	if o.database == "" {
+		if err := os.MkdirAll(o.data, 0o700); err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
+	}
+	st, err := store.Open(ctx, o.database, o.data, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	created, pw, err := server.Bootstrap(ctx, st, os.Getenv("PATCHDAY_ADMIN_PASSWORD"))
+	if err != nil {
+		return err
+	}
+	if created {
+		log.Info("created the site administrator and the default organisation", "user", server.InitialAdmin, "org", server.InitialOrg)
+	}
+
+	srv := server.New(server.Config{Store: st, Logger: log, Version: Version, TrustedProxies: proxies, SessionTTL: o.sessionTTL})
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      120 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
+	}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	scheme := "http"
+	if o.tlsCert != "" {
+		scheme = "https"
+	}
+	url := scheme + "://" + ln.Addr().String()
+	log.Info("listening", "addr", ln.Addr().String(), "url", url, "engine", st.Engine(), "version", Version)
+	if created {
+		shown := "(the value of PATCHDAY_ADMIN_PASSWORD)"
+		if os.Getenv("PATCHDAY_ADMIN_PASSWORD") == "" {
+			shown = pw + "   (shown only now)"
+		}
+		fmt.Fprintf(stderr, "\n  patchday is running at %s\n  Initial administrator: %s\n  One-time password:     %s\n"+
+			"  Next: patchday login --server %s --user %s, then patchday passwd\n\n", url, server.InitialAdmin, shown, url, server.InitialAdmin)
+	}
+
+	errc := make(chan error, 1)
+	go func() {
+		if o.tlsCert != "" {
+			errc <- hs.ServeTLS(ln, o.tlsCert, o.tlsKey)
+		} else {
+			errc <- hs.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", o.shutdownTimeout)
+	srv.Drain()
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,274 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/spf13/cobra"
+)
+
+var userHeaders = []string{"username", "role", "name", "email", "site admin", "disabled", "created"}
+
+func userRow(u apiUser) []string {
+	return []string{u.Username, u.Role, u.DisplayName, u.Email, yesNo(u.SiteAdmin), yesNo(u.Disabled), timeCell(u.CreatedAt)}
+}
+
+func showUser(cmd *cobra.Command, org string, u apiUser) error {
+	return keyValues(cmd.OutOrStdout(),
+		"username", u.Username,
+		"org", org,
+		"role", u.Role,
+		"display name", u.DisplayName,
+		"email", u.Email,
+		"site admin", yesNo(u.SiteAdmin),
+		"disabled", yesNo(u.Disabled),
+		"id", fmt.Sprint(u.ID),
+		"created", timeCell(u.CreatedAt),
+		"updated", timeCell(u.UpdatedAt),
+	)
+}
+
+func usersPath(org string) string { return "/api/v1/orgs/" + url.PathEscape(org) + "/users" }
+
+func userPath(org, user string) string { return usersPath(org) + "/" + url.PathEscape(user) }
+
+func newUserCmd() *cobra.Command {
+	cmd := groupCmd("user", "Manage an organisation's users and their roles", `  patchday user create alice --org acme --role operator
+  patchday user list --org acme
+  PATCHDAY_ORG=acme patchday user set-role alice admin`)
+	cmd.Long = `Manage an organisation's users. Roles are admin, operator (approve, deploy), viewer and
+partner (reads embargoed advisories). --org defaults to $` + envOrg + `.`
+	cmd.AddCommand(newUserCreateCmd(), newUserListCmd(), newUserShowCmd(), newUserSetRoleCmd(), newUserRemoveCmd())
+	return cmd
+}
+
+func newUserCreateCmd() *cobra.Command {
+	var org orgFlag
+	var role, email, displayName string
+	var passwordStdin bool
+	var output outputFormat
+	cmd := &cobra.Command{
+		Use:   "create USERNAME --org ORG --role ROLE",
+		Short: "Create a user with a role in an organisation (org admins)",
+		Long: `Create a user with a role in an organisation. USERNAME is 1-64 characters of a-z, 0-9,
+'.', '_' or '-'.
+
+With --password-stdin the password is the first line of standard input (at least 12
+characters). Without it the server generates one, which is printed this once: hand it to
+the user, who should change it with "patchday passwd".`,
+		Example: `  patchday user create alice --org acme --role operator --email alice@example.org
+  printf '%s\n' "$PASSWORD" | patchday user create ci --org acme --role viewer --password-stdin
+  patchday user create bob --org acme --role viewer -o json`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			slug, err := org.get()
+			if err != nil {
+				return err
+			}
+			if err := requireFlag("role", role); err != nil {
+				return err
+			}
+			req := map[string]string{"username": args[0], "role": role}
+			if email != "" {
+				req["email"] = email
+			}
+			if displayName != "" {
+				req["display_name"] = displayName
+			}
+			if passwordStdin {
+				pw, err := readLine(cmd.InOrStdin())
+				if err != nil {
+					return fmt.Errorf("reading the password from standard input: %w", err)
+				}
+				if pw == "" {
+					return usageError{errors.New("--password-stdin: standard input is empty")}
+				}
+				req["password"] = pw
+			}
+			c, err := loggedInClient()
+			if err != nil {
+				return err
+			}
+			var raw json.RawMessage
+			if err := c.do(cmd.Context(), http.MethodPost, usersPath(slug), nil, req, &raw); err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if output == outputJSON {
+				return printJSON(w, raw)
+			}
+			var u struct {
+				apiUser
+				Password string `json:"password"`
+			}
+			if err := decodeItem(raw, &u); err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "Created user %s in %s with role %s\n", u.Username, slug, u.Role)
+			if u.Password != "" {
+				fmt.Fprintf(w, "Generated password (shown only this once): %s\n", u.Password)
+			}
+			return nil
+		},
+	}
+	org.add(cmd)
+	f := cmd.Flags()
+	f.StringVar(&role, "role", "", "role in the organisation: admin, operator, viewer or partner (required)")
+	f.StringVar(&email, "email", "", "e-mail address")
+	f.StringVar(&displayName, "display-name", "", "full name")
+	f.BoolVar(&passwordStdin, "password-stdin", false, "read the password from the first line of standard input instead of having one generated")
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+func newUserListCmd() *cobra.Command {
+	var org orgFlag
+	var role string
+	var lf listFlags
+	cmd := &cobra.Command{
+		Use:   "list --org ORG",
+		Short: "List an organisation's users",
+		Long: `List an organisation's users and their roles. --limit is the number shown in all
+(default 100, 0 for all); the command pages through the API.`,
+		Example: `  patchday user list --org acme
+  patchday user list --org acme --role admin -o json`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := lf.check(); err != nil {
+				return err
+			}
+			slug, err := org.get()
+			if err != nil {
+				return err
+			}
+			c, err := loggedInClient()
+			if err != nil {
+				return err
+			}
+			q := url.Values{}
+			if role != "" {
+				q.Set("role", role)
+			}
+			items, more, err := c.list(cmd.Context(), usersPath(slug), q, lf.limit)
+			if err != nil {
+				return err
+			}
+			return printList(cmd, lf, items, more, userHeaders, userRow)
+		},
+	}
+	org.add(cmd)
+	cmd.Flags().StringVar(&role, "role", "", "only users with this role")
+	addListFlags(cmd, &lf)
+	return cmd
+}
+
+func newUserShowCmd() *cobra.Command {
+	var org orgFlag
+	var output outputFormat
+	cmd := &cobra.Command{
+		Use:   "show USERNAME --org ORG",
+		Short: "Show one user of an organisation",
+		Example: `  patchday user show alice --org acme
+  patchday user show alice --org acme -o json`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			slug, err := org.get()
+			if err != nil {
+				return err
+			}
+			c, err := loggedInClient()
+			if err != nil {
+				return err
+			}
+			var raw json.RawMessage
+			if err := c.do(cmd.Context(), http.MethodGet, userPath(slug, args[0]), nil, nil, &raw); err != nil {
+				return err
+			}
+			if output == outputJSON {
+				return printJSON(cmd.OutOrStdout(), raw)
+			}
+			var u apiUser
+			if err := decodeItem(raw, &u); err != nil {
+				return err
+			}
+			return showUser(cmd, slug, u)
+		},
+	}
+	org.add(cmd)
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+func newUserSetRoleCmd() *cobra.Command {
+	var org orgFlag
+	var output outputFormat
+	cmd := &cobra.Command{
+		Use:   "set-role USERNAME ROLE --org ORG",
+		Short: "Set a user's role in an organisation (org admins)",
+		Long: `Set a member's role: admin, operator, viewer or partner. The last admin of an
+organisation cannot be demoted. A site admin may also add any existing user to the
+organisation this way.`,
+		Example: `  patchday user set-role alice admin --org acme
+  patchday user set-role alice viewer --org acme -o json`,
+		Args: exactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			slug, err := org.get()
+			if err != nil {
+				return err
+			}
+			c, err := loggedInClient()
+			if err != nil {
+				return err
+			}
+			var raw json.RawMessage
+			err = c.do(cmd.Context(), http.MethodPut, userPath(slug, args[0])+"/role", nil, map[string]string{"role": args[1]}, &raw)
+			if err != nil {
+				return err
+			}
+			if output == outputJSON {
+				return printJSON(cmd.OutOrStdout(), raw)
+			}
+			var u apiUser
+			if err := decodeItem(raw, &u); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s is now %s in %s\n", u.Username, u.Role, slug)
+			return nil
+		},
+	}
+	org.add(cmd)
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+func newUserRemoveCmd() *cobra.Command {
+	var org orgFlag
+	cmd := &cobra.Command{
+		Use:   "remove USERNAME --org ORG",
+		Short: "Remove a user from an organisation (org admins)",
+		Long: `Remove a user's membership of an organisation. The account itself stays (it may belong
+to other organisations). The last admin of an organisation cannot be removed.`,
+		Example: `  patchday user remove alice --org acme`,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			slug, err := org.get()
+			if err != nil {
+				return err
+			}
+			c, err := loggedInClient()
+			if err != nil {
+				return err
+			}
+			if err := c.do(cmd.Context(), http.MethodDelete, userPath(slug, args[0]), nil, nil, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Removed %s from %s\n", args[0], slug)
+			return nil
+		},
+	}
+	org.add(cmd)
+	return cmd
+}
