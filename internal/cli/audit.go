@@ -16,6 +16,7 @@ type apiAuditEvent struct {
 	ID         int64           `json:"id"`
 	Time       time.Time       `json:"time"`
 	OrgID      *int64          `json:"org_id"`
+	Org        string          `json:"org"`
 	ActorID    *int64          `json:"actor_id"`
 	Actor      string          `json:"actor"`
 	Action     string          `json:"action"`
@@ -26,12 +27,12 @@ type apiAuditEvent struct {
 	Details    json.RawMessage `json:"details"`
 }
 
-var auditHeaders = []string{"time", "actor", "action", "object", "org id", "source"}
+var auditHeaders = []string{"time", "actor", "action", "object", "org", "source"}
 
 func auditRow(e apiAuditEvent) []string {
-	org := ""
-	if e.OrgID != nil {
-		org = strconv.FormatInt(*e.OrgID, 10)
+	org := e.Org
+	if org == "" && e.OrgID != nil {
+		org = strconv.FormatInt(*e.OrgID, 10) // an organisation that no longer exists
 	}
 	obj := e.ObjectType
 	if e.ObjectID != "" {

@@ -506,12 +506,12 @@ func TestAudit(t *testing.T) {
 	ok(t, "", "token", "create", "ci")
 
 	out := ok(t, "", "audit", "list")
-	if !regexp.MustCompile(`^TIME\s+ACTOR\s+ACTION\s+OBJECT\s+ORG ID\s+SOURCE\n`).MatchString(out) {
+	if !regexp.MustCompile(`^TIME\s+ACTOR\s+ACTION\s+OBJECT\s+ORG\s+SOURCE\n`).MatchString(out) {
 		t.Errorf("audit list header:\n%s", out)
 	}
 	for _, re := range []string{
-		`(?m)^\S+\s+admin\s+org\.create\s+org/acme\s+\d+\s`,
-		`(?m)^\S+\s+admin\s+user\.create\s+user/alice\s+\d+\s`,
+		`(?m)^\S+\s+admin\s+org\.create\s+org/acme\s+acme\s`,
+		`(?m)^\S+\s+admin\s+user\.create\s+user/alice\s+acme\s`,
 		`(?m)^\S+\s+admin\s+token\.create\s+token/\d+\s+-\s`,
 	} {
 		if !regexp.MustCompile(re).MatchString(out) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -23,6 +24,32 @@ func fill(pattern string, vals map[string]string) (method, path string) {
 		path = strings.ReplaceAll(path, "{"+k+"}", v)
 	}
 	return method, path
+}
+
+// Behind a trusted proxy the audit log records the client's address from X-Forwarded-For;
+// from anyone else the header is ignored.
+func TestSourceAddressThroughTrustedProxy(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		trusted []netip.Prefix
+		xff     string
+		want    string
+	}{
+		{"no proxy configured", nil, "203.0.113.9", "127.0.0.1"},
+		{"trusted proxy", []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, "203.0.113.9", "203.0.113.9"},
+		{"chain of trusted proxies", []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("10.0.0.0/8")}, "198.51.100.7, 203.0.113.9, 10.1.1.1", "203.0.113.9"},
+		{"garbage header", []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, "not-an-ip", "127.0.0.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnvWith(t, store.SQLite, func(c *server.Config) { c.TrustedProxies = tc.trusted })
+			e.do("POST", "/api/v1/orgs", e.admin, map[string]string{"slug": "x"}, "X-Forwarded-For", tc.xff)
+			var evs struct{ Items []store.AuditEvent }
+			e.must(200, "GET", "/api/v1/audit?limit=1", e.admin, nil).json(t, &evs)
+			if len(evs.Items) != 1 || evs.Items[0].Action != "org.create" || evs.Items[0].Source != tc.want {
+				t.Fatalf("audit %+v, want source %s", evs.Items, tc.want)
+			}
+		})
+	}
 }
 
 // A user of organisation A gets 404 for every object of organisation B, through every route.
@@ -195,7 +222,7 @@ func TestAuditEveryMutation(t *testing.T) {
 			ev := evs.Items[0]
 			wantActor := "admin"
 			if ev.Action != st.action || ev.Actor != wantActor || ev.RequestID != reqID || ev.Source != "127.0.0.1" ||
-				(st.object != "" && ev.ObjectID != st.object) || (ev.OrgID != nil) != st.org || ev.Time.IsZero() {
+				(st.object != "" && ev.ObjectID != st.object) || (ev.OrgID != nil) != st.org || (ev.Org != "") != st.org || ev.Time.IsZero() {
 				t.Errorf("%s: audit event %+v", st.pattern, ev)
 			}
 			covered = append(covered, st.pattern)

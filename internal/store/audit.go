@@ -13,6 +13,7 @@ type AuditEvent struct {
 	ID         int64           `json:"id"`
 	Time       time.Time       `json:"time"`
 	OrgID      *int64          `json:"org_id,omitempty"`
+	Org        string          `json:"org,omitempty"` // the organisation's slug, when listed
 	ActorID    *int64          `json:"actor_id,omitempty"`
 	Actor      string          `json:"actor"`
 	Action     string          `json:"action"`
@@ -74,10 +75,10 @@ func (r Reader) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, err
 			for i, id := range f.OrgIDs {
 				ids[i] = arg(id)
 			}
-			scope = append(scope, "org_id IN ("+strings.Join(ids, ", ")+")")
+			scope = append(scope, "a.org_id IN ("+strings.Join(ids, ", ")+")")
 		}
 		if f.OrActorID > 0 {
-			scope = append(scope, "actor_id = "+arg(f.OrActorID))
+			scope = append(scope, "a.actor_id = "+arg(f.OrActorID))
 		}
 		if len(scope) == 0 {
 			return nil, nil
@@ -85,34 +86,35 @@ func (r Reader) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, err
 		where = append(where, "("+strings.Join(scope, " OR ")+")")
 	}
 	if f.Actor != "" {
-		where = append(where, "actor = "+arg(f.Actor))
+		where = append(where, "a.actor = "+arg(f.Actor))
 	}
 	if strings.HasSuffix(f.Action, ".") {
 		// A prefix match that LIKE's wildcards in the value cannot widen.
-		where = append(where, "substr(action, 1, "+arg(len(f.Action))+") = "+arg(f.Action))
+		where = append(where, "substr(a.action, 1, "+arg(len(f.Action))+") = "+arg(f.Action))
 	} else if f.Action != "" {
-		where = append(where, "action = "+arg(f.Action))
+		where = append(where, "a.action = "+arg(f.Action))
 	}
 	if f.ObjectType != "" {
-		where = append(where, "object_type = "+arg(f.ObjectType))
+		where = append(where, "a.object_type = "+arg(f.ObjectType))
 	}
 	if f.ObjectID != "" {
-		where = append(where, "object_id = "+arg(f.ObjectID))
+		where = append(where, "a.object_id = "+arg(f.ObjectID))
 	}
 	if !f.Since.IsZero() {
-		where = append(where, "time >= "+arg(f.Since.UTC()))
+		where = append(where, "a.time >= "+arg(f.Since.UTC()))
 	}
 	if !f.Until.IsZero() {
-		where = append(where, "time < "+arg(f.Until.UTC()))
+		where = append(where, "a.time < "+arg(f.Until.UTC()))
 	}
 	if f.Before > 0 {
-		where = append(where, "id < "+arg(f.Before))
+		where = append(where, "a.id < "+arg(f.Before))
 	}
-	q := `SELECT id, time, org_id, actor_id, actor, action, object_type, object_id, source, request_id, details FROM audit_events`
+	q := `SELECT a.id, a.time, a.org_id, COALESCE(o.slug, ''), a.actor_id, a.actor, a.action, a.object_type, a.object_id,
+	      a.source, a.request_id, a.details FROM audit_events a LEFT JOIN orgs o ON o.id = a.org_id`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY id DESC LIMIT " + arg(f.Limit)
+	q += " ORDER BY a.id DESC LIMIT " + arg(f.Limit)
 	rows, err := r.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit events: %w", err)
@@ -122,7 +124,7 @@ func (r Reader) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, err
 	for rows.Next() {
 		var e AuditEvent
 		var details string
-		if err := rows.Scan(&e.ID, &e.Time, &e.OrgID, &e.ActorID, &e.Actor, &e.Action, &e.ObjectType,
+		if err := rows.Scan(&e.ID, &e.Time, &e.OrgID, &e.Org, &e.ActorID, &e.Actor, &e.Action, &e.ObjectType,
 			&e.ObjectID, &e.Source, &e.RequestID, &details); err != nil {
 			return nil, fmt.Errorf("list audit events: %w", err)
 		}

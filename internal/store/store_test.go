@@ -298,7 +298,7 @@ func testAuditFilters(t *testing.T, s *store.Store) {
 		}
 	}
 	evs, _ := s.ListAudit(ctx, store.AuditFilter{AllOrgs: true, Action: "org.create", Limit: 1})
-	if len(evs) != 1 || string(evs[0].Details) != `{"name":"A"}` || !evs[0].Time.Equal(base.Add(3*time.Hour)) {
+	if len(evs) != 1 || string(evs[0].Details) != `{"name":"A"}` || !evs[0].Time.Equal(base.Add(3*time.Hour)) || evs[0].Org != "" {
 		t.Fatalf("stored event = %+v", evs)
 	}
 }
