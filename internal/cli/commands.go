@@ -19,6 +19,8 @@ func addClientCommands(root *cobra.Command) {
 		newUserCmd(),
 		newTokenCmd(),
 		newAuditCmd(),
+		newProductCmd(),
+		newReportCmd(),
 	)
 }
 

@@ -63,11 +63,16 @@ func TestOrgIsolation(t *testing.T) {
 		var bobTok struct{ ID int64 }
 		e.must(201, "POST", "/api/v1/tokens", bob, map[string]string{"name": "bob-ci"}).json(t, &bobTok)
 
+		var bProduct store.Product
+		e.must(201, "POST", "/api/v1/orgs/b/products", bob, map[string]string{"vendor": "B Corp", "name": "Secret"}).json(t, &bProduct)
 		before := e.auditCount()
 		vals := map[string]string{"org": "b", "user": "dave", "id": fmt.Sprint(bobTok.ID)}
+		productVals := map[string]string{"org": "b", "id": fmt.Sprint(bProduct.ID)}
 		bodies := map[string]any{
 			"POST /api/v1/orgs/{org}/users":            map[string]any{"username": "eve", "role": "viewer"},
 			"PUT /api/v1/orgs/{org}/users/{user}/role": map[string]any{"role": "admin"},
+			"PATCH /api/v1/orgs/{org}/products/{id}":   map[string]any{"name": "Stolen"},
+			"POST /api/v1/orgs/{org}/products":         map[string]any{"vendor": "x", "name": "y"},
 		}
 		checked := 0
 		for _, pattern := range e.srv.Routes() {
@@ -75,6 +80,9 @@ func TestOrgIsolation(t *testing.T) {
 				continue
 			}
 			method, path := fill(pattern, vals)
+			if strings.Contains(pattern, "/products/") {
+				method, path = fill(pattern, productVals)
+			}
 			r := e.do(method, path, alice, bodies[pattern])
 			if r.status != http.StatusNotFound {
 				t.Errorf("%s as a user of another organisation: status %d, want 404: %s", pattern, r.status, r.body)
@@ -85,7 +93,7 @@ func TestOrgIsolation(t *testing.T) {
 			}
 			checked++
 		}
-		if checked < 7 {
+		if checked < 11 {
 			t.Fatalf("only %d routes checked", checked)
 		}
 		// Lists show nothing of B.
@@ -131,16 +139,28 @@ var selfService = []string{
 	"DELETE /api/v1/tokens/{id}",
 }
 
-// A viewer cannot change anything in its organisation, nor create organisations.
+// operatorMay are the mutations an operator may make in its organisation (the catalog and,
+// later, approvals); everything else in an organisation needs an admin.
+var operatorMay = []string{
+	"POST /api/v1/orgs/{org}/products",
+	"PATCH /api/v1/orgs/{org}/products/{id}",
+}
+
+// A viewer cannot change anything in its organisation, nor create organisations; an operator
+// can change only what operatorMay lists.
 func TestViewerCannotMutate(t *testing.T) {
 	forEngines(t, func(t *testing.T, e *env) {
 		e.createOrg("a")
 		e.createUser("a", "alice", store.RoleAdmin)
 		viewer := e.createUser("a", "carol", store.RoleViewer)
 		operator := e.createUser("a", "oscar", store.RoleOperator)
+		var prod store.Product
+		e.must(201, "POST", "/api/v1/orgs/a/products", e.admin, map[string]string{"vendor": "V", "name": "N"}).json(t, &prod)
 		before := e.auditCount()
-		vals := map[string]string{"org": "a", "user": "alice", "id": "1"}
+		vals := map[string]string{"org": "a", "user": "alice", "id": fmt.Sprint(prod.ID)}
 		bodies := map[string]any{
+			"POST /api/v1/orgs/{org}/products":         map[string]any{"vendor": "V2", "name": "N2"},
+			"PATCH /api/v1/orgs/{org}/products/{id}":   map[string]any{"name": "Renamed"},
 			"POST /api/v1/orgs":                        map[string]any{"slug": "c"},
 			"POST /api/v1/orgs/{org}/users":            map[string]any{"username": "eve", "role": "admin"},
 			"PUT /api/v1/orgs/{org}/users/{user}/role": map[string]any{"role": "viewer"},
@@ -152,6 +172,9 @@ func TestViewerCannotMutate(t *testing.T) {
 			}
 			method, path := fill(pattern, vals)
 			for who, tok := range map[string]string{"viewer": viewer, "operator": operator} {
+				if who == "operator" && slices.Contains(operatorMay, pattern) {
+					continue
+				}
 				r := e.do(method, path, tok, bodies[pattern])
 				if r.status != http.StatusForbidden {
 					t.Errorf("%s as %s: status %d, want 403: %s", pattern, who, r.status, r.body)
@@ -166,6 +189,13 @@ func TestViewerCannotMutate(t *testing.T) {
 		}
 		if n := e.auditCount(); n != before {
 			t.Errorf("audit grew from %d to %d after refused calls", before, n)
+		}
+		// The operator's catalog rights are real.
+		for _, pattern := range operatorMay {
+			method, path := fill(pattern, vals)
+			if r := e.do(method, path, operator, bodies[pattern]); r.status >= 300 {
+				t.Errorf("%s as operator: %d %s", pattern, r.status, r.body)
+			}
 		}
 		var alice store.Member
 		e.must(200, "GET", "/api/v1/orgs/a/users/alice", viewer, nil).json(t, &alice)
@@ -196,6 +226,8 @@ func TestAuditEveryMutation(t *testing.T) {
 			{"POST /api/v1/orgs/{org}/users", "/api/v1/orgs/a/users", e.admin, map[string]any{"username": "carol", "role": "viewer"}, "user.create", "carol", true},
 			{"PUT /api/v1/orgs/{org}/users/{user}/role", "/api/v1/orgs/a/users/carol/role", e.admin, map[string]any{"role": "operator"}, "user.set_role", "carol", true},
 			{"DELETE /api/v1/orgs/{org}/users/{user}", "/api/v1/orgs/a/users/carol", e.admin, nil, "user.remove", "carol", true},
+			{"POST /api/v1/orgs/{org}/products", "/api/v1/orgs/a/products", e.admin, map[string]any{"vendor": "V", "name": "N"}, "product.create", "", true},
+			{"PATCH /api/v1/orgs/{org}/products/{id}", "/api/v1/orgs/a/products/1", e.admin, map[string]any{"name": "M"}, "product.update", "1", true},
 			{"POST /api/v1/tokens", "/api/v1/tokens", e.admin, map[string]any{"name": "ci", "expires_in": "30d"}, "token.create", "", false},
 			{"DELETE /api/v1/tokens/{id}", fmt.Sprintf("/api/v1/tokens/%d", tok.ID), e.admin, nil, "token.revoke", fmt.Sprint(tok.ID), false},
 			{"POST /api/v1/auth/login", "/api/v1/auth/login", "", map[string]any{"username": "admin", "password": adminPassword}, "auth.login", "", false},

@@ -24,6 +24,12 @@ func (s *Server) apiRoutes() []route {
 		{"DELETE", "/api/v1/orgs/{org}/users/{user}", orgAdmin, s.removeUser},
 		{"PUT", "/api/v1/orgs/{org}/users/{user}/role", orgAdmin, s.setRole},
 
+		{"GET", "/api/v1/orgs/{org}/products", orgRead, s.listProducts},
+		{"POST", "/api/v1/orgs/{org}/products", orgOperate, s.createProduct},
+		{"GET", "/api/v1/orgs/{org}/products/{id}", orgRead, s.getProduct},
+		{"PATCH", "/api/v1/orgs/{org}/products/{id}", orgOperate, s.updateProduct},
+		{"GET", "/api/v1/orgs/{org}/reports/end-of-support", orgRead, s.endOfSupportReport},
+
 		{"GET", "/api/v1/tokens", authed, s.listTokens},
 		{"POST", "/api/v1/tokens", authed, s.createToken},
 		{"DELETE", "/api/v1/tokens/{id}", authed, s.revokeToken},

@@ -32,6 +32,7 @@ func TestConformance(t *testing.T) {
 				{"AuditFilters", testAuditFilters},
 				{"RollbackKeepsNothing", testRollback},
 				{"Times", testTimes},
+				{"Products", testProducts},
 			} {
 				t.Run(tc.name, func(t *testing.T) { tc.fn(t, storetest.Open(t, engine)) })
 			}
@@ -343,5 +344,89 @@ func testTimes(t *testing.T, s *store.Store) {
 	want := at.UTC().Truncate(time.Microsecond)
 	if !evs[0].Time.Equal(want) || !e.Time.Equal(want) {
 		t.Fatalf("time %v, want %v", evs[0].Time, want)
+	}
+}
+
+func testProducts(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	var a, b store.Org
+	update(t, s, func(tx *store.Tx) error {
+		var err error
+		if a, err = tx.CreateOrg(ctx, "a", "A"); err != nil {
+			return err
+		}
+		b, err = tx.CreateOrg(ctx, "b", "B")
+		return err
+	})
+	products := []store.Product{
+		{OrgID: a.ID, Vendor: "Debian", Name: "OpenSSL", VersionLine: "3.0", PURL: "pkg:deb/debian/openssl", MainstreamEnd: "2026-06-30", ExtendedEnd: "2028-06-30"},
+		{OrgID: a.ID, Vendor: "Microsoft", Name: "SQL Server", VersionLine: "2000", CPE: "cpe:2.3:a:microsoft:sql_server:2000:*:*:*:*:*:*:*", MainstreamEnd: "2008-04-08", ExtendedEnd: "2013-04-09"},
+		{OrgID: a.ID, Vendor: "Example", Name: "100%_widget", MainstreamEnd: "2026-01-01"},
+		{OrgID: a.ID, Vendor: "Example", Name: "Gadget"},
+		{OrgID: b.ID, Vendor: "Debian", Name: "OpenSSL", VersionLine: "3.0"},
+	}
+	var ids []int64
+	update(t, s, func(tx *store.Tx) error {
+		for _, p := range products {
+			out, err := tx.CreateProduct(ctx, p)
+			if err != nil {
+				return err
+			}
+			ids = append(ids, out.ID)
+		}
+		return nil
+	})
+	err := s.Update(ctx, func(tx *store.Tx) error { _, err := tx.CreateProduct(ctx, products[0]); return err })
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate product: %v", err)
+	}
+	if _, err := s.Product(ctx, b.ID, ids[0]); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another organisation's product: %v", err)
+	}
+	names := func(f store.ProductFilter) string {
+		t.Helper()
+		if f.Limit == 0 {
+			f.Limit = 100
+		}
+		ps, err := s.ListProducts(ctx, a.ID, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, p := range ps {
+			out = append(out, p.Name)
+		}
+		return strings.Join(out, ",")
+	}
+	for _, tc := range []struct {
+		name string
+		f    store.ProductFilter
+		want string
+	}{
+		{"all of one organisation", store.ProductFilter{}, "OpenSSL,SQL Server,100%_widget,Gadget"},
+		{"vendor, any case", store.ProductFilter{Vendor: "example"}, "100%_widget,Gadget"},
+		{"text in purl", store.ProductFilter{Text: "pkg:deb"}, "OpenSSL"},
+		{"text in cpe", store.ProductFilter{Text: "SQL_SERVER:2000"}, "SQL Server"},
+		{"wildcards are literal", store.ProductFilter{Text: "0%_w"}, "100%_widget"},
+		{"underscore is literal", store.ProductFilter{Text: "0_w"}, ""},
+		{"support ended by 2027: extended end counts", store.ProductFilter{EndedBy: "2027-01-01"}, "SQL Server,100%_widget"},
+		{"support ended by 2030", store.ProductFilter{EndedBy: "2030-01-01"}, "OpenSSL,SQL Server,100%_widget"},
+		{"page", store.ProductFilter{Page: store.Page{After: ids[0], Limit: 2}}, "SQL Server,100%_widget"},
+	} {
+		if got := names(tc.f); got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	p := products[3]
+	p.ID, p.OrgID, p.ExtendedEnd = ids[3], a.ID, "2031-12-31"
+	var up store.Product
+	update(t, s, func(tx *store.Tx) error { var err error; up, err = tx.UpdateProduct(ctx, p); return err })
+	if up.ExtendedEnd != "2031-12-31" || up.SupportEnd() != "2031-12-31" || !up.UpdatedAt.After(up.CreatedAt) && !up.UpdatedAt.Equal(up.CreatedAt) {
+		t.Fatalf("updated product %+v", up)
+	}
+	p.OrgID = b.ID
+	err = s.Update(ctx, func(tx *store.Tx) error { _, err := tx.UpdateProduct(ctx, p); return err })
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("update through another organisation: %v", err)
 	}
 }
