@@ -255,9 +255,9 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 	}
 }
 
-// The admin password comes from PATCHDAY_ADMIN_PASSWORD; without it a one-time password is
-// printed, and it works.
-func TestFirstStartPrintsOneTimePassword(t *testing.T) {
+// The admin password comes from PATCHDAY_ADMIN_PASSWORD; without it a random password is
+// printed once, and it works.
+func TestFirstStartPrintsInitialPassword(t *testing.T) {
 	dir := t.TempDir()
 	cmd := exec.Command(binary, "serve", "--listen", "127.0.0.1:0", "--data", dir, "--log-format", "json")
 	cmd.Env = os.Environ()
@@ -270,7 +270,7 @@ func TestFirstStartPrintsOneTimePassword(t *testing.T) {
 	var pw, url string
 	for sc.Scan() && (pw == "" || url == "") {
 		line := sc.Text()
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "One-time password:"); ok {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "Initial password:"); ok {
 			pw = strings.Fields(v)[0]
 		}
 		var rec struct{ Msg, URL string }

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
@@ -30,6 +31,16 @@ const MaxPasswordLen = 1024
 
 var b64 = base64.RawStdEncoding
 
+// hashSlots bounds the argon2 computations running at once: each takes 19 MiB, so a flood of
+// logins queues here instead of exhausting memory.
+var hashSlots = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
+
+func argonKey(pw, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
+	hashSlots <- struct{}{}
+	defer func() { <-hashSlots }()
+	return argon2.IDKey(pw, salt, time, memory, threads, keyLen)
+}
+
 // ErrMismatch means a password does not match its hash.
 var ErrMismatch = errors.New("password does not match")
 
@@ -51,7 +62,7 @@ func HashPassword(pw string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
-	key := argon2.IDKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	key := argonKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime,
 		argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
@@ -85,7 +96,7 @@ func VerifyPassword(hash, pw string) error {
 	if err != nil || len(want) == 0 {
 		return fmt.Errorf("verify password: bad hash")
 	}
-	got := argon2.IDKey([]byte(pw), salt, time, memory, threads, uint32(len(want)))
+	got := argonKey([]byte(pw), salt, time, memory, threads, uint32(len(want)))
 	if subtle.ConstantTimeCompare(got, want) != 1 {
 		return ErrMismatch
 	}

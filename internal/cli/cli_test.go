@@ -436,6 +436,7 @@ func TestUsers(t *testing.T) {
 		{"unknown flag: --frob", []string{"user", "list", "--org", "acme", "--frob"}},
 		{`unknown command "frob"`, []string{"user", "frob"}},
 		{"give a command", []string{"user"}},
+		{`unknown command "frobnicate" for "patchday"`, []string{"frobnicate"}},
 	} {
 		fails(t, 2, tc.want, "", tc.args...)
 	}

@@ -61,7 +61,7 @@ func applyConfig(cmd *cobra.Command, file string) error {
 			return
 		}
 		if v, ok := os.LookupEnv(envName(f.Name)); ok {
-			if err := setFlag(fs, f, v); err != nil {
+			if err := fs.Set(f.Name, v); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", envName(f.Name), err))
 			}
 			return
@@ -88,9 +88,4 @@ func applyConfig(cmd *cobra.Command, file string) error {
 		return usageError{errs[0]}
 	}
 	return nil
-}
-
-// setFlag sets a flag from one environment variable; list flags take comma-separated values.
-func setFlag(fs *pflag.FlagSet, f *pflag.Flag, v string) error {
-	return fs.Set(f.Name, v)
 }

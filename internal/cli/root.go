@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -33,7 +34,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return ExitOK
 	}
 	fmt.Fprintln(stderr, "patchday:", err)
-	if _, ok := err.(usageError); ok {
+	// cobra reports an unknown command with a plain error; it is a command-line mistake too.
+	if _, ok := err.(usageError); ok || strings.HasPrefix(err.Error(), "unknown command ") {
 		return ExitUsage
 	}
 	return ExitError

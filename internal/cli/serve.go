@@ -53,7 +53,8 @@ and the environment beats the file.
 
 On its first start, on an empty database, the server creates the site administrator
 "admin" and the organisation "default". The admin's password is PATCHDAY_ADMIN_PASSWORD
-when set (at least 12 characters), else a random one printed once on standard error.
+when set (at least 12 characters), else a random one printed once on standard error;
+change it with "patchday passwd".
 
 Plain HTTP is served only on loopback addresses; anywhere else give --tls-cert and
 --tls-key, or --insecure-http when a TLS-terminating proxy stands in front.`,
@@ -136,6 +137,9 @@ func runServe(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	if err := checkListen(o); err != nil {
 		return err
 	}
+	if o.sessionTTL < time.Minute || o.sessionTTL > 366*24*time.Hour {
+		return usageError{fmt.Errorf("--session-ttl %s: must be between 1m and 8784h (366 days)", o.sessionTTL)}
+	}
 	var proxies []netip.Prefix
 	for _, p := range o.trustedProxies {
 		pfx, err := netip.ParsePrefix(strings.TrimSpace(p))
@@ -188,7 +192,7 @@ func runServe(ctx context.Context, o serveOptions, stderr io.Writer) error {
 		if os.Getenv("PATCHDAY_ADMIN_PASSWORD") == "" {
 			shown = pw + "   (shown only now)"
 		}
-		fmt.Fprintf(stderr, "\n  patchday is running at %s\n  Initial administrator: %s\n  One-time password:     %s\n"+
+		fmt.Fprintf(stderr, "\n  patchday is running at %s\n  Initial administrator: %s\n  Initial password:      %s\n"+
 			"  Next: patchday login --server %s --user %s, then patchday passwd\n\n", url, server.InitialAdmin, shown, url, server.InitialAdmin)
 	}
 

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -154,6 +153,7 @@ func TestViewerCannotMutate(t *testing.T) {
 		e.createUser("a", "alice", store.RoleAdmin)
 		viewer := e.createUser("a", "carol", store.RoleViewer)
 		operator := e.createUser("a", "oscar", store.RoleOperator)
+		partner := e.createUser("a", "pat", store.RolePartner)
 		var prod store.Product
 		e.must(201, "POST", "/api/v1/orgs/a/products", e.admin, map[string]string{"vendor": "V", "name": "N"}).json(t, &prod)
 		before := e.auditCount()
@@ -171,7 +171,7 @@ func TestViewerCannotMutate(t *testing.T) {
 				continue
 			}
 			method, path := fill(pattern, vals)
-			for who, tok := range map[string]string{"viewer": viewer, "operator": operator} {
+			for who, tok := range map[string]string{"viewer": viewer, "operator": operator, "partner": partner} {
 				if who == "operator" && slices.Contains(operatorMay, pattern) {
 					continue
 				}
@@ -483,10 +483,112 @@ func TestOperationalEndpoints(t *testing.T) {
 	if id := r.header.Get("X-Request-Id"); id == "" || strings.ContainsAny(id, " \t") {
 		t.Errorf("request id %q", id)
 	}
+	// Made-up methods do not make new metric series.
+	e.do("FROBNICATE", "/healthz", "", nil)
+	m = string(e.must(200, "GET", "/metrics", "", nil).body)
+	if strings.Contains(m, "FROBNICATE") || !strings.Contains(m, `method="other"`) {
+		t.Error("an unknown method became a metric label value")
+	}
 	e.srv.Drain()
 	e.must(503, "GET", "/readyz", "", nil)
-	var me map[string]any
-	json.Unmarshal(e.must(200, "GET", "/api/v1/me", e.admin, nil).body, &me)
+	e.must(200, "GET", "/api/v1/me", e.admin, nil) // draining still serves
+}
+
+// A revocation racing with requests of the token it revokes still takes effect at once on
+// this node: no request in flight can put the revoked token back into the cache.
+func TestRevocationRacingRequests(t *testing.T) {
+	forEngines(t, func(t *testing.T, e *env) {
+		for i := range 30 {
+			var tok struct {
+				ID    int64
+				Token string
+			}
+			e.must(201, "POST", "/api/v1/tokens", e.admin, map[string]string{"name": fmt.Sprint("race-", i)}).json(t, &tok)
+			e.must(200, "GET", "/api/v1/me", tok.Token, nil)
+			e.advance(2 * time.Minute) // the next uses record the token's use: the path that re-caches
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for range 5 {
+					e.do("GET", "/api/v1/me", tok.Token, nil)
+				}
+			}()
+			e.must(200, "DELETE", fmt.Sprintf("/api/v1/tokens/%d", tok.ID), e.admin, nil)
+			<-done
+			if r := e.do("GET", "/api/v1/me", tok.Token, nil); r.status != 401 {
+				t.Fatalf("round %d: the revoked token still works: %d", i, r.status)
+			}
+		}
+	})
+}
+
+// Two admins demoting each other at the same moment cannot leave the organisation without one.
+func TestLastAdminUnderConcurrency(t *testing.T) {
+	forEngines(t, func(t *testing.T, e *env) {
+		for i := range 8 {
+			org := fmt.Sprint("race", i)
+			e.createOrg(org)
+			a := e.createUser(org, "a"+org, store.RoleAdmin)
+			b := e.createUser(org, "b"+org, store.RoleAdmin)
+			codes := make(chan int, 2)
+			for _, step := range []struct{ tok, other string }{{a, "b" + org}, {b, "a" + org}} {
+				go func() {
+					codes <- e.do("PUT", "/api/v1/orgs/"+org+"/users/"+step.other+"/role", step.tok, map[string]string{"role": "viewer"}).status
+				}()
+			}
+			c1, c2 := <-codes, <-codes
+			var admins struct{ Items []store.Member }
+			e.must(200, "GET", "/api/v1/orgs/"+org+"/users?role=admin", e.admin, nil).json(t, &admins)
+			if len(admins.Items) == 0 {
+				t.Fatalf("%s: no admin left (statuses %d, %d)", org, c1, c2)
+			}
+		}
+	})
+}
+
+// Changing one's password ends one's other sessions; a wrong current password is audited and
+// rate-limited.
+func TestPasswordChange(t *testing.T) {
+	e := newEnv(t, store.SQLite)
+	e.createOrg("a")
+	carol := e.createUser("a", "carol", store.RoleViewer)
+	other := e.login("carol", "carol-password-123")
+	r := e.do("POST", "/api/v1/me/password", carol, map[string]string{"current_password": "nope-nope-nope", "new_password": "another-long-password"})
+	if r.status != 400 || r.err(t).Error.Field != "current_password" {
+		t.Fatalf("wrong current password: %d %s", r.status, r.body)
+	}
+	var evs struct{ Items []store.AuditEvent }
+	e.must(200, "GET", "/api/v1/audit?action=user.password_change_failed", e.admin, nil).json(t, &evs)
+	if len(evs.Items) != 1 || evs.Items[0].Actor != "carol" {
+		t.Fatalf("failed change audited as %+v", evs.Items)
+	}
+	e.must(204, "POST", "/api/v1/me/password", carol, map[string]string{"current_password": "carol-password-123", "new_password": "another-long-password"})
+	e.must(200, "GET", "/api/v1/me", carol, nil)
+	e.must(401, "GET", "/api/v1/me", other, nil)
+	e.login("carol", "another-long-password")
+}
+
+// A login with an absurd username is refused like any bad login, and its audit record stays
+// short.
+func TestLoginJunkUsername(t *testing.T) {
+	e := newEnv(t, store.SQLite)
+	junk := strings.Repeat("\x07a", 1000)
+	r := e.do("POST", "/api/v1/auth/login", "", map[string]string{"username": junk, "password": "whatever-password"})
+	if r.status != 401 {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	var evs struct{ Items []store.AuditEvent }
+	e.must(200, "GET", "/api/v1/audit?action=auth.login_failed", e.admin, nil).json(t, &evs)
+	if len(evs.Items) != 1 || len(evs.Items[0].Actor) > 100 || strings.ContainsRune(evs.Items[0].Actor, 7) {
+		t.Fatalf("audit %+v", evs.Items)
+	}
+	big := `{"username":"admin","password":"` + strings.Repeat("x", 10<<10) + `"}`
+	if r := e.do("POST", "/api/v1/auth/login", "", big); r.status != 413 {
+		t.Fatalf("oversized login: %d", r.status)
+	}
+	if r := e.do("POST", "/api/v1/orgs", e.admin, "null"); r.status != 400 {
+		t.Fatalf("null body: %d %s", r.status, r.body)
+	}
 }
 
 // A change made through one node takes effect there at once, and on other nodes of the same

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/patchday/patchday/internal/auth"
@@ -27,7 +29,10 @@ func (s *Server) authenticate(c *call) error {
 		return &apiError{Status: http.StatusUnauthorized, Code: "unauthenticated", Message: "malformed API token"}
 	}
 	ctx := c.r.Context()
-	p, err := s.principal(ctx, auth.HashToken(tok))
+	// The generation is read before the lookup: a change that commits while this request
+	// runs must not have its effect undone by re-caching what this request read.
+	gen := s.cache.gen.Load()
+	p, err := s.principal(ctx, auth.HashToken(tok), gen)
 	if errors.Is(err, store.ErrNotFound) {
 		return &apiError{Status: http.StatusUnauthorized, Code: "unauthenticated", Message: "unknown API token"}
 	} else if err != nil {
@@ -50,18 +55,17 @@ func (s *Server) authenticate(c *call) error {
 		}
 		// Keep the cached copy current, or every request would write again until it expires.
 		t.LastUsedAt = &now
-		remember(s.cache, s.cache.principals, p.token.Hash, principal{token: t, user: u, members: p.members}, s.cache.gen.Load(), now)
+		remember(s.cache, s.cache.principals, p.token.Hash, principal{token: t, user: u, members: p.members}, gen, now)
 	}
 	return nil
 }
 
 // principal loads the caller a token hash belongs to, through the cache.
-func (s *Server) principal(ctx context.Context, hash string) (principal, error) {
+func (s *Server) principal(ctx context.Context, hash string, gen uint64) (principal, error) {
 	now := s.cfg.Now()
 	if p, ok := lookup(s.cache, s.cache.principals, hash, now); ok {
 		return p, nil
 	}
-	gen := s.cache.gen.Load()
 	t, u, err := s.store.TokenByHash(ctx, hash)
 	if err != nil {
 		return principal{}, err
@@ -86,22 +90,33 @@ type tokenResponse struct {
 	Secret string `json:"token"`
 }
 
+// maxLoginBody bounds a login request: a name and a password.
+const maxLoginBody = 8 << 10
+
 // dummyHash is verified against when the user does not exist, so that a login for an unknown
-// name takes as long as one for a known name.
-var dummyHash, _ = auth.HashPassword("patchday-dummy-password")
+// name takes as long as one for a known name. Made on first use: the CLI never needs it.
+var dummyHash = sync.OnceValue(func() string {
+	h, _ := auth.HashPassword("patchday-dummy-password")
+	return h
+})
 
 func (s *Server) login(c *call) error {
 	ri := info(c.r.Context())
-	if !s.allowLogin(ri.source) {
-		c.w.Header().Set("Retry-After", "60")
+	if wait := s.allowLogin(ri.source); wait > 0 {
+		c.w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
 		return &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many login attempts from this address; try again later"}
 	}
 	var req loginRequest
-	if err := decode(c.w, c.r, &req); err != nil {
+	if err := decodeLimit(c.w, c.r, &req, maxLoginBody); err != nil {
 		return err
 	}
 	if req.Username == "" {
 		return errInvalid("username", "is required")
+	}
+	if len(req.Username) > 64 || !slugRE.MatchString(req.Username) {
+		// No such user can exist; answer like a wrong password, and keep the audit log's
+		// record of the attempt short and printable.
+		req.Username = strconv.QuoteToASCII(truncate(req.Username, 64))
 	}
 	if req.Password == "" {
 		return errInvalid("password", "is required")
@@ -119,7 +134,7 @@ func (s *Server) login(c *call) error {
 	}
 	hash := u.PasswordHash
 	if hash == "" {
-		hash = dummyHash
+		hash = dummyHash()
 	}
 	verr := auth.VerifyPassword(hash, req.Password)
 	if err != nil || verr != nil || u.Disabled {
@@ -187,11 +202,21 @@ type passwordRequest struct {
 }
 
 func (s *Server) changePassword(c *call) error {
+	if wait := s.allowLogin("user:" + c.user.Username); wait > 0 {
+		c.w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
+		return &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many password attempts; try again later"}
+	}
 	var req passwordRequest
-	if err := decode(c.w, c.r, &req); err != nil {
+	if err := decodeLimit(c.w, c.r, &req, maxLoginBody); err != nil {
 		return err
 	}
+	ctx := c.r.Context()
 	if auth.VerifyPassword(c.user.PasswordHash, req.CurrentPassword) != nil {
+		if err := s.store.Update(ctx, func(tx *store.Tx) error {
+			return c.audit(tx, 0, "user.password_change_failed", "user", c.user.Username, nil)
+		}); err != nil {
+			return err
+		}
 		return errInvalid("current_password", "is wrong")
 	}
 	if err := auth.CheckPasswordPolicy(req.NewPassword); err != nil {
@@ -201,12 +226,16 @@ func (s *Server) changePassword(c *call) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.r.Context()
 	err = s.store.Update(ctx, func(tx *store.Tx) error {
 		if err := tx.SetPassword(ctx, c.user.ID, hash); err != nil {
 			return err
 		}
-		return c.audit(tx, 0, "user.password_change", "user", c.user.Username, nil)
+		// Sessions opened with the old password (perhaps by whoever learnt it) end now.
+		n, err := tx.RevokeUserTokens(ctx, c.user.ID, c.token.ID)
+		if err != nil {
+			return err
+		}
+		return c.audit(tx, 0, "user.password_change", "user", c.user.Username, map[string]int64{"tokens_revoked": n})
 	})
 	if err != nil {
 		return err

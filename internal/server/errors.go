@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -67,6 +68,11 @@ const maxBody = 1 << 20
 // decode reads a JSON request body into v: one object, no unknown fields, within the size
 // limit. Its errors name the offending field.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	return decodeLimit(w, r, v, maxBody)
+}
+
+// decodeLimit is decode with a body limit of its own.
+func decodeLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" {
@@ -74,8 +80,13 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 				Message: fmt.Sprintf("Content-Type %q: the body must be application/json", ct)}
 		}
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	dec := json.NewDecoder(r.Body)
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	br := bufio.NewReader(r.Body)
+	// The body must be an object: "null" would decode into v as nothing at all.
+	if b, err := peekNonSpace(br); err == nil && b != '{' {
+		return errBadRequest("invalid_json", "", "the body must be a JSON object")
+	}
+	dec := json.NewDecoder(br)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
@@ -88,6 +99,22 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		return jsonError(err)
 	}
 	return nil
+}
+
+// peekNonSpace returns the first byte of r that is not JSON white space, without consuming it.
+func peekNonSpace(r *bufio.Reader) (byte, error) {
+	for {
+		b, err := r.Peek(1)
+		if err != nil {
+			return 0, err
+		}
+		switch b[0] {
+		case ' ', '\t', '\r', '\n':
+			r.ReadByte()
+		default:
+			return b[0], nil
+		}
+	}
 }
 
 func jsonError(err error) error {

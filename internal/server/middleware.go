@@ -170,8 +170,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				sw.status = http.StatusOK
 			}
 			elapsed := time.Since(start)
-			s.metrics.requests.WithLabelValues(r.Method, route, strconv.Itoa(sw.status)).Inc()
-			s.metrics.duration.WithLabelValues(r.Method, route).Observe(elapsed.Seconds())
+			method := metricMethod(r.Method)
+			s.metrics.requests.WithLabelValues(method, route, strconv.Itoa(sw.status)).Inc()
+			s.metrics.duration.WithLabelValues(method, route).Observe(elapsed.Seconds())
 			level := slog.LevelDebug
 			if r.Method != http.MethodGet && r.Method != http.MethodHead || sw.status >= 500 {
 				level = slog.LevelInfo
@@ -196,4 +197,15 @@ func secureHeaders(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// metricMethod keeps the method label's values to the standard methods, so that clients
+// cannot create series at will.
+func metricMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "other"
 }

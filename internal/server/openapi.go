@@ -30,7 +30,6 @@ func (s *Server) openapi(c *call) error {
 		return openapiErr
 	}
 	c.w.Header().Set("Content-Type", "application/json")
-	c.w.Header().Set("Cache-Control", "public, max-age=300")
 	c.w.WriteHeader(http.StatusOK)
 	c.w.Write(openapiJSON)
 	return nil

@@ -342,27 +342,52 @@ type limiter struct {
 	seen time.Time
 }
 
-// allowLogin spends one login attempt of the source address.
-func (s *Server) allowLogin(source string) bool {
+// allowLogin spends one login attempt of a source (an address, or "user:NAME" for password
+// changes). It returns 0 when the attempt may go ahead, else how long to wait.
+func (s *Server) allowLogin(source string) time.Duration {
+	source = limitKey(source)
 	s.limitMu.Lock()
 	defer s.limitMu.Unlock()
 	now := time.Now()
-	if len(s.limiters) > 10000 {
-		// Forget idle addresses so that a flood of sources cannot grow the map without bound.
+	if len(s.limiters) >= maxLimiters {
+		// Forget idle sources first; if a flood of sources leaves none idle, forget an
+		// arbitrary half: the map stays bounded and no newcomer is refused for it.
 		for k, l := range s.limiters {
 			if now.Sub(l.seen) > 10*time.Minute {
 				delete(s.limiters, k)
 			}
 		}
+		for k := range s.limiters {
+			if len(s.limiters) < maxLimiters/2 {
+				break
+			}
+			delete(s.limiters, k)
+		}
 	}
 	l, ok := s.limiters[source]
-	if !ok && len(s.limiters) > 10000 {
-		return false // too many sources at once: refuse new ones rather than grow without bound
-	}
 	if !ok {
 		l = &limiter{Limiter: rate.NewLimiter(s.cfg.LoginRate, s.cfg.LoginBurst)}
 		s.limiters[source] = l
 	}
 	l.seen = now
-	return l.Allow()
+	r := l.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return d
+	}
+	return 0
+}
+
+// maxLimiters bounds the login limiter map.
+const maxLimiters = 10000
+
+// limitKey groups IPv6 addresses by /64, the block one subscriber usually gets, so that
+// cycling through one's own addresses does not buy more attempts.
+func limitKey(source string) string {
+	a, err := netip.ParseAddr(source)
+	if err != nil || !a.Is6() || a.Is4In6() {
+		return source
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/patchday/patchday/internal/auth"
@@ -27,7 +28,7 @@ func parseTTL(v string) (time.Duration, error) {
 		return defaultTokenTTL, nil
 	}
 	var d time.Duration
-	if n, ok := cutSuffix(v, "d"); ok {
+	if n, ok := strings.CutSuffix(v, "d"); ok {
 		days, err := strconv.Atoi(n)
 		if err != nil {
 			return 0, errInvalid("expires_in", "must be a duration like 12h or 30d")
@@ -43,13 +44,6 @@ func parseTTL(v string) (time.Duration, error) {
 		return 0, errInvalid("expires_in", "must be between 1m and %dd", int(maxTokenTTL/(24*time.Hour)))
 	}
 	return d, nil
-}
-
-func cutSuffix(s, suffix string) (string, bool) {
-	if len(s) > len(suffix) && s[len(s)-len(suffix):] == suffix {
-		return s[:len(s)-len(suffix)], true
-	}
-	return s, false
 }
 
 func (s *Server) createToken(c *call) error {

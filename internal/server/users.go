@@ -200,6 +200,9 @@ func (s *Server) removeUser(c *call) error {
 
 // lastAdminGuard refuses to leave an organisation without an admin.
 func lastAdminGuard(c *call, tx *store.Tx) error {
+	if err := tx.LockOrg(c.r.Context(), c.org.ID); err != nil {
+		return err
+	}
 	admins, err := tx.ListMembers(c.r.Context(), c.org.ID, store.RoleAdmin, store.Page{Limit: 2})
 	if err != nil {
 		return err

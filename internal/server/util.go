@@ -115,3 +115,14 @@ func writeList[T any](w http.ResponseWriter, items []T, limit int, id func(T) in
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
+
+// truncate shortens s to at most n bytes without splitting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

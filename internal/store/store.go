@@ -136,17 +136,25 @@ func openPostgres(dbURL string) (*Store, error) {
 	defer cancel()
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("store: connect to %s: %w", redact(dbURL), err)
+		return nil, fmt.Errorf("store: connect to %s: %s", redact(dbURL), strings.ReplaceAll(err.Error(), dbURL, redact(dbURL)))
 	}
 	return &Store{Reader: Reader{db: db}, engine: Postgres, w: db, r: db}, nil
 }
 
-// redact hides a password in a database URL before it is logged or shown.
+// redact hides a password in a database URL, in the user part or as a parameter, before it
+// is logged or shown.
 func redact(dbURL string) string {
 	u, err := url.Parse(dbURL)
 	if err != nil {
 		return "(unparsable URL)"
 	}
+	q := u.Query()
+	for k := range q {
+		if strings.EqualFold(k, "password") {
+			q.Set(k, "xxxxx")
+		}
+	}
+	u.RawQuery = q.Encode()
 	return u.Redacted()
 }
 
@@ -221,7 +229,7 @@ func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	}
 	// Transactions run unprepared statements: preparing on the writer pool would wait for
 	// the one connection the transaction itself holds.
-	tx := &Tx{Reader: Reader{db: sqlTx}, tx: sqlTx}
+	tx := &Tx{Reader: Reader{db: sqlTx}, tx: sqlTx, engine: s.engine}
 	if err := fn(tx); err != nil {
 		if rbErr := sqlTx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
 			return errors.Join(err, fmt.Errorf("store: rollback: %w", rbErr))
@@ -250,7 +258,21 @@ type Reader struct {
 // Tx is a write transaction.
 type Tx struct {
 	Reader
-	tx *sql.Tx
+	tx     *sql.Tx
+	engine Engine
+}
+
+// LockOrg serialises the transactions that lock the same organisation until they end, for
+// checks that read before they write (such as "an organisation keeps an admin"). SQLite
+// transactions here are already serial; PostgreSQL's READ COMMITTED ones are not.
+func (tx *Tx) LockOrg(ctx context.Context, orgID int64) error {
+	if tx.engine != Postgres {
+		return nil
+	}
+	if _, err := tx.tx.ExecContext(ctx, `SELECT id FROM orgs WHERE id = $1 FOR UPDATE`, orgID); err != nil {
+		return fmt.Errorf("lock organisation %d: %w", orgID, err)
+	}
+	return nil
 }
 
 // mapErr turns engine-specific constraint errors into ErrConflict.

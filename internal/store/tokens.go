@@ -103,3 +103,13 @@ func (tx *Tx) TouchToken(ctx context.Context, id int64, at time.Time) error {
 	}
 	return nil
 }
+
+// RevokeUserTokens revokes every token of a user but one (except may be 0), and returns how
+// many it revoked.
+func (tx *Tx) RevokeUserTokens(ctx context.Context, userID, except int64) (int64, error) {
+	res, err := tx.exec(ctx, `UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL`, Now(), userID, except)
+	if err != nil {
+		return 0, fmt.Errorf("revoke tokens of user %d: %w", userID, err)
+	}
+	return res.RowsAffected()
+}
