@@ -46,7 +46,13 @@ type apiError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
-	hint    string
+	// Findings are the problems of an invalid CSAF document.
+	Findings []struct {
+		Test    string `json:"test"`
+		Path    string `json:"path"`
+		Message string `json:"message"`
+	} `json:"findings,omitempty"`
+	hint string
 }
 
 // Error is the server's message, the field at fault when the message does not already start
@@ -65,15 +71,20 @@ func (e *apiError) Error() string {
 	return msg
 }
 
-// do sends one request and decodes a JSON answer into out (when out is not nil). in, when not
-// nil, is sent as the JSON body. An error answer becomes an *apiError.
+// do sends one request and decodes a JSON answer into out (when out is not nil; a *[]byte
+// receives the answer as is). in, when not nil, is sent as the JSON body (a []byte as is). An
+// error answer becomes an *apiError.
 func (c *client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
 	u := c.server + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
 	var body io.Reader
-	if in != nil {
+	switch in := in.(type) {
+	case nil:
+	case []byte: // a JSON document sent byte for byte (a CSAF advisory)
+		body = bytes.NewReader(in)
+	default:
 		b, err := json.Marshal(in)
 		if err != nil {
 			return err
@@ -115,6 +126,10 @@ func (c *client) do(ctx context.Context, method, path string, query url.Values, 
 		return c.errorFrom(res, b)
 	}
 	if out == nil || res.StatusCode == http.StatusNoContent {
+		return nil
+	}
+	if raw, ok := out.(*[]byte); ok { // the answer byte for byte
+		*raw = b
 		return nil
 	}
 	if err := json.Unmarshal(b, out); err != nil {

@@ -20,6 +20,7 @@ func addClientCommands(root *cobra.Command) {
 		newTokenCmd(),
 		newAuditCmd(),
 		newProductCmd(),
+		newAdvisoryCmd(),
 		newReportCmd(),
 	)
 }

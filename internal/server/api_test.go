@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +14,16 @@ import (
 	"github.com/patchday/patchday/internal/server"
 	"github.com/patchday/patchday/internal/store"
 )
+
+// minimalCSAF is a small valid CSAF 2.0 document.
+func minimalCSAF(t *testing.T) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/minimal-csaf.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
 
 func isMutation(pattern string) bool { return !strings.HasPrefix(pattern, "GET ") }
 
@@ -141,6 +152,7 @@ var selfService = []string{
 // operatorMay are the mutations an operator may make in its organisation (the catalog and,
 // later, approvals); everything else in an organisation needs an admin.
 var operatorMay = []string{
+	"POST /api/v1/orgs/{org}/advisories",
 	"POST /api/v1/orgs/{org}/products",
 	"PATCH /api/v1/orgs/{org}/products/{id}",
 }
@@ -159,6 +171,7 @@ func TestViewerCannotMutate(t *testing.T) {
 		before := e.auditCount()
 		vals := map[string]string{"org": "a", "user": "alice", "id": fmt.Sprint(prod.ID)}
 		bodies := map[string]any{
+			"POST /api/v1/orgs/{org}/advisories":       minimalCSAF(t),
 			"POST /api/v1/orgs/{org}/products":         map[string]any{"vendor": "V2", "name": "N2"},
 			"PATCH /api/v1/orgs/{org}/products/{id}":   map[string]any{"name": "Renamed"},
 			"POST /api/v1/orgs":                        map[string]any{"slug": "c"},
@@ -228,6 +241,7 @@ func TestAuditEveryMutation(t *testing.T) {
 			{"DELETE /api/v1/orgs/{org}/users/{user}", "/api/v1/orgs/a/users/carol", e.admin, nil, "user.remove", "carol", true},
 			{"POST /api/v1/orgs/{org}/products", "/api/v1/orgs/a/products", e.admin, map[string]any{"vendor": "V", "name": "N"}, "product.create", "", true},
 			{"PATCH /api/v1/orgs/{org}/products/{id}", "/api/v1/orgs/a/products/1", e.admin, map[string]any{"name": "M"}, "product.update", "1", true},
+			{"POST /api/v1/orgs/{org}/advisories", "/api/v1/orgs/a/advisories", e.admin, minimalCSAF(t), "advisory.import", "EXAMPLE-2026-0001", true},
 			{"POST /api/v1/tokens", "/api/v1/tokens", e.admin, map[string]any{"name": "ci", "expires_in": "30d"}, "token.create", "", false},
 			{"DELETE /api/v1/tokens/{id}", fmt.Sprintf("/api/v1/tokens/%d", tok.ID), e.admin, nil, "token.revoke", fmt.Sprint(tok.ID), false},
 			{"POST /api/v1/auth/login", "/api/v1/auth/login", "", map[string]any{"username": "admin", "password": adminPassword}, "auth.login", "", false},

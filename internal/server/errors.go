@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/patchday/patchday/internal/csaf"
 	"github.com/patchday/patchday/internal/store"
 )
 
@@ -20,6 +21,8 @@ type apiError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
+	// Findings lists every problem of an invalid CSAF document.
+	Findings []csaf.Finding `json:"findings,omitempty"`
 }
 
 func (e *apiError) Error() string {

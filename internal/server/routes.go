@@ -30,6 +30,11 @@ func (s *Server) apiRoutes() []route {
 		{"PATCH", "/api/v1/orgs/{org}/products/{id}", orgOperate, s.updateProduct},
 		{"GET", "/api/v1/orgs/{org}/reports/end-of-support", orgRead, s.endOfSupportReport},
 
+		{"GET", "/api/v1/orgs/{org}/advisories", orgRead, s.listAdvisories},
+		{"POST", "/api/v1/orgs/{org}/advisories", orgOperate, s.importAdvisory},
+		{"GET", "/api/v1/orgs/{org}/advisories/{id}", orgRead, s.getAdvisory},
+		{"GET", "/api/v1/orgs/{org}/advisories/{id}/csaf", orgRead, s.exportAdvisory},
+
 		{"GET", "/api/v1/tokens", authed, s.listTokens},
 		{"POST", "/api/v1/tokens", authed, s.createToken},
 		{"DELETE", "/api/v1/tokens/{id}", authed, s.revokeToken},

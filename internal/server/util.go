@@ -65,20 +65,26 @@ type listResponse[T any] struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
-func encodeCursor(id int64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("v1:" + itoa(id)))
-}
+func encodeCursor(id int64) string { return encodeCursorText("v1:" + itoa(id)) }
 
 func decodeCursor(c string) (int64, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
+	text, err := decodeCursorText(c)
 	if err == nil {
-		if rest, ok := strings.CutPrefix(string(b), "v1:"); ok {
+		if rest, ok := strings.CutPrefix(text, "v1:"); ok {
 			if id, err := strconv.ParseInt(rest, 10, 64); err == nil && id > 0 {
 				return id, nil
 			}
 		}
 	}
 	return 0, errInvalid("cursor", "is not a cursor this server issued")
+}
+
+// Cursors are opaque to clients: base64url of a short text.
+func encodeCursorText(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+func decodeCursorText(c string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	return string(b), err
 }
 
 // page reads ?limit and ?cursor.

@@ -1,0 +1,91 @@
+// Package catalog keeps what every other part of patchday reads: products, advisories (as
+// CSAF 2.0 documents with their revisions), updates and payload records.
+package catalog
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/patchday/patchday/internal/csaf"
+	"github.com/patchday/patchday/internal/store"
+)
+
+// ErrRevisionConflict is an import whose version clashes with what is stored.
+var ErrRevisionConflict = errors.New("revision conflict")
+
+// Imported is the outcome of an import.
+type Imported struct {
+	Advisory store.Advisory
+	Revision store.AdvisoryRevision
+	// New is true when the document started a new advisory; Unchanged when the same
+	// document (byte for byte) was already stored, so nothing changed.
+	New, Unchanged bool
+}
+
+// maxProductText bounds the product names kept for text search.
+const maxProductText = 64 << 10
+
+// ImportAdvisory validates a CSAF 2.0 document (JSON schema and every mandatory test) and
+// stores it in the organisation: a new advisory, or a new revision of the advisory with the
+// same tracking id when its version is newer. Importing the stored document again changes
+// nothing. Invalid documents give a *csaf.ValidationError; a version that is not newer than
+// the stored one, or the same version with other content, gives ErrRevisionConflict.
+func ImportAdvisory(ctx context.Context, tx *store.Tx, orgID int64, data []byte, actor string) (Imported, error) {
+	doc, err := csaf.Validate(data)
+	if err != nil {
+		return Imported{}, err
+	}
+	sum := doc.Summarize()
+	digest := sha256.Sum256(data)
+	rev := store.AdvisoryRevision{
+		Version: sum.Version, Status: sum.Status, Summary: sum.RevisionSummary,
+		SHA256: hex.EncodeToString(digest[:]), Document: data, CreatedBy: actor,
+	}
+	a, err := tx.AdvisoryByTrackingID(ctx, orgID, sum.TrackingID)
+	isNew := errors.Is(err, store.ErrNotFound)
+	if err != nil && !isNew {
+		return Imported{}, err
+	}
+	if !isNew {
+		latest, err := tx.AdvisoryRevision(ctx, a.ID, 0)
+		if err != nil {
+			return Imported{}, err
+		}
+		if latest.SHA256 == rev.SHA256 {
+			return Imported{Advisory: a, Revision: latest, Unchanged: true}, nil
+		}
+		cmp, err := csaf.CompareVersions(sum.Version, latest.Version)
+		if err != nil {
+			return Imported{}, fmt.Errorf("%w: %s: %v", ErrRevisionConflict, sum.TrackingID, err)
+		}
+		if cmp <= 0 {
+			return Imported{}, fmt.Errorf("%w: %s version %s is stored; an import must bring a newer version than that, not %s",
+				ErrRevisionConflict, sum.TrackingID, latest.Version, sum.Version)
+		}
+		rev.Revision = latest.Revision + 1
+	} else {
+		rev.Revision = 1
+		a = store.Advisory{OrgID: orgID, TrackingID: sum.TrackingID}
+	}
+	a.Title, a.Category, a.Publisher = sum.Title, sum.Category, sum.Publisher
+	a.Severity, a.SeverityRank, a.CVSSMax = sum.Severity, csaf.SeverityRank(sum.Severity), sum.CVSSMax
+	a.TLP, a.Status, a.Version, a.Revisions = sum.TLP, sum.Status, sum.Version, rev.Revision
+	a.InitialRelease, a.CurrentRelease = sum.InitialRelease, sum.CurrentRelease
+	a.CVEs = sum.CVEs
+	a.Products = strings.Join(sum.ProductNames, "\n")
+	if len(a.Products) > maxProductText {
+		a.Products = a.Products[:maxProductText]
+	}
+	if a, err = tx.SaveAdvisory(ctx, a); err != nil {
+		return Imported{}, err
+	}
+	rev.AdvisoryID = a.ID
+	if rev, err = tx.AddAdvisoryRevision(ctx, rev); err != nil {
+		return Imported{}, err
+	}
+	return Imported{Advisory: a, Revision: rev, New: isNew}, nil
+}

@@ -1,0 +1,351 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/patchday/patchday/internal/csaf"
+)
+
+// apiAdvisory is an advisory as the API shows it.
+type apiAdvisory struct {
+	ID             int64     `json:"id"`
+	TrackingID     string    `json:"tracking_id"`
+	Title          string    `json:"title"`
+	Publisher      string    `json:"publisher"`
+	Severity       string    `json:"severity"`
+	CVSSMax        *float64  `json:"cvss_max"`
+	TLP            string    `json:"tlp"`
+	Status         string    `json:"status"`
+	Version        string    `json:"version"`
+	Revisions      int       `json:"revisions"`
+	InitialRelease time.Time `json:"initial_release"`
+	CurrentRelease time.Time `json:"current_release"`
+	CVEs           []string  `json:"cves"`
+	RevisionList   []struct {
+		Revision  int       `json:"revision"`
+		Version   string    `json:"version"`
+		Status    string    `json:"status"`
+		Summary   string    `json:"summary"`
+		SHA256    string    `json:"sha256"`
+		CreatedAt time.Time `json:"created_at"`
+		CreatedBy string    `json:"created_by"`
+	} `json:"revision_list"`
+}
+
+var advisoryHeaders = []string{"id", "tracking id", "released", "severity", "status", "version", "cves", "title"}
+
+func advisoryRow(a apiAdvisory) []string {
+	cves := strings.Join(a.CVEs, " ")
+	if len(a.CVEs) > 3 {
+		cves = strings.Join(a.CVEs[:3], " ") + fmt.Sprintf(" (+%d)", len(a.CVEs)-3)
+	}
+	title := a.Title
+	if len(title) > 70 {
+		title = title[:67] + "..."
+	}
+	return []string{fmt.Sprint(a.ID), a.TrackingID, a.CurrentRelease.UTC().Format(time.DateOnly), a.Severity, a.Status, a.Version, cves, title}
+}
+
+func advisoriesPath(org string) string {
+	return "/api/v1/orgs/" + url.PathEscape(org) + "/advisories"
+}
+
+func newAdvisoryCmd() *cobra.Command {
+	cmd := groupCmd("advisory", "Import, list, show and export security advisories (CSAF 2.0)", `  patchday advisory import --org acme rhsa-2021_5217.json
+  patchday advisory list --org acme --min-severity high --since 2026-01-01
+  patchday advisory export --org acme RHSA-2021:5217 > rhsa-2021_5217.json`)
+	cmd.AddCommand(newAdvisoryImportCmd(), newAdvisoryListCmd(), newAdvisoryShowCmd(), newAdvisoryExportCmd())
+	return cmd
+}
+
+func newAdvisoryImportCmd() *cobra.Command {
+	var of orgFlag
+	var output outputFormat
+	cmd := &cobra.Command{
+		Use:   "import FILE...",
+		Short: "Import CSAF 2.0 documents (admins and operators); - reads standard input",
+		Long: `Import CSAF 2.0 JSON documents. Each is validated by the server against the CSAF 2.0 JSON
+schema and every mandatory test of section 6.1; an invalid one is refused with every problem
+listed (test id, JSON path, message), and nothing of it is stored. A document with a new
+tracking id starts an advisory; a newer version of a known one adds a revision; a document
+already stored is reported unchanged. Files are imported in order; the command stops at the
+first failure and exits 1.`,
+		Example: `  patchday advisory import --org acme advisories/*.json
+  curl -s https://vendor.example/csaf/2026/x.json | patchday advisory import --org acme -`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageError{errors.New("advisory import: give one or more files (- for standard input)")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			org, err := of.get()
+			if err != nil {
+				return err
+			}
+			c, err := loggedInClient()
+			if err != nil {
+				return err
+			}
+			var results []json.RawMessage
+			for _, name := range args {
+				var data []byte
+				if name == "-" {
+					data, err = io.ReadAll(io.LimitReader(cmd.InOrStdin(), 64<<20))
+				} else {
+					data, err = os.ReadFile(name)
+				}
+				if err != nil {
+					return fmt.Errorf("read %s: %w", name, err)
+				}
+				var raw json.RawMessage
+				if err := c.do(cmd.Context(), http.MethodPost, advisoriesPath(org), nil, data, &raw); err != nil {
+					var ae *apiError
+					if errors.As(err, &ae) && len(ae.Findings) > 0 {
+						fmt.Fprintf(cmd.ErrOrStderr(), "%s: %d problem(s):\n", name, len(ae.Findings))
+						for _, f := range ae.Findings {
+							fmt.Fprintf(cmd.ErrOrStderr(), "  %s %s at %s\n", f.Test, f.Message, f.Path)
+						}
+						return fmt.Errorf("%s: not a valid CSAF 2.0 document", name)
+					}
+					return fmt.Errorf("%s: %w", name, err)
+				}
+				if output == outputJSON {
+					results = append(results, raw)
+					continue
+				}
+				var res struct {
+					Advisory  apiAdvisory `json:"advisory"`
+					New       bool        `json:"new"`
+					Unchanged bool        `json:"unchanged"`
+					Revision  struct {
+						Revision int `json:"revision"`
+					} `json:"revision"`
+				}
+				if err := decodeItem(raw, &res); err != nil {
+					return err
+				}
+				what := fmt.Sprintf("added revision %d (version %s)", res.Revision.Revision, res.Advisory.Version)
+				switch {
+				case res.Unchanged:
+					what = "unchanged (already stored)"
+				case res.New:
+					what = fmt.Sprintf("imported as advisory %d (version %s)", res.Advisory.ID, res.Advisory.Version)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: %s %s\n", name, res.Advisory.TrackingID, what)
+			}
+			if output == outputJSON {
+				return printJSON(cmd.OutOrStdout(), results)
+			}
+			return nil
+		},
+	}
+	of.add(cmd)
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+func newAdvisoryListCmd() *cobra.Command {
+	var of orgFlag
+	var lf listFlags
+	filters := map[string]*string{}
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List advisories, newest release first",
+		Long: `List the organisation's advisories, newest current release first. Filters combine:
+--search finds text in the tracking id, title or product names; --cve, --product,
+--severity (exact) or --min-severity (critical, high, medium, low, none); --status (draft,
+interim, final); --since and --until bound the current release date (YYYY-MM-DD or RFC 3339).`,
+		Example: `  patchday advisory list --org acme --cve CVE-2021-44228
+  patchday advisory list --org acme --min-severity high --since 2026-11-01 -o json`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			org, err := of.get()
+			if err != nil {
+				return err
+			}
+			if err := lf.check(); err != nil {
+				return err
+			}
+			c, err := loggedInClient()
+			if err != nil {
+				return err
+			}
+			q := url.Values{}
+			for k, v := range filters {
+				if *v != "" {
+					q.Set(k, *v)
+				}
+			}
+			items, more, err := c.list(cmd.Context(), advisoriesPath(org), q, lf.limit)
+			if err != nil {
+				return err
+			}
+			return printList(cmd, lf, items, more, advisoryHeaders, advisoryRow)
+		},
+	}
+	of.add(cmd)
+	addListFlags(cmd, &lf)
+	for _, f := range []struct{ flag, param, help string }{
+		{"search", "q", "text in tracking id, title or product names"},
+		{"cve", "cve", "only advisories about this CVE"},
+		{"product", "product", "text in the product names"},
+		{"severity", "severity", "only this severity"},
+		{"min-severity", "min_severity", "only this severity or higher"},
+		{"status", "status", "draft, interim or final"},
+		{"since", "since", "current release on or after (YYYY-MM-DD or RFC 3339)"},
+		{"until", "until", "current release before (YYYY-MM-DD or RFC 3339)"},
+	} {
+		filters[f.param] = cmd.Flags().String(f.flag, "", f.help)
+	}
+	return cmd
+}
+
+// resolveAdvisory turns a numeric id or a tracking id into the advisory's id.
+func resolveAdvisory(cmd *cobra.Command, c *client, org, ref string) (int64, error) {
+	if id, err := strconv.ParseInt(ref, 10, 64); err == nil && id > 0 {
+		return id, nil
+	}
+	items, _, err := c.list(cmd.Context(), advisoriesPath(org), url.Values{"q": {ref}}, 0)
+	if err != nil {
+		return 0, err
+	}
+	for _, raw := range items {
+		var a apiAdvisory
+		if err := decodeItem(raw, &a); err != nil {
+			return 0, err
+		}
+		if a.TrackingID == ref {
+			return a.ID, nil
+		}
+	}
+	return 0, fmt.Errorf("advisory %q not found in %s", ref, org)
+}
+
+func newAdvisoryShowCmd() *cobra.Command {
+	var of orgFlag
+	var output outputFormat
+	cmd := &cobra.Command{
+		Use:     "show ID|TRACKING-ID",
+		Short:   "Show an advisory and its revisions",
+		Example: `  patchday advisory show --org acme RHSA-2021:5217`,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			org, err := of.get()
+			if err != nil {
+				return err
+			}
+			c, err := loggedInClient()
+			if err != nil {
+				return err
+			}
+			id, err := resolveAdvisory(cmd, c, org, args[0])
+			if err != nil {
+				return err
+			}
+			var raw json.RawMessage
+			if err := c.do(cmd.Context(), http.MethodGet, fmt.Sprintf("%s/%d", advisoriesPath(org), id), nil, nil, &raw); err != nil {
+				return err
+			}
+			if output == outputJSON {
+				return printJSON(cmd.OutOrStdout(), raw)
+			}
+			var a apiAdvisory
+			if err := decodeItem(raw, &a); err != nil {
+				return err
+			}
+			cvss := "-"
+			if a.CVSSMax != nil {
+				cvss = strconv.FormatFloat(*a.CVSSMax, 'f', 1, 64)
+			}
+			if err := keyValues(cmd.OutOrStdout(), "id", fmt.Sprint(a.ID), "tracking id", a.TrackingID, "title", a.Title,
+				"publisher", a.Publisher, "severity", a.Severity, "highest cvss", cvss, "tlp", a.TLP, "status", a.Status,
+				"version", a.Version, "initial release", timeCell(a.InitialRelease), "current release", timeCell(a.CurrentRelease),
+				"cves", strings.Join(a.CVEs, " ")); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout())
+			t := newTable(cmd.OutOrStdout(), "revision", "version", "status", "stored", "by", "summary")
+			for _, r := range a.RevisionList {
+				t.row(fmt.Sprint(r.Revision), r.Version, r.Status, timeCell(r.CreatedAt), r.CreatedBy, r.Summary)
+			}
+			return t.flush()
+		},
+	}
+	of.add(cmd)
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+func newAdvisoryExportCmd() *cobra.Command {
+	var of orgFlag
+	var revision int
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "export ID|TRACKING-ID",
+		Short: "Write an advisory's CSAF document, byte for byte as stored",
+		Long: `Write the CSAF document of one revision (--revision N, default the newest) to standard
+output, or with --dir into that directory under the CSAF file name rule (tracking id in lower
+case, other characters as "_", .json).`,
+		Example: `  patchday advisory export --org acme RHSA-2021:5217 > advisory.json
+  patchday advisory export --org acme RHSA-2021:5217 --revision 1 --dir ./csaf`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			org, err := of.get()
+			if err != nil {
+				return err
+			}
+			if revision < 0 {
+				return usageError{errors.New("--revision must be 1 or more")}
+			}
+			c, err := loggedInClient()
+			if err != nil {
+				return err
+			}
+			id, err := resolveAdvisory(cmd, c, org, args[0])
+			if err != nil {
+				return err
+			}
+			q := url.Values{}
+			if revision > 0 {
+				q.Set("revision", strconv.Itoa(revision))
+			}
+			var doc []byte
+			path := fmt.Sprintf("%s/%d/csaf", advisoriesPath(org), id)
+			if err := c.do(cmd.Context(), http.MethodGet, path, q, nil, &doc); err != nil {
+				return err
+			}
+			if dir == "" {
+				_, err := cmd.OutOrStdout().Write(doc)
+				return err
+			}
+			var a apiAdvisory
+			if err := c.do(cmd.Context(), http.MethodGet, fmt.Sprintf("%s/%d", advisoriesPath(org), id), nil, nil, &a); err != nil {
+				return err
+			}
+			name := filepath.Join(dir, csaf.Filename(a.TrackingID))
+			if err := os.WriteFile(name, doc, 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s\n", name)
+			return nil
+		},
+	}
+	of.add(cmd)
+	cmd.Flags().IntVar(&revision, "revision", 0, "revision number (default: the newest)")
+	cmd.Flags().StringVar(&dir, "dir", "", "write into this directory under the CSAF file name instead of to standard output")
+	return cmd
+}
+

@@ -1,0 +1,233 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/patchday/patchday/internal/catalog"
+	"github.com/patchday/patchday/internal/csaf"
+	"github.com/patchday/patchday/internal/store"
+)
+
+// importResponse answers an advisory import.
+type importResponse struct {
+	Advisory  store.Advisory         `json:"advisory"`
+	Revision  store.AdvisoryRevision `json:"revision"`
+	New       bool                   `json:"new"`
+	Unchanged bool                   `json:"unchanged"`
+}
+
+// importAdvisory stores a CSAF 2.0 document sent as the request body.
+func (s *Server) importAdvisory(c *call) error {
+	if ct := c.r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return &apiError{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
+			Message: fmt.Sprintf("Content-Type %q: a CSAF document is application/json", ct)}
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, csaf.MaxDocumentSize))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
+				Message: fmt.Sprintf("the document is larger than the limit of %d bytes", tooBig.Limit)}
+		}
+		return err
+	}
+	ctx := c.r.Context()
+	var res catalog.Imported
+	err = s.store.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		if res, err = catalog.ImportAdvisory(ctx, tx, c.org.ID, data, c.user.Username); err != nil || res.Unchanged {
+			return err
+		}
+		return c.audit(tx, c.org.ID, "advisory.import", "advisory", res.Advisory.TrackingID,
+			map[string]any{"version": res.Revision.Version, "revision": res.Revision.Revision, "sha256": res.Revision.SHA256})
+	})
+	var verr *csaf.ValidationError
+	switch {
+	case errors.As(err, &verr):
+		return csafError(verr)
+	case errors.Is(err, catalog.ErrRevisionConflict):
+		return &apiError{Status: http.StatusConflict, Code: "revision_conflict", Message: err.Error()}
+	case err != nil && strings.HasPrefix(err.Error(), "csaf: "):
+		return errBadRequest("invalid_json", "", "%v", err)
+	case err != nil:
+		return err
+	}
+	status := http.StatusCreated
+	if res.Unchanged {
+		status = http.StatusOK
+	}
+	writeJSON(c.w, status, importResponse{Advisory: res.Advisory, Revision: res.Revision, New: res.New, Unchanged: res.Unchanged})
+	return nil
+}
+
+// csafError reports an invalid document: 422, every finding listed, the first one's path as
+// the field.
+func csafError(verr *csaf.ValidationError) *apiError {
+	e := &apiError{Status: http.StatusUnprocessableEntity, Code: "invalid_csaf", Message: verr.Error(), Findings: verr.Findings}
+	if len(verr.Findings) > 0 {
+		e.Field = verr.Findings[0].Path
+	}
+	return e
+}
+
+// advisoryCursor is the position in the advisory list: release time and id.
+func encodeAdvisoryCursor(a store.Advisory) string {
+	return encodeCursorText(fmt.Sprintf("a1:%d:%d", a.CurrentRelease.UnixMicro(), a.ID))
+}
+
+func decodeAdvisoryCursor(v string) (time.Time, int64, error) {
+	text, err := decodeCursorText(v)
+	if err == nil {
+		parts := strings.Split(text, ":")
+		if len(parts) == 3 && parts[0] == "a1" {
+			us, err1 := strconv.ParseInt(parts[1], 10, 64)
+			id, err2 := strconv.ParseInt(parts[2], 10, 64)
+			if err1 == nil && err2 == nil && id > 0 {
+				return time.UnixMicro(us).UTC(), id, nil
+			}
+		}
+	}
+	return time.Time{}, 0, errInvalid("cursor", "is not a cursor this server issued")
+}
+
+var cveRE = regexp.MustCompile(`^CVE-\d{4}-\d{4,}$`)
+
+func (s *Server) listAdvisories(c *call) error {
+	q := c.r.URL.Query()
+	f := store.AdvisoryFilter{Text: q.Get("q"), Product: q.Get("product"), Limit: defaultLimit}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxLimit {
+			return errInvalid("limit", "must be an integer from 1 to %d", maxLimit)
+		}
+		f.Limit = n
+	}
+	if v := q.Get("cursor"); v != "" {
+		t, id, err := decodeAdvisoryCursor(v)
+		if err != nil {
+			return err
+		}
+		f.AfterRelease, f.AfterID = t, id
+	}
+	if v := strings.ToUpper(q.Get("cve")); v != "" {
+		if !cveRE.MatchString(v) {
+			return errInvalid("cve", "must be a CVE id such as CVE-2021-44228")
+		}
+		f.CVE = v
+	}
+	for _, sv := range []struct {
+		field string
+		set   func(string)
+	}{
+		{"severity", func(v string) { f.Severity = v }},
+		{"min_severity", func(v string) { f.MinSeverity, f.HasMin = csaf.SeverityRank(v), true }},
+	} {
+		if v := q.Get(sv.field); v != "" {
+			if csaf.SeverityRank(v) < 0 && v != "unknown" {
+				return errInvalid(sv.field, "must be one of %s", strings.Join(csaf.Severities, ", "))
+			}
+			sv.set(v)
+		}
+	}
+	if v := q.Get("status"); v != "" {
+		if v != "draft" && v != "interim" && v != "final" {
+			return errInvalid("status", "must be draft, interim or final")
+		}
+		f.Status = v
+	}
+	for _, tf := range []struct {
+		field string
+		dst   *time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		if v := q.Get(tf.field); v != "" {
+			t, err := parseDateOrTime(v)
+			if err != nil {
+				return errInvalid(tf.field, "must be a date (2026-11-10) or an RFC 3339 time")
+			}
+			*tf.dst = t
+		}
+	}
+	want := f.Limit
+	f.Limit++
+	as, err := s.store.ListAdvisories(c.r.Context(), c.org.ID, f)
+	if err != nil {
+		return err
+	}
+	resp := listResponse[store.Advisory]{Items: as}
+	if len(as) > want {
+		resp.Items = as[:want]
+		resp.NextCursor = encodeAdvisoryCursor(as[want-1])
+	}
+	if resp.Items == nil {
+		resp.Items = []store.Advisory{}
+	}
+	writeJSON(c.w, http.StatusOK, resp)
+	return nil
+}
+
+func parseDateOrTime(v string) (time.Time, error) {
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t, nil
+	}
+	return time.Parse(time.RFC3339, v)
+}
+
+// advisoryDetail is an advisory with its revisions.
+type advisoryDetail struct {
+	store.Advisory
+	RevisionList []store.AdvisoryRevision `json:"revision_list"`
+}
+
+func (s *Server) getAdvisory(c *call) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	a, err := s.store.Advisory(c.r.Context(), c.org.ID, id)
+	if err != nil {
+		return storeErr(err, "advisory "+itoa(id))
+	}
+	revs, err := s.store.AdvisoryRevisions(c.r.Context(), a.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(c.w, http.StatusOK, advisoryDetail{Advisory: a, RevisionList: revs})
+	return nil
+}
+
+// exportAdvisory answers the CSAF document of one revision (?revision=N, default the newest),
+// byte for byte as stored, named by the CSAF file name rule.
+func (s *Server) exportAdvisory(c *call) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	revision := 0
+	if v := c.r.URL.Query().Get("revision"); v != "" {
+		if revision, err = strconv.Atoi(v); err != nil || revision < 1 {
+			return errInvalid("revision", "must be a revision number, 1 or more")
+		}
+	}
+	a, err := s.store.Advisory(c.r.Context(), c.org.ID, id)
+	if err != nil {
+		return storeErr(err, "advisory "+itoa(id))
+	}
+	rev, err := s.store.AdvisoryRevision(c.r.Context(), a.ID, revision)
+	if err != nil {
+		return storeErr(err, fmt.Sprintf("revision %d of advisory %d", revision, id))
+	}
+	h := c.w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Disposition", `attachment; filename="`+csaf.Filename(a.TrackingID)+`"`)
+	h.Set("ETag", `"sha256:`+rev.SHA256+`"`)
+	h.Set("X-Patchday-Revision", strconv.Itoa(rev.Revision))
+	http.ServeContent(c.w, c.r, "", rev.CreatedAt, strings.NewReader(string(rev.Document)))
+	return nil
+}
