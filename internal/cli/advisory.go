@@ -348,4 +348,3 @@ case, other characters as "_", .json).`,
 	cmd.Flags().StringVar(&dir, "dir", "", "write into this directory under the CSAF file name instead of to standard output")
 	return cmd
 }
-
