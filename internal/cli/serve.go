@@ -12,12 +12,14 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/patchday/patchday/internal/blob"
 	"github.com/patchday/patchday/internal/server"
 	"github.com/patchday/patchday/internal/store"
 )
@@ -33,6 +35,7 @@ type serveOptions struct {
 	logLevel        string
 	trustedProxies  []string
 	sessionTTL      time.Duration
+	maxPayloadMiB   int64
 	shutdownTimeout time.Duration
 }
 
@@ -77,7 +80,7 @@ Plain HTTP is served only on loopback addresses; anywhere else give --tls-cert a
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address to listen on, host:port")
-	f.StringVar(&o.data, "data", "./patchday-data", "data directory: the SQLite database and payloads")
+	f.StringVar(&o.data, "data", "./patchday-data", "data directory: the SQLite database (unless --database) and the payloads")
 	f.StringVar(&o.database, "database", "", "database URL: postgres://user:pass@host/db for PostgreSQL; empty for SQLite in --data")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM); serves HTTPS with --tls-key")
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
@@ -86,6 +89,7 @@ Plain HTTP is served only on loopback addresses; anywhere else give --tls-cert a
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringSliceVar(&o.trustedProxies, "trusted-proxy", nil, "CIDR of a reverse proxy whose X-Forwarded-For is believed (repeatable, comma-separated)")
 	f.DurationVar(&o.sessionTTL, "session-ttl", 12*time.Hour, "lifetime of the token a login returns")
+	f.Int64Var(&o.maxPayloadMiB, "max-payload-mib", server.DefaultMaxPayloadSize>>20, "largest payload an upload may bring, in MiB")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown waits for requests in flight")
 	documentEnv(f)
 	f.StringVar(&configFile, "config", "", "YAML config file whose keys are these flags' names [env PATCHDAY_CONFIG]")
@@ -148,10 +152,8 @@ func runServe(ctx context.Context, o serveOptions, stderr io.Writer) error {
 		}
 		proxies = append(proxies, pfx)
 	}
-	if o.database == "" {
-		if err := os.MkdirAll(o.data, 0o700); err != nil {
-			return fmt.Errorf("data directory: %w", err)
-		}
+	if err := os.MkdirAll(o.data, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
 	}
 	st, err := store.Open(ctx, o.database, o.data, log)
 	if err != nil {
@@ -166,7 +168,16 @@ func runServe(ctx context.Context, o serveOptions, stderr io.Writer) error {
 		log.Info("created the site administrator and the default organisation", "user", server.InitialAdmin, "org", server.InitialOrg)
 	}
 
-	srv := server.New(server.Config{Store: st, Logger: log, Version: Version, TrustedProxies: proxies, SessionTTL: o.sessionTTL})
+	if o.maxPayloadMiB < 1 || o.maxPayloadMiB > 1<<20 {
+		return usageError{fmt.Errorf("--max-payload-mib %d: must be from 1 to %d", o.maxPayloadMiB, 1<<20)}
+	}
+	// Payloads live in the data directory, also when the database is PostgreSQL.
+	blobs, err := blob.OpenDisk(filepath.Join(o.data, "blobs"), blob.DiskOptions{})
+	if err != nil {
+		return err
+	}
+	srv := server.New(server.Config{Store: st, Logger: log, Version: Version, TrustedProxies: proxies,
+		SessionTTL: o.sessionTTL, Blobs: blobs, MaxPayloadSize: o.maxPayloadMiB << 20})
 	hs := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -25,6 +25,13 @@ func minimalCSAF(t *testing.T) []byte {
 	return b
 }
 
+// aptUpdate is a valid update definition that needs nothing else in the catalog.
+func aptUpdate(name string) map[string]any {
+	return map[string]any{"name": name, "title": "OpenSSL", "classification": "security",
+		"applicability": map[string]any{"purl": "pkg:deb/debian/openssl", "vers": "vers:deb/<3.0.12-1"},
+		"installer":     map[string]any{"type": "apt"}}
+}
+
 func isMutation(pattern string) bool { return !strings.HasPrefix(pattern, "GET ") }
 
 // fill puts concrete values into a route pattern's wildcards.
@@ -153,6 +160,8 @@ var selfService = []string{
 // later, approvals); everything else in an organisation needs an admin.
 var operatorMay = []string{
 	"POST /api/v1/orgs/{org}/advisories",
+	"PUT /api/v1/orgs/{org}/payloads",
+	"POST /api/v1/orgs/{org}/updates",
 	"POST /api/v1/orgs/{org}/products",
 	"PATCH /api/v1/orgs/{org}/products/{id}",
 }
@@ -172,6 +181,8 @@ func TestViewerCannotMutate(t *testing.T) {
 		vals := map[string]string{"org": "a", "user": "alice", "id": fmt.Sprint(prod.ID)}
 		bodies := map[string]any{
 			"POST /api/v1/orgs/{org}/advisories":       minimalCSAF(t),
+			"PUT /api/v1/orgs/{org}/payloads":          "payload bytes",
+			"POST /api/v1/orgs/{org}/updates":          aptUpdate("op-update"),
 			"POST /api/v1/orgs/{org}/products":         map[string]any{"vendor": "V2", "name": "N2"},
 			"PATCH /api/v1/orgs/{org}/products/{id}":   map[string]any{"name": "Renamed"},
 			"POST /api/v1/orgs":                        map[string]any{"slug": "c"},
@@ -242,6 +253,8 @@ func TestAuditEveryMutation(t *testing.T) {
 			{"POST /api/v1/orgs/{org}/products", "/api/v1/orgs/a/products", e.admin, map[string]any{"vendor": "V", "name": "N"}, "product.create", "", true},
 			{"PATCH /api/v1/orgs/{org}/products/{id}", "/api/v1/orgs/a/products/1", e.admin, map[string]any{"name": "M"}, "product.update", "1", true},
 			{"POST /api/v1/orgs/{org}/advisories", "/api/v1/orgs/a/advisories", e.admin, minimalCSAF(t), "advisory.import", "EXAMPLE-2026-0001", true},
+			{"PUT /api/v1/orgs/{org}/payloads", "/api/v1/orgs/a/payloads?filename=x.bin", e.admin, "some payload", "payload.upload", digestOf([]byte("some payload")), true},
+			{"POST /api/v1/orgs/{org}/updates", "/api/v1/orgs/a/updates", e.admin, aptUpdate("u1"), "update.create", "u1", true},
 			{"POST /api/v1/tokens", "/api/v1/tokens", e.admin, map[string]any{"name": "ci", "expires_in": "30d"}, "token.create", "", false},
 			{"DELETE /api/v1/tokens/{id}", fmt.Sprintf("/api/v1/tokens/%d", tok.ID), e.admin, nil, "token.revoke", fmt.Sprint(tok.ID), false},
 			{"POST /api/v1/auth/login", "/api/v1/auth/login", "", map[string]any{"username": "admin", "password": adminPassword}, "auth.login", "", false},

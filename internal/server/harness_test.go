@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/patchday/patchday/internal/blob"
 	"github.com/patchday/patchday/internal/server"
 	"github.com/patchday/patchday/internal/store"
 	"github.com/patchday/patchday/internal/store/storetest"
@@ -43,7 +44,11 @@ func newEnvWith(t *testing.T, engine store.Engine, configure func(*server.Config
 		t.Fatal(err)
 	}
 	e := &env{t: t, store: st, now: time.Now()}
-	cfg := server.Config{Store: st, Now: e.clock}
+	blobs, err := blob.OpenDisk(t.TempDir(), blob.DiskOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := server.Config{Store: st, Now: e.clock, Blobs: blobs}
 	configure(&cfg)
 	e.srv = server.New(cfg)
 	e.http = httptest.NewServer(e.srv)

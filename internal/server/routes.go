@@ -35,6 +35,14 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/api/v1/orgs/{org}/advisories/{id}", orgRead, s.getAdvisory},
 		{"GET", "/api/v1/orgs/{org}/advisories/{id}/csaf", orgRead, s.exportAdvisory},
 
+		{"GET", "/api/v1/orgs/{org}/payloads", orgRead, s.listPayloads},
+		{"PUT", "/api/v1/orgs/{org}/payloads", orgOperate, s.uploadPayload},
+		{"GET", "/payloads/sha256/{digest}", public, s.servePayload},
+
+		{"GET", "/api/v1/orgs/{org}/updates", orgRead, s.listUpdates},
+		{"POST", "/api/v1/orgs/{org}/updates", orgOperate, s.createUpdate},
+		{"GET", "/api/v1/orgs/{org}/updates/{name}", orgRead, s.getUpdate},
+
 		{"GET", "/api/v1/tokens", authed, s.listTokens},
 		{"POST", "/api/v1/tokens", authed, s.createToken},
 		{"DELETE", "/api/v1/tokens/{id}", authed, s.revokeToken},

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/time/rate"
 
+	"github.com/patchday/patchday/internal/blob"
 	"github.com/patchday/patchday/internal/store"
 )
 
@@ -36,6 +37,10 @@ type Config struct {
 	// AuthCacheTTL is how long a node trusts what it learnt about a caller (default
 	// DefaultAuthCacheTTL; negative disables the cache).
 	AuthCacheTTL time.Duration
+	// Blobs stores payloads; without it payload uploads are refused.
+	Blobs *blob.Disk
+	// MaxPayloadSize bounds one payload (default DefaultMaxPayloadSize).
+	MaxPayloadSize int64
 	// Now is the clock; tests move it.
 	Now func() time.Time
 }
@@ -70,6 +75,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.LoginBurst == 0 {
 		cfg.LoginBurst = 10
+	}
+	if cfg.MaxPayloadSize == 0 {
+		cfg.MaxPayloadSize = DefaultMaxPayloadSize
 	}
 	if cfg.AuthCacheTTL == 0 {
 		cfg.AuthCacheTTL = DefaultAuthCacheTTL

@@ -1,0 +1,117 @@
+// Package version handles version ranges in the vers notation of the package URL project
+// (vers:deb/>=3.0.0|<3.0.11-1~deb12u2) and, as the applicability work lands, Debian version
+// order.
+package version
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// Comparator is how a constraint relates a version to its bound.
+type Comparator string
+
+const (
+	Equal        Comparator = "="
+	NotEqual     Comparator = "!="
+	Less         Comparator = "<"
+	LessEqual    Comparator = "<="
+	Greater      Comparator = ">"
+	GreaterEqual Comparator = ">="
+)
+
+// Constraint is one "comparator version" pair of a range.
+type Constraint struct {
+	Comparator Comparator
+	Version    string
+}
+
+// Range is a parsed vers range. All is true for "vers:SCHEME/*" (every version).
+type Range struct {
+	Scheme      string
+	All         bool
+	Constraints []Constraint
+}
+
+var schemeRE = regexp.MustCompile(`^[a-z][a-z0-9.+-]*$`)
+
+// maxRange bounds the text of a range.
+const maxRange = 4096
+
+// ParseRange parses a vers range: "vers:", a lower-case versioning scheme, "/", and either
+// "*" or constraints separated by "|", each an optional comparator (default "=") and a
+// percent-encoded version. Versions must not repeat. The version order of the scheme is not
+// checked here.
+func ParseRange(s string) (Range, error) {
+	if len(s) > maxRange {
+		return Range{}, fmt.Errorf("vers range is longer than %d characters", maxRange)
+	}
+	rest, ok := strings.CutPrefix(s, "vers:")
+	if !ok {
+		return Range{}, errors.New(`vers range must start with "vers:"`)
+	}
+	scheme, cs, ok := strings.Cut(rest, "/")
+	if !ok {
+		return Range{}, errors.New(`vers range needs "/" after the versioning scheme`)
+	}
+	if !schemeRE.MatchString(scheme) {
+		return Range{}, fmt.Errorf("vers range: versioning scheme %q must be lower-case letters, digits, '.', '+' or '-'", scheme)
+	}
+	r := Range{Scheme: scheme}
+	cs = strings.TrimSpace(cs)
+	if cs == "*" {
+		r.All = true
+		return r, nil
+	}
+	if cs == "" {
+		return Range{}, errors.New("vers range has no constraints")
+	}
+	seen := map[string]bool{}
+	for _, part := range strings.Split(cs, "|") {
+		part = strings.TrimSpace(part)
+		c := Constraint{Comparator: Equal}
+		for _, cmp := range []Comparator{NotEqual, LessEqual, GreaterEqual, Less, Greater, Equal} {
+			if v, ok := strings.CutPrefix(part, string(cmp)); ok {
+				c.Comparator, part = cmp, v
+				break
+			}
+		}
+		if part == "" {
+			return Range{}, fmt.Errorf("vers range: constraint %q has no version", c.Comparator)
+		}
+		if part == "*" {
+			return Range{}, errors.New(`vers range: "*" must stand alone`)
+		}
+		v, err := url.PathUnescape(part)
+		if err != nil {
+			return Range{}, fmt.Errorf("vers range: version %q is not properly percent-encoded", part)
+		}
+		if strings.ContainsAny(v, "<>=!|") {
+			return Range{}, fmt.Errorf("vers range: version %q holds a comparator or separator character", v)
+		}
+		if seen[v] {
+			return Range{}, fmt.Errorf("vers range: version %q appears more than once", v)
+		}
+		seen[v] = true
+		c.Version = v
+		r.Constraints = append(r.Constraints, c)
+	}
+	return r, nil
+}
+
+// UpperBound is the version of the range's "<" constraint, when it has exactly one: the
+// first version outside an affected range (the fixed version).
+func (r Range) UpperBound() (string, bool) {
+	var out string
+	n := 0
+	for _, c := range r.Constraints {
+		if c.Comparator == Less {
+			out = c.Version
+			n++
+		}
+	}
+	return out, n == 1
+}

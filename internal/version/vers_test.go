@@ -1,0 +1,56 @@
+package version
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseRange(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		want  string // scheme|constraints, or an error substring after "!"
+		upper string
+	}{
+		{"vers:deb/<3.0.11-1~deb12u2", "deb|<3.0.11-1~deb12u2", "3.0.11-1~deb12u2"},
+		{"vers:deb/>=3.0.0|<3.0.11-1~deb12u2", "deb|>=3.0.0,<3.0.11-1~deb12u2", "3.0.11-1~deb12u2"},
+		{"vers:deb/1:2.3-4", "deb|=1:2.3-4", ""},
+		{"vers:npm/!=1.0.0|>=0.9.0", "npm|!=1.0.0,>=0.9.0", ""},
+		{"vers:deb/*", "deb|*", ""},
+		{"vers:pypi/%3E1.0", "!comparator", ""},
+		{"vers:deb/<1.0%2B2", "deb|<1.0+2", "1.0+2"},
+		{"deb/<1.0", `!start with "vers:"`, ""},
+		{"vers:deb", `!needs "/"`, ""},
+		{"vers:Deb/<1", "!versioning scheme", ""},
+		{"vers:deb/", "!no constraints", ""},
+		{"vers:deb/<", "!has no version", ""},
+		{"vers:deb/<1|*", `!"*" must stand alone`, ""},
+		{"vers:deb/<1|>=1|<1", "!more than once", ""},
+		{"vers:deb/<1%zz", "!percent-encoded", ""},
+	} {
+		r, err := ParseRange(tc.in)
+		if want, isErr := strings.CutPrefix(tc.want, "!"); isErr {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: err %v, want %q", tc.in, err, want)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tc.in, err)
+			continue
+		}
+		var cs []string
+		for _, c := range r.Constraints {
+			cs = append(cs, string(c.Comparator)+c.Version)
+		}
+		got := r.Scheme + "|" + strings.Join(cs, ",")
+		if r.All {
+			got = r.Scheme + "|*"
+		}
+		if got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.in, got, tc.want)
+		}
+		if up, _ := r.UpperBound(); up != tc.upper {
+			t.Errorf("%s: upper bound %q, want %q", tc.in, up, tc.upper)
+		}
+	}
+}
