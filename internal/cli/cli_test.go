@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/patchday/patchday/internal/blob"
 	"github.com/patchday/patchday/internal/server"
 	"github.com/patchday/patchday/internal/store"
 	"github.com/patchday/patchday/internal/store/storetest"
@@ -34,7 +35,11 @@ func newTestServer(t *testing.T) *testServer {
 	if _, _, err := server.Bootstrap(context.Background(), st, adminPassword); err != nil {
 		t.Fatal(err)
 	}
-	h := server.New(server.Config{Store: st})
+	blobs, err := blob.OpenDisk(t.TempDir(), blob.DiskOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := server.New(server.Config{Store: st, Blobs: blobs})
 	ts := &testServer{}
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ts.mu.Lock()

@@ -3,12 +3,15 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 )
@@ -219,4 +222,48 @@ func (c *client) list(ctx context.Context, path string, query url.Values, limit 
 		}
 		cursor = p.NextCursor
 	}
+}
+
+// upload sends a file as the body of a PUT, streamed, with no overall time limit (large
+// payloads take long), and decodes the JSON answer into out.
+func (c *client) upload(ctx context.Context, path string, query url.Values, f *os.File, out any) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	u := c.server + path + "?" + query.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u, f)
+	if err != nil {
+		return fmt.Errorf("server URL %q: %w", c.server, err)
+	}
+	req.ContentLength = fi.Size()
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("User-Agent", "patchday-cli/"+Version)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	hc := &http.Client{Transport: c.http.Transport, CheckRedirect: c.http.CheckRedirect}
+	res, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("PUT %s: %w", c.server+path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, maxResponse))
+	if err != nil {
+		return fmt.Errorf("PUT %s: reading the answer: %w", c.server+path, err)
+	}
+	if res.StatusCode >= 300 {
+		return c.errorFrom(res, b)
+	}
+	return json.Unmarshal(b, out)
+}
+
+// sha256File hashes a file and rewinds it.
+func sha256File(f *os.File) (string, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -21,6 +21,8 @@ func addClientCommands(root *cobra.Command) {
 		newAuditCmd(),
 		newProductCmd(),
 		newAdvisoryCmd(),
+		newPayloadCmd(),
+		newUpdateCmd(),
 		newReportCmd(),
 	)
 }
