@@ -78,7 +78,8 @@ func ImportAdvisory(ctx context.Context, tx *store.Tx, orgID int64, data []byte,
 	a.CVEs = sum.CVEs
 	a.Products = strings.Join(sum.ProductNames, "\n")
 	if len(a.Products) > maxProductText {
-		a.Products = a.Products[:maxProductText]
+		// Cut at a line end, so that no name (nor UTF-8 sequence) is split.
+		a.Products = a.Products[:strings.LastIndexByte(a.Products[:maxProductText], '\n')+1]
 	}
 	if a, err = tx.SaveAdvisory(ctx, a); err != nil {
 		return Imported{}, err
