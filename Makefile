@@ -5,9 +5,9 @@ LDFLAGS := -X github.com/patchday/patchday/internal/cli.Version=$(VERSION) -X ma
 
 .PHONY: run build test bench clean
 
-## run: build and start the server on SQLite in ./patchday-data, at http://127.0.0.1:8080
+## run: build and start the server with the demo catalog, on SQLite in ./patchday-data, at http://127.0.0.1:8080
 run:
-	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/patchday serve
+	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/patchday demo
 
 ## build: build bin/patchday and bin/patchday-agent
 build:

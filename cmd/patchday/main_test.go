@@ -290,6 +290,44 @@ func TestFirstStartPrintsInitialPassword(t *testing.T) {
 	}
 }
 
+// patchday demo serves the demo catalog from the first start on.
+func TestDemo(t *testing.T) {
+	cmd := exec.Command(binary, "demo", "--listen", "127.0.0.1:0", "--data", t.TempDir(), "--log-format", "json")
+	cmd.Env = append(os.Environ(), "PATCHDAY_ADMIN_PASSWORD="+adminPassword)
+	pipe, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	sc := bufio.NewScanner(pipe)
+	url, loaded := "", false
+	for sc.Scan() && url == "" {
+		var rec struct{ Msg, URL string }
+		if json.Unmarshal(sc.Bytes(), &rec) == nil {
+			loaded = loaded || rec.Msg == "loaded the demo catalog"
+			if rec.Msg == "listening" {
+				url = rec.URL
+			}
+		}
+	}
+	if !loaded || url == "" {
+		t.Fatalf("demo did not load (loaded=%v, url=%q)", loaded, url)
+	}
+	token := login(t, url)
+	code, b, err := call("GET", url+"/api/v1/orgs/default/advisories?min_severity=critical", token, nil)
+	var page struct{ Items []struct{ Title string } }
+	json.Unmarshal(b, &page)
+	if err != nil || code != 200 || len(page.Items) != 1 || !strings.Contains(page.Items[0].Title, "resolution service") {
+		t.Fatalf("critical advisories: %d %s %v", code, b, err)
+	}
+	code, b, _ = call("GET", url+"/api/v1/orgs/default/updates", token, nil)
+	var updates struct{ Items []json.RawMessage }
+	json.Unmarshal(b, &updates)
+	if code != 200 || len(updates.Items) != 5 {
+		t.Fatalf("updates: %d %s", code, b)
+	}
+}
+
 // SIGTERM shuts the server down gracefully: exit status 0 and a "stopped" log line.
 func TestGracefulShutdown(t *testing.T) {
 	p := startServer(t, "--data", t.TempDir())

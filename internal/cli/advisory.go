@@ -66,7 +66,8 @@ func newAdvisoryCmd() *cobra.Command {
 	cmd := groupCmd("advisory", "Import, list, show and export security advisories (CSAF 2.0)", `  patchday advisory import --org acme rhsa-2021_5217.json
   patchday advisory list --org acme --min-severity high --since 2026-01-01
   patchday advisory export --org acme RHSA-2021:5217 > rhsa-2021_5217.json`)
-	cmd.AddCommand(newAdvisoryImportCmd(), newAdvisoryListCmd(), newAdvisoryShowCmd(), newAdvisoryExportCmd())
+	cmd.AddCommand(newAdvisoryImportCmd(), newAdvisoryCreateCmd(), newAdvisoryEditCmd(), newAdvisoryListCmd(),
+		newAdvisoryShowCmd(), newAdvisoryExportCmd())
 	return cmd
 }
 

@@ -60,7 +60,7 @@ Run "patchday serve" to start a server, "patchday login" to point this command l
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see %s --help)", err, c.CommandPath())}
 	})
-	root.AddCommand(newServeCmd())
+	root.AddCommand(newServeCmd(), newDemoCmd())
 	addClientCommands(root)
 	return root
 }

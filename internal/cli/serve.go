@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/patchday/patchday/internal/blob"
+	"github.com/patchday/patchday/internal/demo"
 	"github.com/patchday/patchday/internal/server"
 	"github.com/patchday/patchday/internal/store"
 )
@@ -36,11 +37,30 @@ type serveOptions struct {
 	trustedProxies  []string
 	sessionTTL      time.Duration
 	maxPayloadMiB   int64
+	demo            bool // load the demo catalog on the first start
 	shutdownTimeout time.Duration
 }
 
-func newServeCmd() *cobra.Command {
-	var o serveOptions
+func newServeCmd() *cobra.Command { return newServerCmd(false) }
+
+// newDemoCmd is serve that also loads the demo catalog into a fresh database.
+func newDemoCmd() *cobra.Command {
+	cmd := newServerCmd(true)
+	cmd.Use = "demo"
+	cmd.Short = "Run the server with a demo catalog (advisories, updates, products)"
+	cmd.Long = `Run the patchday server exactly like "patchday serve", and on the first start (an empty
+database) fill the organisation "default" with a demo catalog: a monthly release day of
+advisories (a critical remote code execution in a network service, a browser update for
+several versions, architectures and languages, a workaround-only advisory with mitigating
+factors, a revised advisory), their updates and a payload, and products of which some are
+past their end of support. Everything "patchday serve --help" says applies.`
+	cmd.Example = `  patchday demo
+  patchday demo --data /tmp/patchday-demo --listen 127.0.0.1:9090`
+	return cmd
+}
+
+func newServerCmd(demo bool) *cobra.Command {
+	o := serveOptions{demo: demo}
 	var configFile string
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -176,6 +196,12 @@ func runServe(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if created && o.demo {
+		if err := demo.Load(ctx, st, blobs, server.InitialOrg, time.Now()); err != nil {
+			return fmt.Errorf("load the demo catalog: %w", err)
+		}
+		log.Info("loaded the demo catalog", "org", server.InitialOrg)
+	}
 	srv := server.New(server.Config{Store: st, Logger: log, Version: Version, TrustedProxies: proxies,
 		SessionTTL: o.sessionTTL, Blobs: blobs, MaxPayloadSize: o.maxPayloadMiB << 20})
 	hs := &http.Server{
@@ -204,7 +230,11 @@ func runServe(ctx context.Context, o serveOptions, stderr io.Writer) error {
 			shown = pw + "   (shown only now)"
 		}
 		fmt.Fprintf(stderr, "\n  patchday is running at %s\n  Initial administrator: %s\n  Initial password:      %s\n"+
-			"  Next: patchday login --server %s --user %s, then patchday passwd\n\n", url, server.InitialAdmin, shown, url, server.InitialAdmin)
+			"  Next: patchday login --server %s --user %s, then patchday passwd\n", url, server.InitialAdmin, shown, url, server.InitialAdmin)
+		if o.demo {
+			fmt.Fprintf(stderr, "  Demo catalog: patchday advisory list --org %s; patchday update list --org %s\n", server.InitialOrg, server.InitialOrg)
+		}
+		fmt.Fprintln(stderr)
 	}
 
 	errc := make(chan error, 1)
