@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/patchday/patchday/internal/csaf"
 	"github.com/patchday/patchday/internal/store"
@@ -34,6 +35,9 @@ const maxProductText = 64 << 10
 // same tracking id when its version is newer. Importing the stored document again changes
 // nothing. Invalid documents give a *csaf.ValidationError; a version that is not newer than
 // the stored one, or the same version with other content, gives ErrRevisionConflict.
+//
+// A document whose current release date lies in the future is scheduled: its release date
+// is kept as the advisory's scheduled release (the release calendar publishes it then).
 func ImportAdvisory(ctx context.Context, tx *store.Tx, orgID int64, data []byte, actor string) (Imported, error) {
 	doc, err := csaf.Validate(data)
 	if err != nil {
@@ -76,6 +80,11 @@ func ImportAdvisory(ctx context.Context, tx *store.Tx, orgID int64, data []byte,
 	a.TLP, a.Status, a.Version, a.Revisions = sum.TLP, sum.Status, sum.Version, rev.Revision
 	a.InitialRelease, a.CurrentRelease = sum.InitialRelease, sum.CurrentRelease
 	a.CVEs = sum.CVEs
+	a.ScheduledRelease = nil
+	if sum.CurrentRelease.After(time.Now()) {
+		t := sum.CurrentRelease
+		a.ScheduledRelease = &t
+	}
 	a.Products = strings.Join(sum.ProductNames, "\n")
 	if len(a.Products) > maxProductText {
 		// Cut at a line end, so that no name (nor UTF-8 sequence) is split.

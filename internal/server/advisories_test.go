@@ -261,3 +261,48 @@ func sameSet(a, b string) bool {
 	}
 	return true
 }
+
+// Every real CSAF document of ../shared imports, and comes back byte for byte.
+func TestImportEveryExample(t *testing.T) {
+	example(t, "rhsa-2021_5217.json") // skips without ../shared
+	var files []string
+	filepath.Walk(filepath.Join(sharedCSAF, "examples"), func(p string, fi os.FileInfo, err error) error {
+		if err == nil && strings.HasSuffix(p, ".json") {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if len(files) < 15 {
+		t.Fatalf("only %d example documents", len(files))
+	}
+	e := newEnv(t, store.SQLite)
+	for _, f := range files {
+		doc, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res importResult
+		r := e.do("POST", "/api/v1/orgs/default/advisories", e.admin, doc)
+		if r.status != 201 {
+			t.Errorf("%s: %d %s", filepath.Base(f), r.status, r.body)
+			continue
+		}
+		r.json(t, &res)
+		back := e.must(200, "GET", fmt.Sprintf("/api/v1/orgs/default/advisories/%d/csaf", res.Advisory.ID), e.admin, nil)
+		if !bytes.Equal(back.body, doc) {
+			t.Errorf("%s: export differs from the import", filepath.Base(f))
+		}
+	}
+}
+
+// A document released in the future is scheduled for that date.
+func TestScheduledRelease(t *testing.T) {
+	e := newEnv(t, store.SQLite)
+	doc := bytes.ReplaceAll(minimalCSAF(t), []byte("2026-11-10T10:00:00Z"), []byte("2099-01-13T10:00:00Z"))
+	var res importResult
+	e.must(201, "POST", "/api/v1/orgs/default/advisories", e.admin, doc).json(t, &res)
+	if res.Advisory.ScheduledRelease == nil || res.Advisory.ScheduledRelease.Year() != 2099 {
+		t.Fatalf("scheduled release %v", res.Advisory.ScheduledRelease)
+	}
+	e.must(404, "POST", "/api/v1/orgs/a-missing-org/advisories", e.admin, doc)
+}
