@@ -20,6 +20,7 @@ test:
 ## bench: the benchmarks recorded in docs/BENCHMARKS.md
 bench:
 	scripts/bench-api.sh
+	scripts/bench-catalog.sh
 
 clean:
 	rm -rf bin

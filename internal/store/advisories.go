@@ -253,8 +253,9 @@ func (r Reader) ListAdvisories(ctx context.Context, orgID int64, f AdvisoryFilte
 		where = append(where, "current_release < "+arg(utc(f.Until)))
 	}
 	if f.AfterID > 0 {
-		t := arg(utc(f.AfterRelease))
-		where = append(where, "(current_release < "+t+" OR (current_release = "+t+" AND id < "+arg(f.AfterID)+"))")
+		// A row-value comparison, which both engines answer from the (org_id,
+		// current_release, id) index.
+		where = append(where, "(current_release, id) < ("+arg(utc(f.AfterRelease))+", "+arg(f.AfterID)+")")
 	}
 	q := `SELECT ` + advisoryCols + ` FROM advisories WHERE ` + strings.Join(where, " AND ") +
 		` ORDER BY current_release DESC, id DESC LIMIT ` + arg(f.Limit)
