@@ -56,6 +56,12 @@ func scanAdvisory(row interface{ Scan(...any) error }) (Advisory, error) {
 	return a, err
 }
 
+// searchText is what a text search of advisories looks in, lower-cased once on write (Go's
+// lower-casing, like the search terms', also for non-ASCII letters).
+func searchText(a Advisory) string {
+	return strings.ToLower(a.TrackingID + " " + a.Title + " " + a.Products)
+}
+
 func utc(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
 func utcPtr(t *time.Time) *time.Time {
@@ -74,17 +80,17 @@ func (tx *Tx) SaveAdvisory(ctx context.Context, a Advisory) (Advisory, error) {
 	if a.ID == 0 {
 		out, err = scanAdvisory(tx.queryRow(ctx, `INSERT INTO advisories (org_id, tracking_id, title, category, publisher,
 			severity, severity_rank, cvss_max, tlp, status, version, revisions, initial_release, current_release,
-			scheduled_release, products, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) RETURNING `+advisoryCols,
+			scheduled_release, products, search, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $18, $17, $17) RETURNING `+advisoryCols,
 			a.OrgID, a.TrackingID, a.Title, a.Category, a.Publisher, a.Severity, a.SeverityRank, a.CVSSMax, a.TLP, a.Status,
-			a.Version, a.Revisions, utc(a.InitialRelease), utc(a.CurrentRelease), utcPtr(a.ScheduledRelease), a.Products, now))
+			a.Version, a.Revisions, utc(a.InitialRelease), utc(a.CurrentRelease), utcPtr(a.ScheduledRelease), a.Products, now, searchText(a)))
 	} else {
 		out, err = scanAdvisory(tx.queryRow(ctx, `UPDATE advisories SET title = $1, category = $2, publisher = $3,
 			severity = $4, severity_rank = $5, cvss_max = $6, tlp = $7, status = $8, version = $9, revisions = $10,
-			initial_release = $11, current_release = $12, scheduled_release = $13, products = $14, updated_at = $15
+			initial_release = $11, current_release = $12, scheduled_release = $13, products = $14, updated_at = $15, search = $18
 			WHERE org_id = $16 AND id = $17 RETURNING `+advisoryCols,
 			a.Title, a.Category, a.Publisher, a.Severity, a.SeverityRank, a.CVSSMax, a.TLP, a.Status, a.Version, a.Revisions,
-			utc(a.InitialRelease), utc(a.CurrentRelease), utcPtr(a.ScheduledRelease), a.Products, now, a.OrgID, a.ID))
+			utc(a.InitialRelease), utc(a.CurrentRelease), utcPtr(a.ScheduledRelease), a.Products, now, a.OrgID, a.ID, searchText(a)))
 	}
 	if err != nil {
 		return Advisory{}, fmt.Errorf("save advisory %s: %w", a.TrackingID, mapErr(err))
@@ -228,8 +234,7 @@ func (r Reader) ListAdvisories(ctx context.Context, orgID int64, f AdvisoryFilte
 		return fmt.Sprintf("$%d", len(args))
 	}
 	if f.Text != "" {
-		p := arg(containsPattern(f.Text))
-		where = append(where, "(lower(tracking_id) LIKE "+p+" ESCAPE '\\' OR lower(title) LIKE "+p+" ESCAPE '\\' OR lower(products) LIKE "+p+" ESCAPE '\\')")
+		where = append(where, "search LIKE "+arg(containsPattern(f.Text))+" ESCAPE '\\'")
 	}
 	if f.Product != "" {
 		where = append(where, "lower(products) LIKE "+arg(containsPattern(f.Product))+" ESCAPE '\\'")
