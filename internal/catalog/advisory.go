@@ -30,24 +30,38 @@ type Imported struct {
 // maxProductText bounds the product names kept for text search.
 const maxProductText = 64 << 10
 
-// ImportAdvisory validates a CSAF 2.0 document (JSON schema and every mandatory test) and
-// stores it in the organisation: a new advisory, or a new revision of the advisory with the
-// same tracking id when its version is newer. Importing the stored document again changes
-// nothing. Invalid documents give a *csaf.ValidationError; a version that is not newer than
-// the stored one, or the same version with other content, gives ErrRevisionConflict.
+// Document is a validated CSAF document, ready to import.
+type Document struct {
+	data   []byte
+	sum    csaf.Summary
+	sha256 string
+}
+
+// ValidateAdvisory checks a CSAF 2.0 document (JSON schema and every mandatory test) and
+// reads what the catalog indexes of it. Call it before the write transaction: validation
+// takes milliseconds to seconds, and SQLite has one writer. Invalid documents give a
+// *csaf.ValidationError.
+func ValidateAdvisory(data []byte) (*Document, error) {
+	doc, err := csaf.Validate(data)
+	if err != nil {
+		return nil, err
+	}
+	digest := sha256.Sum256(data)
+	return &Document{data: data, sum: doc.Summarize(), sha256: hex.EncodeToString(digest[:])}, nil
+}
+
+// ImportAdvisory stores a validated document in the organisation: a new advisory, or a new
+// revision of the advisory with the same tracking id when its version is newer. Importing any
+// stored revision again, byte for byte, changes nothing. A version that is not newer than the
+// stored one gives ErrRevisionConflict.
 //
 // A document whose current release date lies in the future is scheduled: its release date
 // is kept as the advisory's scheduled release (the release calendar publishes it then).
-func ImportAdvisory(ctx context.Context, tx *store.Tx, orgID int64, data []byte, actor string) (Imported, error) {
-	doc, err := csaf.Validate(data)
-	if err != nil {
-		return Imported{}, err
-	}
-	sum := doc.Summarize()
-	digest := sha256.Sum256(data)
+func ImportAdvisory(ctx context.Context, tx *store.Tx, orgID int64, d *Document, actor string) (Imported, error) {
+	sum, data := d.sum, d.data
 	rev := store.AdvisoryRevision{
 		Version: sum.Version, Status: sum.Status, Summary: sum.RevisionSummary,
-		SHA256: hex.EncodeToString(digest[:]), Document: data, CreatedBy: actor,
+		SHA256: d.sha256, Document: data, CreatedBy: actor,
 	}
 	a, err := tx.AdvisoryByTrackingID(ctx, orgID, sum.TrackingID)
 	isNew := errors.Is(err, store.ErrNotFound)
@@ -55,12 +69,14 @@ func ImportAdvisory(ctx context.Context, tx *store.Tx, orgID int64, data []byte,
 		return Imported{}, err
 	}
 	if !isNew {
+		if same, err := tx.AdvisoryRevisionBySHA256(ctx, a.ID, rev.SHA256); err == nil {
+			return Imported{Advisory: a, Revision: same, Unchanged: true}, nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return Imported{}, err
+		}
 		latest, err := tx.AdvisoryRevision(ctx, a.ID, 0)
 		if err != nil {
 			return Imported{}, err
-		}
-		if latest.SHA256 == rev.SHA256 {
-			return Imported{Advisory: a, Revision: latest, Unchanged: true}, nil
 		}
 		cmp, err := csaf.CompareVersions(sum.Version, latest.Version)
 		if err != nil {

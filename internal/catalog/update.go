@@ -196,11 +196,16 @@ func CreateUpdate(ctx context.Context, tx *store.Tx, orgID int64, d UpdateDef, a
 			if purl.Type != "deb" || purl.Name != p.DebPackage {
 				return store.Update{}, bad("applicability.purl", "names package %q, but the payload is package %q", purl.Name, p.DebPackage)
 			}
-			if hasFixed && fixed != p.DebVersion {
+			// The package installs exactly its own version on its own architecture: the range
+			// must end just below that version, and name no other architecture.
+			if !hasFixed {
+				return store.Update{}, bad("applicability.vers", "must give the affected versions with one upper bound, <%s (the payload's version)", p.DebVersion)
+			}
+			if fixed != p.DebVersion {
 				return store.Update{}, bad("applicability.vers", "says %s fixes the package, but the payload is version %s", fixed, p.DebVersion)
 			}
-			if p.DebArch != "all" && len(ap.Architectures) > 0 && !contains(ap.Architectures, p.DebArch) {
-				return store.Update{}, bad("applicability.architectures", "does not include %s, the payload's architecture", p.DebArch)
+			if p.DebArch != "all" && (len(ap.Architectures) > 1 || len(ap.Architectures) == 1 && ap.Architectures[0] != p.DebArch) {
+				return store.Update{}, bad("applicability.architectures", "must be [%s], the payload's architecture", p.DebArch)
 			}
 			if len(ap.Architectures) == 0 && p.DebArch != "all" {
 				d.Applicability.Architectures = []string{p.DebArch}

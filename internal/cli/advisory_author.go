@@ -116,8 +116,9 @@ func newAdvisoryEditCmd() *cobra.Command {
 		Short: "Publish a new revision of an advisory from its edited form",
 		Long: `Make the next revision of an advisory: the content comes from the edited form, the
 tracking id, initial release date and revision history from the published document. The
-version goes up by one (integer versioning) or one patch level (semantic versioning), and
-the revision history gets an entry with --summary. Every earlier revision stays readable
+version goes up by one (integer versioning); with semantic versioning the major version goes
+up when the products or the vulnerabilities' CVEs or product status change, else the minor
+version. The revision history gets an entry with --summary. Every earlier revision stays readable
 with "patchday advisory export --revision N".`,
 		Example: `  patchday advisory edit --org acme EXS-2026-0042 -f exs-2026-0042.yaml --summary "Added a workaround."`,
 		Args:    exactArgs(1),

@@ -187,8 +187,9 @@ func newUpdateCreateCmd() *cobra.Command {
     type: deb                       # deb (an uploaded .deb), apt or artifact
     payload: 5d41402abc4b2a76...    # SHA-256 from "patchday payload upload"
 
-The server checks it against the catalog: the advisories and superseded updates must exist,
-a deb payload must be the package and version the applicability names.`,
+The server checks it against the catalog: the advisories and superseded updates must exist;
+a deb payload must be the package the purl names, its version the one upper bound of the
+vers range (<VERSION), and its architecture the only one listed (unless it is "all").`,
 		Example: `  patchday update create --org acme -f openssl-update.yaml`,
 		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {

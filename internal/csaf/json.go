@@ -36,6 +36,8 @@ func has(v any, key string) bool {
 	return ok
 }
 
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
+
 // ptr builds a JSON pointer from path segments (strings and ints), escaping per RFC 6901.
 func ptr(segs ...any) string {
 	var b strings.Builder
@@ -45,7 +47,7 @@ func ptr(segs ...any) string {
 		case int:
 			b.WriteString(strconv.Itoa(s))
 		case string:
-			b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(s))
+			b.WriteString(pointerEscaper.Replace(s))
 		}
 	}
 	return b.String()

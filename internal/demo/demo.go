@@ -98,6 +98,14 @@ func Load(ctx context.Context, st *store.Store, blobs *blob.Disk, orgSlug string
 			docs = append(docs, v2)
 		}
 	}
+	var valid []*catalog.Document
+	for _, d := range docs {
+		v, err := catalog.ValidateAdvisory(d)
+		if err != nil {
+			return fmt.Errorf("demo advisory: %w", err)
+		}
+		valid = append(valid, v)
+	}
 	payload, err := browserPayload()
 	if err != nil {
 		return err
@@ -112,7 +120,7 @@ func Load(ctx context.Context, st *store.Store, blobs *blob.Disk, orgSlug string
 				return err
 			}
 		}
-		for _, d := range docs {
+		for _, d := range valid {
 			if _, err := catalog.ImportAdvisory(ctx, tx, org.ID, d, Actor); err != nil {
 				return fmt.Errorf("demo advisory: %w", err)
 			}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -25,9 +26,9 @@ type importResponse struct {
 
 // importAdvisory stores a CSAF 2.0 document sent as the request body.
 func (s *Server) importAdvisory(c *call) error {
-	if ct := c.r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+	if mt, _, _ := mime.ParseMediaType(c.r.Header.Get("Content-Type")); c.r.Header.Get("Content-Type") != "" && mt != "application/json" {
 		return &apiError{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
-			Message: fmt.Sprintf("Content-Type %q: a CSAF document is application/json", ct)}
+			Message: fmt.Sprintf("Content-Type %q: a CSAF document is application/json", c.r.Header.Get("Content-Type"))}
 	}
 	data, err := io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, csaf.MaxDocumentSize))
 	if err != nil {
@@ -38,24 +39,35 @@ func (s *Server) importAdvisory(c *call) error {
 		}
 		return err
 	}
-	ctx := c.r.Context()
-	var res catalog.Imported
-	err = s.store.Update(ctx, func(tx *store.Tx) error {
-		var err error
-		if res, err = catalog.ImportAdvisory(ctx, tx, c.org.ID, data, c.user.Username); err != nil || res.Unchanged {
-			return err
-		}
-		return c.audit(tx, c.org.ID, "advisory.import", "advisory", res.Advisory.TrackingID,
-			map[string]any{"version": res.Revision.Version, "revision": res.Revision.Revision, "sha256": res.Revision.SHA256})
-	})
+	doc, err := catalog.ValidateAdvisory(data)
 	var verr *csaf.ValidationError
 	switch {
 	case errors.As(err, &verr):
 		return csafError(verr)
+	case err != nil:
+		return errBadRequest("invalid_json", "", "%v", err)
+	}
+	ctx := c.r.Context()
+	var res catalog.Imported
+	importIt := func(tx *store.Tx) error {
+		var err error
+		if res, err = catalog.ImportAdvisory(ctx, tx, c.org.ID, doc, c.user.Username); err != nil || res.Unchanged {
+			return err
+		}
+		return c.audit(tx, c.org.ID, "advisory.import", "advisory", res.Advisory.TrackingID,
+			map[string]any{"version": res.Revision.Version, "revision": res.Revision.Revision, "sha256": res.Revision.SHA256})
+	}
+	err = s.store.Update(ctx, importIt)
+	if errors.Is(err, store.ErrConflict) {
+		// Another import of the same advisory committed first (PostgreSQL runs them side
+		// by side): once more, against what it stored.
+		err = s.store.Update(ctx, importIt)
+	}
+	switch {
 	case errors.Is(err, catalog.ErrRevisionConflict):
 		return &apiError{Status: http.StatusConflict, Code: "revision_conflict", Message: err.Error()}
-	case err != nil && strings.HasPrefix(err.Error(), "csaf: "):
-		return errBadRequest("invalid_json", "", "%v", err)
+	case errors.Is(err, store.ErrConflict):
+		return &apiError{Status: http.StatusConflict, Code: "revision_conflict", Message: "another import of this advisory ran at the same time; try again"}
 	case err != nil:
 		return err
 	}

@@ -95,6 +95,12 @@ func TestAdvisoryImportRevisionsExport(t *testing.T) {
 			t.Fatalf("detail: %+v", detail)
 		}
 
+		// Any stored revision again, byte for byte, changes nothing (a feed re-sync).
+		var old importResult
+		e.must(200, "POST", "/api/v1/orgs/default/advisories", e.admin, v1).json(t, &old)
+		if !old.Unchanged || old.Revision.Revision != 1 || old.Advisory.Revisions != 2 {
+			t.Fatalf("re-import of revision 1: %+v", old)
+		}
 		// Conflicts: an older version, or the stored version with other content.
 		retitled := bytes.Replace(v1, []byte(`"title": "Red Hat Security Advisory`), []byte(`"title": "Changed: Red Hat Security Advisory`), 1)
 		if bytes.Equal(retitled, v1) {

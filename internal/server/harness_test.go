@@ -29,6 +29,7 @@ type env struct {
 	mu    sync.Mutex
 	now   time.Time
 	admin string // the site admin's token
+	blobs *blob.Disk
 }
 
 func newEnv(t *testing.T, engine store.Engine) *env {
@@ -48,6 +49,7 @@ func newEnvWith(t *testing.T, engine store.Engine, configure func(*server.Config
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.blobs = blobs
 	cfg := server.Config{Store: st, Now: e.clock, Blobs: blobs}
 	configure(&cfg)
 	e.srv = server.New(cfg)

@@ -1,9 +1,9 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"mime"
 	"net/http"
 	"path"
 	"strings"
@@ -50,13 +50,13 @@ func (s *Server) uploadPayload(c *call) error {
 	if len(filename) > 255 {
 		return errInvalid("filename", "must be at most 255 bytes")
 	}
-	mediaType := c.r.Header.Get("Content-Type")
-	if mt, _, err := mime.ParseMediaType(mediaType); err != nil || mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data" {
-		mediaType = "application/octet-stream"
-	} else {
-		mediaType = mt
-	}
-	http.NewResponseController(c.w).SetReadDeadline(time.Now().Add(payloadTransferTime))
+	// Payloads are served from this server's origin to anyone: never as a type a browser
+	// would render (a script uploaded as text/html would run here), so the uploader's
+	// Content-Type is not kept; the type is octet-stream, or that of a Debian package.
+	mediaType := "application/octet-stream"
+	rc := http.NewResponseController(c.w)
+	rc.SetReadDeadline(time.Now().Add(payloadTransferTime))
+	rc.SetWriteDeadline(time.Now().Add(payloadTransferTime))
 	ctx := c.r.Context()
 	info, err := s.cfg.Blobs.Put(ctx, c.r.Body, want)
 	switch {
@@ -76,8 +76,9 @@ func (s *Server) uploadPayload(c *call) error {
 	rec := store.Payload{OrgID: c.org.ID, Digest: info.Digest, Size: info.Size, MediaType: mediaType, Filename: filename, CreatedBy: c.user.Username}
 	if ctl, err := s.debControl(info.Digest); err == nil {
 		rec.DebPackage, rec.DebVersion, rec.DebArch = ctl.Package, ctl.Version, ctl.Architecture
-		rec.MediaType = "application/vnd.debian.binary-package"
-	} else if strings.HasSuffix(filename, ".deb") || mediaType == "application/vnd.debian.binary-package" {
+		rec.MediaType = debMediaType
+	} else if strings.HasSuffix(filename, ".deb") || c.r.Header.Get("Content-Type") == debMediaType {
+		s.forgetBlob(ctx, info)
 		return errInvalid("payload", "is named or typed as a Debian package but is not a valid one: %v", err)
 	}
 	var existed bool
@@ -102,6 +103,21 @@ func (s *Server) uploadPayload(c *call) error {
 type payloadResponse struct {
 	store.Payload
 	URL string `json:"url"`
+}
+
+const debMediaType = "application/vnd.debian.binary-package"
+
+// forgetBlob removes a blob just stored for a refused upload, unless it was there before or
+// some payload record uses it.
+func (s *Server) forgetBlob(ctx context.Context, info blob.Info) {
+	if info.Existed {
+		return
+	}
+	if _, err := s.store.PayloadRecord(ctx, info.Digest); errors.Is(err, store.ErrNotFound) {
+		if err := s.cfg.Blobs.Delete(ctx, info.Digest); err != nil {
+			s.log.Warn("remove a refused payload", "sha256", info.Digest, "err", err)
+		}
+	}
 }
 
 // payloadURL is the stable, content-addressed address of a payload on this server.
@@ -154,6 +170,15 @@ func (s *Server) servePayload(c *call) error {
 		return err
 	}
 	defer f.Close()
-	blob.ServeContent(c.w, c.r, f, info, rec.MediaType, rec.Filename)
+	filename := rec.Filename
+	if filename == "" {
+		filename = digest // always a download, never shown inline
+	}
+	mediaType := "application/octet-stream"
+	if rec.MediaType == debMediaType {
+		mediaType = debMediaType
+	}
+	c.w.Header().Set("Content-Security-Policy", "sandbox; default-src 'none'")
+	blob.ServeContent(c.w, c.r, f, info, mediaType, filename)
 	return nil
 }

@@ -130,6 +130,9 @@ func TestPayloadTruncatedUpload(t *testing.T) {
 	if len(list.Items) != 0 {
 		t.Fatalf("a truncated upload was stored: %+v", list.Items)
 	}
+	if b, tmp := countBlobs(t, e); b != 0 || tmp != 0 {
+		t.Fatalf("%d blobs and %d temporary files after a truncated upload", b, tmp)
+	}
 }
 
 func TestPayloadSizeLimit(t *testing.T) {
@@ -139,4 +142,55 @@ func TestPayloadSizeLimit(t *testing.T) {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
 	e.must(201, "PUT", "/api/v1/orgs/default/payloads", e.admin, strings.Repeat("x", 1000))
+}
+
+// countBlobs counts the stored blobs and leftover temporary files.
+func countBlobs(t *testing.T, e *env) (blobs, temps int) {
+	t.Helper()
+	filepath.Walk(e.blobs.Dir(), func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			if strings.Contains(p, string(filepath.Separator)+"tmp"+string(filepath.Separator)) {
+				temps++
+			} else {
+				blobs++
+			}
+		}
+		return nil
+	})
+	return blobs, temps
+}
+
+// Whatever type an uploader claims, a payload is served as a download that no browser
+// renders on this origin.
+func TestPayloadNeverServedAsAPage(t *testing.T) {
+	e := newEnv(t, store.SQLite)
+	page := "<html><script>alert(document.cookie)</script></html>"
+	req, _ := http.NewRequest("PUT", e.http.URL+"/api/v1/orgs/default/payloads", strings.NewReader(page))
+	req.Header.Set("Authorization", "Bearer "+e.admin)
+	req.Header.Set("Content-Type", "text/html")
+	res, err := e.http.Client().Do(req)
+	if err != nil || res.StatusCode != 201 {
+		t.Fatalf("upload: %v %v", res, err)
+	}
+	res.Body.Close()
+	r := e.must(200, "GET", "/payloads/sha256/"+digestOf([]byte(page)), "", nil)
+	if ct := r.header.Get("Content-Type"); ct != "application/octet-stream" {
+		t.Errorf("served as %q", ct)
+	}
+	if cd := r.header.Get("Content-Disposition"); !strings.HasPrefix(cd, "attachment") {
+		t.Errorf("Content-Disposition %q", cd)
+	}
+	if csp := r.header.Get("Content-Security-Policy"); !strings.Contains(csp, "sandbox") {
+		t.Errorf("Content-Security-Policy %q", csp)
+	}
+}
+
+// A refused upload leaves no blob and no temporary file behind.
+func TestRefusedUploadsLeaveNothing(t *testing.T) {
+	e := newEnv(t, store.SQLite)
+	e.must(400, "PUT", "/api/v1/orgs/default/payloads?filename=evil.deb", e.admin, "not a package")
+	e.must(400, "PUT", "/api/v1/orgs/default/payloads?sha256="+strings.Repeat("a", 64), e.admin, "hello")
+	if b, tmp := countBlobs(t, e); b != 0 || tmp != 0 {
+		t.Fatalf("%d blobs and %d temporary files after refused uploads", b, tmp)
+	}
 }

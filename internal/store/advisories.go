@@ -286,3 +286,15 @@ func (r Reader) ListAdvisories(ctx context.Context, orgID int64, f AdvisoryFilte
 	}
 	return out, r.loadCVEs(ctx, ptrs)
 }
+
+// AdvisoryRevisionBySHA256 finds the revision of an advisory whose document has this SHA-256.
+func (r Reader) AdvisoryRevisionBySHA256(ctx context.Context, advisoryID int64, sha string) (AdvisoryRevision, error) {
+	var rev AdvisoryRevision
+	err := r.queryRow(ctx, `SELECT advisory_id, revision, version, status, summary, sha256, created_at, created_by
+		FROM advisory_revisions WHERE advisory_id = $1 AND sha256 = $2 ORDER BY revision LIMIT 1`, advisoryID, sha).Scan(
+		&rev.AdvisoryID, &rev.Revision, &rev.Version, &rev.Status, &rev.Summary, &rev.SHA256, &rev.CreatedAt, &rev.CreatedBy)
+	if err != nil {
+		return AdvisoryRevision{}, fmt.Errorf("revision of advisory %d: %w", advisoryID, mapErr(err))
+	}
+	return rev, nil
+}
