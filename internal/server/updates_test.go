@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -118,6 +119,41 @@ func TestUpdates(t *testing.T) {
 		}
 		if n := e.auditCount(); n != before {
 			t.Errorf("refused updates were audited")
+		}
+	})
+}
+
+// An organisation's update cannot name another organisation's advisory, update or payload,
+// and another organisation's advisory id answers 404.
+func TestCatalogReferencesStayInTheOrganisation(t *testing.T) {
+	forEngines(t, func(t *testing.T, e *env) {
+		e.createOrg("a")
+		e.createOrg("b")
+		alice := e.createUser("a", "alice", store.RoleAdmin)
+		bob := e.createUser("b", "bob", store.RoleAdmin)
+		var adv importResult
+		e.must(201, "POST", "/api/v1/orgs/b/advisories", bob, minimalCSAF(t)).json(t, &adv)
+		e.must(201, "PUT", "/api/v1/orgs/b/payloads", bob, "b's payload")
+		e.must(201, "POST", "/api/v1/orgs/b/updates", bob, aptUpdate("b-update"))
+
+		for field, body := range map[string]map[string]any{
+			"advisories[0]": func() map[string]any { u := aptUpdate("x1"); u["advisories"] = []string{"EXAMPLE-2026-0001"}; return u }(),
+			"supersedes[0]": func() map[string]any { u := aptUpdate("x2"); u["supersedes"] = []string{"b-update"}; return u }(),
+			"installer.payload": {"name": "x3", "title": "X", "classification": "feature",
+				"applicability": map[string]any{"purl": "pkg:generic/x"},
+				"installer":     map[string]any{"type": "artifact", "payload": digestOf([]byte("b's payload")), "command": []string{"sh"}}},
+		} {
+			r := e.do("POST", "/api/v1/orgs/a/updates", alice, body)
+			if r.status != 400 || r.err(t).Error.Field != field {
+				t.Errorf("%s of another organisation: %d %s", field, r.status, r.body)
+			}
+		}
+		for _, path := range []string{
+			fmt.Sprintf("/api/v1/orgs/a/advisories/%d", adv.Advisory.ID),
+			fmt.Sprintf("/api/v1/orgs/a/advisories/%d/csaf", adv.Advisory.ID),
+			"/api/v1/orgs/a/updates/b-update",
+		} {
+			e.must(404, "GET", path, alice, nil)
 		}
 	})
 }
