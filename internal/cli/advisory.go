@@ -173,28 +173,11 @@ interim, final); --since and --until bound the current release date (YYYY-MM-DD 
   patchday advisory list --org acme --min-severity high --since 2026-11-01 -o json`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			org, err := of.get()
-			if err != nil {
-				return err
-			}
-			if err := lf.check(); err != nil {
-				return err
-			}
-			c, err := loggedInClient()
-			if err != nil {
-				return err
-			}
-			q := url.Values{}
+			params := map[string]string{}
 			for k, v := range filters {
-				if *v != "" {
-					q.Set(k, *v)
-				}
+				params[k] = *v
 			}
-			items, more, err := c.list(cmd.Context(), advisoriesPath(org), q, lf.limit)
-			if err != nil {
-				return err
-			}
-			return printList(cmd, lf, items, more, advisoryHeaders, advisoryRow)
+			return listInOrg(cmd, &of, lf, "advisories", params, advisoryHeaders, advisoryRow)
 		},
 	}
 	of.add(cmd)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -176,4 +177,31 @@ func decodeItem(raw json.RawMessage, v any) error {
 		return fmt.Errorf("unexpected answer from the server: %w", err)
 	}
 	return nil
+}
+
+// listInOrg runs a list command on one organisation's objects: it checks --org and the list
+// flags, pages through /api/v1/orgs/ORG/SUFFIX with the non-empty params, and prints.
+func listInOrg[T any](cmd *cobra.Command, of *orgFlag, lf listFlags, suffix string, params map[string]string, headers []string, row func(T) []string) error {
+	org, err := of.get()
+	if err != nil {
+		return err
+	}
+	if err := lf.check(); err != nil {
+		return err
+	}
+	c, err := loggedInClient()
+	if err != nil {
+		return err
+	}
+	q := url.Values{}
+	for k, v := range params {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	items, more, err := c.list(cmd.Context(), "/api/v1/orgs/"+url.PathEscape(org)+"/"+suffix, q, lf.limit)
+	if err != nil {
+		return err
+	}
+	return printList(cmd, lf, items, more, headers, row)
 }

@@ -185,28 +185,8 @@ products whose support (extended, else mainstream) ended before that date.`,
   patchday product list --org acme --ended-by 2027-01-01 -o json`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			org, err := of.get()
-			if err != nil {
-				return err
-			}
-			if err := lf.check(); err != nil {
-				return err
-			}
-			c, err := loggedInClient()
-			if err != nil {
-				return err
-			}
-			q := url.Values{}
-			for k, v := range map[string]string{"vendor": vendor, "q": text, "ended_by": endedBy} {
-				if v != "" {
-					q.Set(k, v)
-				}
-			}
-			items, more, err := c.list(cmd.Context(), productsPath(org), q, lf.limit)
-			if err != nil {
-				return err
-			}
-			return printList(cmd, lf, items, more, productHeaders, productRow)
+			return listInOrg(cmd, &of, lf, "products", map[string]string{"vendor": vendor, "q": text, "ended_by": endedBy},
+				productHeaders, productRow)
 		},
 	}
 	of.add(cmd)
@@ -265,26 +245,8 @@ mainstream support) is before --on (default: today, UTC), with the days since.`,
   patchday report end-of-support --org acme --on 2027-01-01 -o json`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			org, err := of.get()
-			if err != nil {
-				return err
-			}
-			if err := lf.check(); err != nil {
-				return err
-			}
-			c, err := loggedInClient()
-			if err != nil {
-				return err
-			}
-			q := url.Values{}
-			if on != "" {
-				q.Set("on", on)
-			}
-			items, more, err := c.list(cmd.Context(), "/api/v1/orgs/"+url.PathEscape(org)+"/reports/end-of-support", q, lf.limit)
-			if err != nil {
-				return err
-			}
-			return printList(cmd, lf, items, more, []string{"id", "vendor", "name", "version", "support ended", "days since"},
+			return listInOrg(cmd, &of, lf, "reports/end-of-support", map[string]string{"on": on},
+				[]string{"id", "vendor", "name", "version", "support ended", "days since"},
 				func(p apiProduct) []string {
 					return []string{fmt.Sprint(p.ID), p.Vendor, p.Name, p.VersionLine, p.SupportEnded, fmt.Sprint(p.DaysSince)}
 				})

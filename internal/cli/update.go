@@ -99,22 +99,7 @@ func newPayloadListCmd() *cobra.Command {
 		Example: `  patchday payload list --org acme`,
 		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			org, err := of.get()
-			if err != nil {
-				return err
-			}
-			if err := lf.check(); err != nil {
-				return err
-			}
-			c, err := loggedInClient()
-			if err != nil {
-				return err
-			}
-			items, more, err := c.list(cmd.Context(), "/api/v1/orgs/"+url.PathEscape(org)+"/payloads", nil, lf.limit)
-			if err != nil {
-				return err
-			}
-			return printList(cmd, lf, items, more, []string{"sha256", "size", "filename", "package", "version", "arch"},
+			return listInOrg(cmd, &of, lf, "payloads", nil, []string{"sha256", "size", "filename", "package", "version", "arch"},
 				func(p apiPayload) []string {
 					return []string{p.Digest[:16] + "...", fmt.Sprint(p.Size), p.Filename, p.DebPackage, p.DebVersion, p.DebArch}
 				})
@@ -243,28 +228,9 @@ func newUpdateListCmd() *cobra.Command {
 		Example: `  patchday update list --org acme --classification security --advisory DSA-5532-1`,
 		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			org, err := of.get()
-			if err != nil {
-				return err
-			}
-			if err := lf.check(); err != nil {
-				return err
-			}
-			c, err := loggedInClient()
-			if err != nil {
-				return err
-			}
-			q := url.Values{}
-			for k, v := range map[string]string{"classification": classification, "severity": severity, "advisory": advisory, "q": text} {
-				if v != "" {
-					q.Set(k, v)
-				}
-			}
-			items, more, err := c.list(cmd.Context(), "/api/v1/orgs/"+url.PathEscape(org)+"/updates", q, lf.limit)
-			if err != nil {
-				return err
-			}
-			return printList(cmd, lf, items, more, []string{"name", "classification", "severity", "installer", "package", "title"},
+			return listInOrg(cmd, &of, lf, "updates",
+				map[string]string{"classification": classification, "severity": severity, "advisory": advisory, "q": text},
+				[]string{"name", "classification", "severity", "installer", "package", "title"},
 				func(u apiUpdate) []string {
 					return []string{u.Name, u.Classification, u.Severity, u.Installer, u.PURL, u.Title}
 				})
