@@ -46,9 +46,10 @@ func scanProduct(row interface{ Scan(...any) error }) (Product, error) {
 func (tx *Tx) CreateProduct(ctx context.Context, p Product) (Product, error) {
 	now := Now()
 	out, err := scanProduct(tx.queryRow(ctx,
-		`INSERT INTO products (org_id, vendor, name, version_line, cpe, purl, released_on, mainstream_end, extended_end, created_at, updated_at)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING `+productCols,
-		p.OrgID, p.Vendor, p.Name, p.VersionLine, p.CPE, p.PURL, p.ReleasedOn, p.MainstreamEnd, p.ExtendedEnd, now))
+		`INSERT INTO products (org_id, vendor, name, version_line, cpe, purl, released_on, mainstream_end, extended_end, created_at, updated_at, vendor_key, search)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12) RETURNING `+productCols,
+		p.OrgID, p.Vendor, p.Name, p.VersionLine, p.CPE, p.PURL, p.ReleasedOn, p.MainstreamEnd, p.ExtendedEnd, now,
+		strings.ToLower(p.Vendor), productSearch(p)))
 	if err != nil {
 		return Product{}, fmt.Errorf("create product %s %s %s: %w", p.Vendor, p.Name, p.VersionLine, mapErr(err))
 	}
@@ -59,8 +60,9 @@ func (tx *Tx) CreateProduct(ctx context.Context, p Product) (Product, error) {
 func (tx *Tx) UpdateProduct(ctx context.Context, p Product) (Product, error) {
 	out, err := scanProduct(tx.queryRow(ctx,
 		`UPDATE products SET vendor = $1, name = $2, version_line = $3, cpe = $4, purl = $5, released_on = $6,
-		 mainstream_end = $7, extended_end = $8, updated_at = $9 WHERE org_id = $10 AND id = $11 RETURNING `+productCols,
-		p.Vendor, p.Name, p.VersionLine, p.CPE, p.PURL, p.ReleasedOn, p.MainstreamEnd, p.ExtendedEnd, Now(), p.OrgID, p.ID))
+		 mainstream_end = $7, extended_end = $8, updated_at = $9, vendor_key = $12, search = $13 WHERE org_id = $10 AND id = $11 RETURNING `+productCols,
+		p.Vendor, p.Name, p.VersionLine, p.CPE, p.PURL, p.ReleasedOn, p.MainstreamEnd, p.ExtendedEnd, Now(), p.OrgID, p.ID,
+		strings.ToLower(p.Vendor), productSearch(p)))
 	if err != nil {
 		return Product{}, fmt.Errorf("update product %d: %w", p.ID, mapErr(err))
 	}
@@ -90,12 +92,12 @@ type ProductFilter struct {
 func (r Reader) ListProducts(ctx context.Context, orgID int64, f ProductFilter) ([]Product, error) {
 	rows, err := r.query(ctx, `SELECT `+productCols+` FROM products
 		WHERE org_id = $1 AND id > $2
-		AND ($3 = '' OR lower(vendor) = lower($3))
-		AND ($4 = '' OR lower(vendor || ' ' || name || ' ' || version_line || ' ' || cpe || ' ' || purl) LIKE $4 ESCAPE '\')
+		AND ($3 = '' OR vendor_key = $3)
+		AND ($4 = '' OR search LIKE $4 ESCAPE '\')
 		AND ($5 = '' OR (CASE WHEN extended_end <> '' THEN extended_end ELSE mainstream_end END) <> ''
 		              AND (CASE WHEN extended_end <> '' THEN extended_end ELSE mainstream_end END) < $5)
 		ORDER BY id LIMIT $6`,
-		orgID, f.After, f.Vendor, containsPattern(f.Text), f.EndedBy, f.Limit)
+		orgID, f.After, strings.ToLower(f.Vendor), containsPattern(f.Text), f.EndedBy, f.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("list products: %w", err)
 	}
@@ -109,6 +111,11 @@ func (r Reader) ListProducts(ctx context.Context, orgID int64, f ProductFilter) 
 		out = append(out, p)
 	}
 	return out, rows.Err()
+}
+
+// productSearch is what a text search of products looks in.
+func productSearch(p Product) string {
+	return strings.ToLower(p.Vendor + " " + p.Name + " " + p.VersionLine + " " + p.CPE + " " + p.PURL)
 }
 
 // containsPattern is a LIKE pattern matching values that contain s (lower-cased), with LIKE's

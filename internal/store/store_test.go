@@ -364,6 +364,7 @@ func testProducts(t *testing.T, s *store.Store) {
 		{OrgID: a.ID, Vendor: "Microsoft", Name: "SQL Server", VersionLine: "2000", CPE: "cpe:2.3:a:microsoft:sql_server:2000:*:*:*:*:*:*:*", MainstreamEnd: "2008-04-08", ExtendedEnd: "2013-04-09"},
 		{OrgID: a.ID, Vendor: "Example", Name: "100%_widget", MainstreamEnd: "2026-01-01"},
 		{OrgID: a.ID, Vendor: "Example", Name: "Gadget"},
+		{OrgID: a.ID, Vendor: "Überwacher GmbH", Name: "Ölpumpe"},
 		{OrgID: b.ID, Vendor: "Debian", Name: "OpenSSL", VersionLine: "3.0"},
 	}
 	var ids []int64
@@ -404,7 +405,9 @@ func testProducts(t *testing.T, s *store.Store) {
 		f    store.ProductFilter
 		want string
 	}{
-		{"all of one organisation", store.ProductFilter{}, "OpenSSL,SQL Server,100%_widget,Gadget"},
+		{"all of one organisation", store.ProductFilter{}, "OpenSSL,SQL Server,100%_widget,Gadget,Ölpumpe"},
+		{"non-ASCII vendor, any case", store.ProductFilter{Vendor: "überwacher gmbh"}, "Ölpumpe"},
+		{"non-ASCII text, any case", store.ProductFilter{Text: "ölPUMPE"}, "Ölpumpe"},
 		{"vendor, any case", store.ProductFilter{Vendor: "example"}, "100%_widget,Gadget"},
 		{"text in purl", store.ProductFilter{Text: "pkg:deb"}, "OpenSSL"},
 		{"text in cpe", store.ProductFilter{Text: "SQL_SERVER:2000"}, "SQL Server"},

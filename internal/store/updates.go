@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -123,9 +124,10 @@ type UpdateLinks struct {
 
 // CreateUpdate stores an update and its links.
 func (tx *Tx) CreateUpdate(ctx context.Context, u Update, links UpdateLinks) (Update, error) {
-	out, err := scanUpdate(tx.queryRow(ctx, `INSERT INTO updates (org_id, name, title, classification, severity, installer, purl, payload_id, definition, created_at, created_by)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING `+updateCols,
-		u.OrgID, u.Name, u.Title, u.Classification, u.Severity, u.Installer, u.PURL, u.PayloadID, string(u.Definition), Now(), u.CreatedBy))
+	out, err := scanUpdate(tx.queryRow(ctx, `INSERT INTO updates (org_id, name, title, classification, severity, installer, purl, payload_id, definition, created_at, created_by, search)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING `+updateCols,
+		u.OrgID, u.Name, u.Title, u.Classification, u.Severity, u.Installer, u.PURL, u.PayloadID, string(u.Definition), Now(), u.CreatedBy,
+		strings.ToLower(u.Name+" "+u.Title+" "+u.PURL)))
 	if err != nil {
 		return Update{}, fmt.Errorf("create update %s: %w", u.Name, mapErr(err))
 	}
@@ -167,7 +169,7 @@ func (r Reader) ListUpdates(ctx context.Context, orgID int64, f UpdateFilter) ([
 	rows, err := r.query(ctx, `SELECT `+updateCols+` FROM updates WHERE org_id = $1 AND id > $2
 		AND ($3 = '' OR classification = $3) AND ($4 = '' OR severity = $4)
 		AND ($5 = 0 OR id IN (SELECT update_id FROM update_advisories WHERE advisory_id = $5))
-		AND ($6 = '' OR lower(name || ' ' || title || ' ' || purl) LIKE $6 ESCAPE '\')
+		AND ($6 = '' OR search LIKE $6 ESCAPE '\')
 		ORDER BY id LIMIT $7`,
 		orgID, f.After, f.Classification, f.Severity, f.AdvisoryID, containsPattern(f.Text), f.Limit)
 	if err != nil {
