@@ -88,6 +88,13 @@ func Open(ctx context.Context, dbURL, dataDir string, log *slog.Logger) (*Store,
 		s.Close()
 		return nil, err
 	}
+	if s.engine == SQLite {
+		// Let SQLite gather the statistics its planner needs (it analyses only tables whose
+		// statistics are missing or stale, so this is cheap on most starts).
+		if _, err := s.w.ExecContext(ctx, `PRAGMA optimize=0x10002`); err != nil {
+			log.Warn("sqlite: optimize", "err", err)
+		}
+	}
 	return s, nil
 }
 
