@@ -22,6 +22,7 @@ require (
 	golang.org/x/text v0.43.0
 	golang.org/x/time v0.16.0
 	modernc.org/sqlite v1.61.1
+	pault.ag/go/debian v0.19.0
 )
 
 require (

@@ -1,6 +1,5 @@
 // Package version handles version ranges in the vers notation of the package URL project
-// (vers:deb/>=3.0.0|<3.0.11-1~deb12u2) and, as the applicability work lands, Debian version
-// order.
+// (vers:deb/>=3.0.0|<3.0.11-1~deb12u2) and Debian version order (as dpkg --compare-versions).
 package version
 
 import (
