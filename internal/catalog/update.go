@@ -155,6 +155,11 @@ func CreateUpdate(ctx context.Context, tx *store.Tx, orgID int64, d UpdateDef, a
 		if rng.Scheme != purl.Type {
 			return store.Update{}, bad("applicability.vers", "uses the versioning scheme %q, but the package is of type %q", rng.Scheme, purl.Type)
 		}
+		if rng.Scheme == "deb" {
+			if err := rng.CheckDebianOrder(); err != nil {
+				return store.Update{}, bad("applicability.vers", "%v", err)
+			}
+		}
 	}
 	for i, a := range ap.Architectures {
 		if !archRE.MatchString(a) {

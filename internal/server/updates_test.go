@@ -103,6 +103,8 @@ func TestUpdates(t *testing.T) {
 			{"payload for more architectures", with(deb1, "applicability.architectures", []string{"amd64", "arm64"}), "applicability.architectures"},
 			{"deb without an upper bound", with(deb1, "applicability.vers", "vers:deb/*"), "applicability.vers"},
 			{"deb with a lower bound only", with(deb1, "applicability.vers", "vers:deb/>=1.0"), "applicability.vers"},
+			{"empty range", with(deb1, "applicability.vers", "vers:deb/>=5.0|<3.0.11-1~deb12u2"), "applicability.vers"},
+			{"not a Debian version", with(apt, "applicability.vers", "vers:deb/<a:1"), "applicability.vers"},
 			{"unknown payload", with(deb1, "installer", map[string]any{"type": "deb", "payload": strings.Repeat("b", 64)}), "installer.payload"},
 			{"not a deb", with(deb1, "installer", map[string]any{"type": "deb", "payload": digestOf([]byte(script))}), "installer.payload"},
 			{"bad installer", with(deb1, "installer", map[string]any{"type": "msi"}), "installer.type"},

@@ -114,3 +114,25 @@ func (r Range) UpperBound() (string, bool) {
 	}
 	return out, n == 1
 }
+
+// CheckDebianOrder checks a deb range's versions: each a valid Debian version, in ascending
+// order as the vers notation requires (so that the range is what it reads as).
+func (r Range) CheckDebianOrder() error {
+	for i, c := range r.Constraints {
+		if i == 0 {
+			if _, err := CompareDebian(c.Version, c.Version); err != nil {
+				return err
+			}
+			continue
+		}
+		prev := r.Constraints[i-1].Version
+		cmp, err := CompareDebian(prev, c.Version)
+		if err != nil {
+			return err
+		}
+		if cmp >= 0 {
+			return fmt.Errorf("vers range: versions must ascend, but %s comes after %s", c.Version, prev)
+		}
+	}
+	return nil
+}

@@ -54,3 +54,22 @@ func TestParseRange(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckDebianOrder(t *testing.T) {
+	for in, ok := range map[string]bool{
+		"vers:deb/>=3.0.0|<3.0.11-1~deb12u2": true,
+		"vers:deb/<1:1.0":                    true,
+		"vers:deb/>=5.0|<3.0":                false,
+		"vers:deb/>=1.0~rc1|<1.0":            true,
+		"vers:deb/>=1.0|<1.0~rc1":            false,
+		"vers:deb/<a:1":                      false,
+	} {
+		r, err := ParseRange(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.CheckDebianOrder(); (err == nil) != ok {
+			t.Errorf("%s: %v, want ok=%v", in, err, ok)
+		}
+	}
+}
