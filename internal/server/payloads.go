@@ -21,7 +21,8 @@ const DefaultMaxPayloadSize = 2 << 30
 // the server's timeouts for ordinary requests.
 const payloadTransferTime = 2 * time.Hour
 
-var filenameRE = strings.NewReplacer("/", "_", "\\", "_", "\"", "_")
+// filenameCleaner keeps a payload's file name a plain base name for Content-Disposition.
+var filenameCleaner = strings.NewReplacer("/", "_", "\\", "_", "\"", "_")
 
 // uploadPayload stores the request body as a payload of the organisation: streamed to disk
 // while its SHA-256 is computed, checked against ?sha256= and Content-Length when given, and
@@ -43,7 +44,7 @@ func (s *Server) uploadPayload(c *call) error {
 		return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large",
 			Message: fmt.Sprintf("the payload of %d bytes is larger than the limit of %d bytes", c.r.ContentLength, s.cfg.MaxPayloadSize)}
 	}
-	filename := path.Base(filenameRE.Replace(q.Get("filename")))
+	filename := path.Base(filenameCleaner.Replace(q.Get("filename")))
 	if filename == "." || filename == "/" {
 		filename = ""
 	}
@@ -53,7 +54,6 @@ func (s *Server) uploadPayload(c *call) error {
 	// Payloads are served from this server's origin to anyone: never as a type a browser
 	// would render (a script uploaded as text/html would run here), so the uploader's
 	// Content-Type is not kept; the type is octet-stream, or that of a Debian package.
-	mediaType := "application/octet-stream"
 	rc := http.NewResponseController(c.w)
 	rc.SetReadDeadline(time.Now().Add(payloadTransferTime))
 	rc.SetWriteDeadline(time.Now().Add(payloadTransferTime))
@@ -73,7 +73,7 @@ func (s *Server) uploadPayload(c *call) error {
 		}
 		return &apiError{Status: http.StatusBadRequest, Code: "upload_failed", Message: "the upload failed: " + err.Error()}
 	}
-	rec := store.Payload{OrgID: c.org.ID, Digest: info.Digest, Size: info.Size, MediaType: mediaType, Filename: filename, CreatedBy: c.user.Username}
+	rec := store.Payload{OrgID: c.org.ID, Digest: info.Digest, Size: info.Size, MediaType: "application/octet-stream", Filename: filename, CreatedBy: c.user.Username}
 	if ctl, err := s.debControl(info.Digest); err == nil {
 		rec.DebPackage, rec.DebVersion, rec.DebArch = ctl.Package, ctl.Version, ctl.Architecture
 		rec.MediaType = debMediaType
@@ -82,13 +82,21 @@ func (s *Server) uploadPayload(c *call) error {
 		return errInvalid("payload", "is named or typed as a Debian package but is not a valid one: %v", err)
 	}
 	var existed bool
-	err = s.store.Update(ctx, func(tx *store.Tx) error {
+	var saved store.Payload
+	save := func(tx *store.Tx) error {
 		var err error
-		if rec, existed, err = tx.SavePayload(ctx, rec); err != nil || existed {
+		if saved, existed, err = tx.SavePayload(ctx, rec); err != nil || existed {
 			return err
 		}
-		return c.audit(tx, c.org.ID, "payload.upload", "payload", rec.Digest, map[string]any{"size": rec.Size, "filename": rec.Filename})
-	})
+		return c.audit(tx, c.org.ID, "payload.upload", "payload", saved.Digest, map[string]any{"size": saved.Size, "filename": saved.Filename})
+	}
+	err = s.store.Update(ctx, save)
+	if errors.Is(err, store.ErrConflict) {
+		// The same content was recorded by a concurrent upload (PostgreSQL runs them side by
+		// side): once more, finding that record.
+		err = s.store.Update(ctx, save)
+	}
+	rec = saved
 	if err != nil {
 		return err
 	}

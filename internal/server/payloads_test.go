@@ -205,3 +205,28 @@ func TestRefusedUploadsLeaveNothing(t *testing.T) {
 		t.Fatalf("%d blobs and %d temporary files after refused uploads", b, tmp)
 	}
 }
+
+// Concurrent uploads of the same content all succeed and make one record.
+func TestConcurrentUploadsOfOnePayload(t *testing.T) {
+	forEngines(t, func(t *testing.T, e *env) {
+		codes := make(chan int, 6)
+		for range 6 {
+			go func() { codes <- e.do("PUT", "/api/v1/orgs/default/payloads", e.admin, "same content").status }()
+		}
+		created := 0
+		for range 6 {
+			switch c := <-codes; c {
+			case 201:
+				created++
+			case 200:
+			default:
+				t.Errorf("status %d", c)
+			}
+		}
+		var list struct{ Items []payloadResp }
+		e.must(200, "GET", "/api/v1/orgs/default/payloads", e.admin, nil).json(t, &list)
+		if created != 1 || len(list.Items) != 1 {
+			t.Fatalf("%d created, %d records", created, len(list.Items))
+		}
+	})
+}
