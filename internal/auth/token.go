@@ -8,16 +8,29 @@ import (
 	"strings"
 )
 
-// TokenPrefix starts every API token, so secret scanners can recognise a leaked one.
-const TokenPrefix = "pd_"
+// Prefixes of the secrets patchday makes, so secret scanners can recognise a leaked one and
+// a secret of one kind is never mistaken for another.
+const (
+	TokenPrefix  = "pd_"  // API tokens of users
+	EnrollPrefix = "pde_" // enrollment tokens of organisations
+	AgentPrefix  = "pda_" // credentials of enrolled agents
+)
 
 // NewToken returns a new random API token (256 bits), the prefix shown in listings, and the
 // hash to store. The token itself is shown once and never stored.
-func NewToken() (token, display, hash string) {
+func NewToken() (token, display, hash string) { return NewSecret(TokenPrefix) }
+
+// NewSecret returns a new random secret with the given prefix, as NewToken does.
+func NewSecret(prefix string) (secret, display, hash string) {
 	b := make([]byte, 32)
 	rand.Read(b)
-	token = TokenPrefix + base64.RawURLEncoding.EncodeToString(b)
-	return token, token[:len(TokenPrefix)+6], HashToken(token)
+	secret = prefix + base64.RawURLEncoding.EncodeToString(b)
+	return secret, secret[:len(prefix)+6], HashToken(secret)
+}
+
+// LooksLikeSecret reports whether s has the shape of a secret with the given prefix.
+func LooksLikeSecret(s, prefix string) bool {
+	return strings.HasPrefix(s, prefix) && len(s) == len(prefix)+43
 }
 
 // HashToken returns the stored form of a token. A fast hash is right here: tokens carry 256
@@ -28,6 +41,4 @@ func HashToken(token string) string {
 }
 
 // LooksLikeToken reports whether s has the shape of an API token.
-func LooksLikeToken(s string) bool {
-	return strings.HasPrefix(s, TokenPrefix) && len(s) == len(TokenPrefix)+43
-}
+func LooksLikeToken(s string) bool { return LooksLikeSecret(s, TokenPrefix) }

@@ -24,6 +24,8 @@ func addClientCommands(root *cobra.Command) {
 		newPayloadCmd(),
 		newUpdateCmd(),
 		newReportCmd(),
+		newEnrollTokenCmd(),
+		newComputerCmd(),
 	)
 }
 

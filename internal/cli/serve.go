@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/patchday/patchday/internal/blob"
 	"github.com/patchday/patchday/internal/demo"
+	"github.com/patchday/patchday/internal/protocol"
 	"github.com/patchday/patchday/internal/server"
 	"github.com/patchday/patchday/internal/store"
 )
@@ -39,6 +41,9 @@ type serveOptions struct {
 	maxPayloadMiB   int64
 	demo            bool // load the demo catalog on the first start
 	shutdownTimeout time.Duration
+	signingKey      string
+	previousKeys    []string
+	checkInInterval time.Duration
 }
 
 func newServeCmd() *cobra.Command { return newServerCmd(false) }
@@ -111,6 +116,9 @@ Plain HTTP is served only on loopback addresses; anywhere else give --tls-cert a
 	f.DurationVar(&o.sessionTTL, "session-ttl", 12*time.Hour, "lifetime of the token a login returns")
 	f.Int64Var(&o.maxPayloadMiB, "max-payload-mib", server.DefaultMaxPayloadSize>>20, "largest payload an upload may bring, in MiB")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown waits for requests in flight")
+	f.StringVar(&o.signingKey, "signing-key", "", "ed25519 key (PEM, mode 0600) that signs agents' assignments; default <data>/signing.key, created when missing; every node of a cluster needs the same")
+	f.StringSliceVar(&o.previousKeys, "previous-signing-key", nil, "an older signing key that agents may still trust; the server vouches for the new key with it (repeatable)")
+	f.DurationVar(&o.checkInInterval, "checkin-interval", server.DefaultCheckInInterval, "how often agents check in; the server spreads them over it")
 	documentEnv(f)
 	f.StringVar(&configFile, "config", "", "YAML config file whose keys are these flags' names [env PATCHDAY_CONFIG]")
 	return cmd
@@ -202,8 +210,30 @@ func runServe(ctx context.Context, o serveOptions, stderr io.Writer) error {
 		}
 		log.Info("loaded the demo catalog", "org", server.InitialOrg)
 	}
+	if o.checkInInterval < 10*time.Second || o.checkInInterval > 24*time.Hour {
+		return usageError{fmt.Errorf("--checkin-interval %s: must be between 10s and 24h", o.checkInInterval)}
+	}
+	if o.signingKey == "" {
+		o.signingKey = filepath.Join(o.data, "signing.key")
+	}
+	key, keyCreated, err := protocol.LoadOrCreateKey(o.signingKey)
+	if err != nil {
+		return err
+	}
+	if keyCreated {
+		log.Info("created the signing key; back it up: agents trust only it", "path", o.signingKey)
+	}
+	var previous []ed25519.PrivateKey
+	for _, p := range o.previousKeys {
+		k, err := protocol.LoadKey(p)
+		if err != nil {
+			return err
+		}
+		previous = append(previous, k)
+	}
 	srv := server.New(server.Config{Store: st, Logger: log, Version: Version, TrustedProxies: proxies,
-		SessionTTL: o.sessionTTL, Blobs: blobs, MaxPayloadSize: o.maxPayloadMiB << 20})
+		SessionTTL: o.sessionTTL, Blobs: blobs, MaxPayloadSize: o.maxPayloadMiB << 20,
+		SigningKey: key, PreviousSigningKeys: previous, CheckInInterval: o.checkInInterval})
 	hs := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -236,6 +266,31 @@ func runServe(ctx context.Context, o serveOptions, stderr io.Writer) error {
 		}
 		fmt.Fprintln(stderr)
 	}
+
+	flushDone := make(chan struct{})
+	fctx, stopFlush := context.WithCancel(context.Background())
+	go func() {
+		defer close(flushDone)
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-fctx.Done():
+				return
+			case <-t.C:
+				if err := srv.FlushCheckIns(fctx); err != nil {
+					log.Warn("flush check-in times", "err", err)
+				}
+			}
+		}
+	}()
+	defer func() {
+		stopFlush()
+		<-flushDone
+		if err := srv.FlushCheckIns(context.Background()); err != nil {
+			log.Warn("flush check-in times", "err", err)
+		}
+	}()
 
 	errc := make(chan error, 1)
 	go func() {

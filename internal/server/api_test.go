@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/patchday/patchday/internal/protocol"
 	"github.com/patchday/patchday/internal/server"
 	"github.com/patchday/patchday/internal/store"
 )
@@ -164,6 +165,15 @@ var operatorMay = []string{
 	"POST /api/v1/orgs/{org}/updates",
 	"POST /api/v1/orgs/{org}/products",
 	"PATCH /api/v1/orgs/{org}/products/{id}",
+	"PUT /api/v1/orgs/{org}/computers/{computer}/assignments/{update}",
+	"DELETE /api/v1/orgs/{org}/computers/{computer}/assignments/{update}",
+}
+
+// agentProtocol are the routes agents call, authenticated by an enrollment token or an agent
+// credential instead of a user's token; agent_test.go tests them.
+var agentProtocol = []string{
+	"POST /api/v1/agent/enroll",
+	"POST /api/v1/agent/checkin",
 }
 
 // A viewer cannot change anything in its organisation, nor create organisations; an operator
@@ -177,21 +187,25 @@ func TestViewerCannotMutate(t *testing.T) {
 		partner := e.createUser("a", "pat", store.RolePartner)
 		var prod store.Product
 		e.must(201, "POST", "/api/v1/orgs/a/products", e.admin, map[string]string{"vendor": "V", "name": "N"}).json(t, &prod)
+		e.enroll(e.enrollToken("a", nil), "web-01")
+		e.must(201, "POST", "/api/v1/orgs/a/updates", e.admin, aptUpdate("op-assign"))
 		before := e.auditCount()
-		vals := map[string]string{"org": "a", "user": "alice", "id": fmt.Sprint(prod.ID)}
+		vals := map[string]string{"org": "a", "user": "alice", "id": fmt.Sprint(prod.ID), "computer": "web-01", "update": "op-assign"}
 		bodies := map[string]any{
-			"POST /api/v1/orgs/{org}/advisories":       minimalCSAF(t),
-			"PUT /api/v1/orgs/{org}/payloads":          "payload bytes",
-			"POST /api/v1/orgs/{org}/updates":          aptUpdate("op-update"),
-			"POST /api/v1/orgs/{org}/products":         map[string]any{"vendor": "V2", "name": "N2"},
-			"PATCH /api/v1/orgs/{org}/products/{id}":   map[string]any{"name": "Renamed"},
-			"POST /api/v1/orgs":                        map[string]any{"slug": "c"},
-			"POST /api/v1/orgs/{org}/users":            map[string]any{"username": "eve", "role": "admin"},
-			"PUT /api/v1/orgs/{org}/users/{user}/role": map[string]any{"role": "viewer"},
+			"POST /api/v1/orgs/{org}/advisories":                               minimalCSAF(t),
+			"PUT /api/v1/orgs/{org}/payloads":                                  "payload bytes",
+			"POST /api/v1/orgs/{org}/updates":                                  aptUpdate("op-update"),
+			"POST /api/v1/orgs/{org}/products":                                 map[string]any{"vendor": "V2", "name": "N2"},
+			"PATCH /api/v1/orgs/{org}/products/{id}":                           map[string]any{"name": "Renamed"},
+			"POST /api/v1/orgs":                                                map[string]any{"slug": "c"},
+			"POST /api/v1/orgs/{org}/users":                                    map[string]any{"username": "eve", "role": "admin"},
+			"PUT /api/v1/orgs/{org}/users/{user}/role":                         map[string]any{"role": "viewer"},
+			"PUT /api/v1/orgs/{org}/computers/{computer}/assignments/{update}": map[string]any{},
+			"POST /api/v1/orgs/{org}/enroll-tokens":                            map[string]any{"name": "x"},
 		}
 		checked := 0
 		for _, pattern := range e.srv.Routes() {
-			if !isMutation(pattern) || slices.Contains(selfService, pattern) {
+			if !isMutation(pattern) || slices.Contains(selfService, pattern) || slices.Contains(agentProtocol, pattern) {
 				continue
 			}
 			method, path := fill(pattern, vals)
@@ -240,26 +254,38 @@ func TestAuditEveryMutation(t *testing.T) {
 		spare := e.login("admin", adminPassword)
 		var tok struct{ ID int64 }
 		e.must(201, "POST", "/api/v1/tokens", e.admin, map[string]string{"name": "to-revoke"}).json(t, &tok)
+		var enrollTok struct {
+			ID    int64
+			Token string
+		}
+		e.must(201, "POST", "/api/v1/orgs/a/enroll-tokens", e.admin, map[string]any{"name": "spare"}).json(t, &enrollTok)
 		steps := []struct {
 			pattern, path, token string
 			body                 any
 			action, object       string
 			org                  bool
+			actor                string // default admin
 		}{
-			{"POST /api/v1/orgs", "/api/v1/orgs", e.admin, map[string]any{"slug": "z", "name": "Zed"}, "org.create", "z", true},
-			{"POST /api/v1/orgs/{org}/users", "/api/v1/orgs/a/users", e.admin, map[string]any{"username": "carol", "role": "viewer"}, "user.create", "carol", true},
-			{"PUT /api/v1/orgs/{org}/users/{user}/role", "/api/v1/orgs/a/users/carol/role", e.admin, map[string]any{"role": "operator"}, "user.set_role", "carol", true},
-			{"DELETE /api/v1/orgs/{org}/users/{user}", "/api/v1/orgs/a/users/carol", e.admin, nil, "user.remove", "carol", true},
-			{"POST /api/v1/orgs/{org}/products", "/api/v1/orgs/a/products", e.admin, map[string]any{"vendor": "V", "name": "N"}, "product.create", "", true},
-			{"PATCH /api/v1/orgs/{org}/products/{id}", "/api/v1/orgs/a/products/1", e.admin, map[string]any{"name": "M"}, "product.update", "1", true},
-			{"POST /api/v1/orgs/{org}/advisories", "/api/v1/orgs/a/advisories", e.admin, minimalCSAF(t), "advisory.import", "EXAMPLE-2026-0001", true},
-			{"PUT /api/v1/orgs/{org}/payloads", "/api/v1/orgs/a/payloads?filename=x.bin", e.admin, "some payload", "payload.upload", digestOf([]byte("some payload")), true},
-			{"POST /api/v1/orgs/{org}/updates", "/api/v1/orgs/a/updates", e.admin, aptUpdate("u1"), "update.create", "u1", true},
-			{"POST /api/v1/tokens", "/api/v1/tokens", e.admin, map[string]any{"name": "ci", "expires_in": "30d"}, "token.create", "", false},
-			{"DELETE /api/v1/tokens/{id}", fmt.Sprintf("/api/v1/tokens/%d", tok.ID), e.admin, nil, "token.revoke", fmt.Sprint(tok.ID), false},
-			{"POST /api/v1/auth/login", "/api/v1/auth/login", "", map[string]any{"username": "admin", "password": adminPassword}, "auth.login", "", false},
-			{"POST /api/v1/auth/logout", "/api/v1/auth/logout", spare, nil, "auth.logout", "", false},
-			{"POST /api/v1/me/password", "/api/v1/me/password", e.admin, map[string]any{"current_password": adminPassword, "new_password": "a-new-long-password"}, "user.password_change", "admin", false},
+			{"POST /api/v1/orgs", "/api/v1/orgs", e.admin, map[string]any{"slug": "z", "name": "Zed"}, "org.create", "z", true, ""},
+			{"POST /api/v1/orgs/{org}/users", "/api/v1/orgs/a/users", e.admin, map[string]any{"username": "carol", "role": "viewer"}, "user.create", "carol", true, ""},
+			{"PUT /api/v1/orgs/{org}/users/{user}/role", "/api/v1/orgs/a/users/carol/role", e.admin, map[string]any{"role": "operator"}, "user.set_role", "carol", true, ""},
+			{"DELETE /api/v1/orgs/{org}/users/{user}", "/api/v1/orgs/a/users/carol", e.admin, nil, "user.remove", "carol", true, ""},
+			{"POST /api/v1/orgs/{org}/products", "/api/v1/orgs/a/products", e.admin, map[string]any{"vendor": "V", "name": "N"}, "product.create", "", true, ""},
+			{"PATCH /api/v1/orgs/{org}/products/{id}", "/api/v1/orgs/a/products/1", e.admin, map[string]any{"name": "M"}, "product.update", "1", true, ""},
+			{"POST /api/v1/orgs/{org}/advisories", "/api/v1/orgs/a/advisories", e.admin, minimalCSAF(t), "advisory.import", "EXAMPLE-2026-0001", true, ""},
+			{"PUT /api/v1/orgs/{org}/payloads", "/api/v1/orgs/a/payloads?filename=x.bin", e.admin, "some payload", "payload.upload", digestOf([]byte("some payload")), true, ""},
+			{"POST /api/v1/orgs/{org}/updates", "/api/v1/orgs/a/updates", e.admin, aptUpdate("u1"), "update.create", "u1", true, ""},
+			{"POST /api/v1/orgs/{org}/enroll-tokens", "/api/v1/orgs/a/enroll-tokens", e.admin, map[string]any{"name": "laptops"}, "enroll_token.create", "", true, ""},
+			{"POST /api/v1/agent/enroll", "/api/v1/agent/enroll", "", protocol.EnrollRequest{Token: enrollTok.Token, Inventory: testInventory("web-01")}, "computer.enroll", "1", true, "enroll-token:spare"},
+			{"PUT /api/v1/orgs/{org}/computers/{computer}/assignments/{update}", "/api/v1/orgs/a/computers/web-01/assignments/u1", e.admin, map[string]any{}, "computer.assign", "1", true, ""},
+			{"DELETE /api/v1/orgs/{org}/computers/{computer}/assignments/{update}", "/api/v1/orgs/a/computers/1/assignments/u1", e.admin, nil, "computer.unassign", "1", true, ""},
+			{"POST /api/v1/orgs/{org}/computers/{computer}/revoke", "/api/v1/orgs/a/computers/1/revoke", e.admin, nil, "computer.revoke", "1", true, ""},
+			{"DELETE /api/v1/orgs/{org}/enroll-tokens/{id}", fmt.Sprintf("/api/v1/orgs/a/enroll-tokens/%d", enrollTok.ID), e.admin, nil, "enroll_token.revoke", fmt.Sprint(enrollTok.ID), true, ""},
+			{"POST /api/v1/tokens", "/api/v1/tokens", e.admin, map[string]any{"name": "ci", "expires_in": "30d"}, "token.create", "", false, ""},
+			{"DELETE /api/v1/tokens/{id}", fmt.Sprintf("/api/v1/tokens/%d", tok.ID), e.admin, nil, "token.revoke", fmt.Sprint(tok.ID), false, ""},
+			{"POST /api/v1/auth/login", "/api/v1/auth/login", "", map[string]any{"username": "admin", "password": adminPassword}, "auth.login", "", false, ""},
+			{"POST /api/v1/auth/logout", "/api/v1/auth/logout", spare, nil, "auth.logout", "", false, ""},
+			{"POST /api/v1/me/password", "/api/v1/me/password", e.admin, map[string]any{"current_password": adminPassword, "new_password": "a-new-long-password"}, "user.password_change", "admin", false, ""},
 		}
 		var covered []string
 		for i, st := range steps {
@@ -280,12 +306,18 @@ func TestAuditEveryMutation(t *testing.T) {
 			e.must(200, "GET", "/api/v1/audit?limit=1", e.admin, nil).json(t, &evs)
 			ev := evs.Items[0]
 			wantActor := "admin"
+			if st.actor != "" {
+				wantActor = st.actor
+			}
 			if ev.Action != st.action || ev.Actor != wantActor || ev.RequestID != reqID || ev.Source != "127.0.0.1" ||
 				(st.object != "" && ev.ObjectID != st.object) || (ev.OrgID != nil) != st.org || (ev.Org != "") != st.org || ev.Time.IsZero() {
 				t.Errorf("%s: audit event %+v", st.pattern, ev)
 			}
 			covered = append(covered, st.pattern)
 		}
+		// A check-in is telemetry, not an administrative change: what it brings is kept in the
+		// computer's record and its install results.
+		covered = append(covered, "POST /api/v1/agent/checkin")
 		for _, pattern := range e.srv.Routes() {
 			if isMutation(pattern) && !slices.Contains(covered, pattern) {
 				t.Errorf("mutating route %s has no audit test step", pattern)

@@ -43,6 +43,20 @@ func (s *Server) apiRoutes() []route {
 		{"POST", "/api/v1/orgs/{org}/updates", orgOperate, s.createUpdate},
 		{"GET", "/api/v1/orgs/{org}/updates/{name}", orgRead, s.getUpdate},
 
+		{"GET", "/api/v1/orgs/{org}/enroll-tokens", orgRead, s.listEnrollTokens},
+		{"POST", "/api/v1/orgs/{org}/enroll-tokens", orgAdmin, s.createEnrollToken},
+		{"DELETE", "/api/v1/orgs/{org}/enroll-tokens/{id}", orgAdmin, s.revokeEnrollToken},
+
+		{"GET", "/api/v1/orgs/{org}/computers", orgRead, s.listComputers},
+		{"GET", "/api/v1/orgs/{org}/computers/{computer}", orgRead, s.getComputer},
+		{"GET", "/api/v1/orgs/{org}/computers/{computer}/inventory", orgRead, s.getInventory},
+		{"POST", "/api/v1/orgs/{org}/computers/{computer}/revoke", orgAdmin, s.revokeComputer},
+		{"PUT", "/api/v1/orgs/{org}/computers/{computer}/assignments/{update}", orgOperate, s.assignUpdate},
+		{"DELETE", "/api/v1/orgs/{org}/computers/{computer}/assignments/{update}", orgOperate, s.unassignUpdate},
+
+		{"POST", "/api/v1/agent/enroll", public, s.agentEnroll},
+		{"POST", "/api/v1/agent/checkin", agentAuth, s.agentCheckIn},
+
 		{"GET", "/api/v1/tokens", authed, s.listTokens},
 		{"POST", "/api/v1/tokens", authed, s.createToken},
 		{"DELETE", "/api/v1/tokens/{id}", authed, s.revokeToken},

@@ -4,6 +4,8 @@ package server
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -41,6 +43,13 @@ type Config struct {
 	Blobs *blob.Disk
 	// MaxPayloadSize bounds one payload (default DefaultMaxPayloadSize).
 	MaxPayloadSize int64
+	// SigningKey signs agents' assignment lists; New makes a throwaway one when it is nil.
+	SigningKey ed25519.PrivateKey
+	// PreviousSigningKeys are keys that agents may still trust; the server vouches for the
+	// current key with them (key rotation).
+	PreviousSigningKeys []ed25519.PrivateKey
+	// CheckInInterval is the agents' check-in interval (default DefaultCheckInInterval).
+	CheckInInterval time.Duration
 	// Now is the clock; tests move it.
 	Now func() time.Time
 }
@@ -60,6 +69,8 @@ type Server struct {
 
 	limitMu  sync.Mutex
 	limiters map[string]*limiter
+
+	seen seenBatch // agents' check-in times, written in batches
 }
 
 // New builds a server on cfg.
@@ -81,6 +92,13 @@ func New(cfg Config) *Server {
 	}
 	if cfg.AuthCacheTTL == 0 {
 		cfg.AuthCacheTTL = DefaultAuthCacheTTL
+	}
+	if cfg.CheckInInterval == 0 {
+		cfg.CheckInInterval = DefaultCheckInInterval
+	}
+	if cfg.SigningKey == nil {
+		_, cfg.SigningKey, _ = ed25519.GenerateKey(rand.Reader)
+		cfg.Logger.Warn("no signing key configured: agents enrolled now will need to enroll again after a restart")
 	}
 	if cfg.SessionTTL == 0 {
 		cfg.SessionTTL = 12 * time.Hour
@@ -171,6 +189,7 @@ const (
 	orgRead                  // any role in the {org} of the path
 	orgOperate               // operator or admin in {org}
 	orgAdmin                 // admin in {org}
+	agentAuth                // an enrolled agent's credential
 )
 
 type route struct {
@@ -190,6 +209,10 @@ type call struct {
 	member []store.Membership
 	org    store.Org // set when the path names an organisation
 	role   store.Role
+	// computer and assignGen are set for agentAuth routes: the calling agent's computer and
+	// its organisation's assignment generation.
+	computer  store.Computer
+	assignGen int64
 }
 
 func (s *Server) wrap(rt route) http.Handler {
@@ -223,8 +246,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 // authorize checks the caller's token and, for routes in an organisation, the caller's role
 // there. An organisation the caller does not belong to answers 404, as if it did not exist.
 func (s *Server) authorize(c *call, need access) error {
-	if need == public {
+	switch need {
+	case public:
 		return nil
+	case agentAuth:
+		return s.authenticateAgent(c)
 	}
 	if err := s.authenticate(c); err != nil {
 		return err
@@ -352,7 +378,14 @@ type limiter struct {
 
 // allowLogin spends one login attempt of a source (an address, or "user:NAME" for password
 // changes). It returns 0 when the attempt may go ahead, else how long to wait.
-func (s *Server) allowLogin(source string) time.Duration {
+func (s *Server) allowLogin(source string) time.Duration { return s.budget(source, true) }
+
+// failedAuthWait returns how long a source must wait because of its earlier failures, without
+// spending anything; failures are then spent with allowLogin. Enrollment uses it so that a
+// fleet enrolling from behind one address is not throttled, only guessing is.
+func (s *Server) failedAuthWait(source string) time.Duration { return s.budget(source, false) }
+
+func (s *Server) budget(source string, spend bool) time.Duration {
 	source = limitKey(source)
 	s.limitMu.Lock()
 	defer s.limitMu.Unlock()
@@ -378,6 +411,12 @@ func (s *Server) allowLogin(source string) time.Duration {
 		s.limiters[source] = l
 	}
 	l.seen = now
+	if !spend {
+		if l.TokensAt(now) >= 1 {
+			return 0
+		}
+		return time.Duration((1 - l.TokensAt(now)) / float64(l.Limit()) * float64(time.Second))
+	}
 	r := l.ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)

@@ -80,3 +80,12 @@ func (r Reader) CountOrgs(ctx context.Context) (int, error) {
 	err := r.queryRow(ctx, `SELECT COUNT(*) FROM orgs`).Scan(&n)
 	return n, err
 }
+
+// Org finds an organisation by id.
+func (r Reader) Org(ctx context.Context, id int64) (Org, error) {
+	o, err := scanOrg(r.queryRow(ctx, `SELECT `+orgCols+` FROM orgs WHERE id = $1`, id))
+	if err != nil {
+		return Org{}, fmt.Errorf("organisation %d: %w", id, mapErr(err))
+	}
+	return o, nil
+}

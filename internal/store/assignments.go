@@ -1,0 +1,208 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// States of an update on a computer (computer_updates.state).
+const (
+	StateApproved      = "approved"
+	StateInstalled     = "installed"
+	StateFailed        = "failed"
+	StatePendingReboot = "pending_reboot"
+)
+
+// ComputerUpdate is where one update stands on one computer.
+type ComputerUpdate struct {
+	ComputerID int64      `json:"computer_id"`
+	UpdateID   int64      `json:"update_id"`
+	UpdateName string     `json:"update"`
+	Severity   string     `json:"severity"`
+	Approved   bool       `json:"approved"`
+	Deadline   *time.Time `json:"deadline,omitempty"`
+	ApprovedBy string     `json:"approved_by,omitempty"`
+	ApprovedAt *time.Time `json:"approved_at,omitempty"`
+	State      string     `json:"state"`
+	Error      string     `json:"error,omitempty"`
+	UpdatedAt  time.Time  `json:"updated_at"`
+}
+
+// Assign approves one update for one computer, with an optional deadline. An update already
+// installed there stays installed.
+func (tx *Tx) Assign(ctx context.Context, orgID, computerID, updateID int64, deadline *time.Time, by string) error {
+	now := Now()
+	if deadline != nil {
+		d := deadline.UTC().Truncate(time.Microsecond)
+		deadline = &d
+	}
+	_, err := tx.exec(ctx, `INSERT INTO computer_updates (computer_id, update_id, org_id, approved, deadline, approved_by, approved_at, state, updated_at)
+		VALUES ($1, $2, $3, TRUE, $4, $5, $6, 'approved', $6)
+		ON CONFLICT (computer_id, update_id) DO UPDATE SET approved = TRUE, deadline = excluded.deadline,
+			approved_by = excluded.approved_by, approved_at = excluded.approved_at, updated_at = excluded.updated_at,
+			state = CASE WHEN computer_updates.state IN ('installed', 'pending_reboot') THEN computer_updates.state ELSE 'approved' END`,
+		computerID, updateID, orgID, deadline, by, now)
+	if err != nil {
+		return fmt.Errorf("assign update %d to computer %d: %w", updateID, computerID, err)
+	}
+	return tx.BumpAssignGen(ctx, orgID)
+}
+
+// Unassign withdraws the approval of one update for one computer.
+func (tx *Tx) Unassign(ctx context.Context, orgID, computerID, updateID int64) error {
+	res, err := tx.exec(ctx, `UPDATE computer_updates SET approved = FALSE, deadline = NULL, updated_at = $4
+		WHERE org_id = $1 AND computer_id = $2 AND update_id = $3 AND approved`, orgID, computerID, updateID, Now())
+	if err != nil {
+		return fmt.Errorf("unassign update %d from computer %d: %w", updateID, computerID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("update %d is not assigned to computer %d: %w", updateID, computerID, ErrNotFound)
+	}
+	return tx.BumpAssignGen(ctx, orgID)
+}
+
+// ComputerUpdates lists where updates stand on a computer, by update id.
+func (r Reader) ComputerUpdates(ctx context.Context, computerID int64) ([]ComputerUpdate, error) {
+	rows, err := r.query(ctx, `SELECT cu.computer_id, cu.update_id, u.name, u.severity, cu.approved, cu.deadline, cu.approved_by,
+		cu.approved_at, cu.state, cu.error, cu.updated_at FROM computer_updates cu JOIN updates u ON u.id = cu.update_id
+		WHERE cu.computer_id = $1 ORDER BY cu.update_id`, computerID)
+	if err != nil {
+		return nil, fmt.Errorf("updates of computer %d: %w", computerID, err)
+	}
+	defer rows.Close()
+	var out []ComputerUpdate
+	for rows.Next() {
+		var cu ComputerUpdate
+		if err := rows.Scan(&cu.ComputerID, &cu.UpdateID, &cu.UpdateName, &cu.Severity, &cu.Approved, &cu.Deadline,
+			&cu.ApprovedBy, &cu.ApprovedAt, &cu.State, &cu.Error, &cu.UpdatedAt); err != nil {
+			return nil, fmt.Errorf("updates of computer %d: %w", computerID, err)
+		}
+		out = append(out, cu)
+	}
+	return out, rows.Err()
+}
+
+// PendingAssignment is an approved update not yet installed on a computer, with what the
+// agent needs to install it.
+type PendingAssignment struct {
+	UpdateID   int64
+	Name       string
+	Installer  string
+	Definition json.RawMessage
+	Deadline   *time.Time
+	Digest     string // payload, for deb and artifact
+	Size       int64
+	DebPackage string
+	DebVersion string
+}
+
+// PendingAssignments lists a computer's approved updates that are not installed, by update id.
+// Failed ones stay: the agent retries them with its own backoff.
+func (r Reader) PendingAssignments(ctx context.Context, computerID int64) ([]PendingAssignment, error) {
+	rows, err := r.query(ctx, `SELECT u.id, u.name, u.installer, u.definition, cu.deadline, COALESCE(p.digest, ''), COALESCE(p.size, 0),
+		COALESCE(p.deb_package, ''), COALESCE(p.deb_version, '')
+		FROM computer_updates cu JOIN updates u ON u.id = cu.update_id LEFT JOIN payloads p ON p.id = u.payload_id
+		WHERE cu.computer_id = $1 AND cu.approved AND cu.state IN ('approved', 'failed') ORDER BY u.id`, computerID)
+	if err != nil {
+		return nil, fmt.Errorf("assignments of computer %d: %w", computerID, err)
+	}
+	defer rows.Close()
+	var out []PendingAssignment
+	for rows.Next() {
+		var a PendingAssignment
+		var def string
+		if err := rows.Scan(&a.UpdateID, &a.Name, &a.Installer, &def, &a.Deadline, &a.Digest, &a.Size, &a.DebPackage, &a.DebVersion); err != nil {
+			return nil, fmt.Errorf("assignments of computer %d: %w", computerID, err)
+		}
+		a.Definition = json.RawMessage(def)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// InstallResult is one install attempt as an agent reported it.
+type InstallResult struct {
+	ComputerID     int64     `json:"computer_id"`
+	ID             string    `json:"id"`
+	OrgID          int64     `json:"-"`
+	UpdateID       int64     `json:"update_id"`
+	UpdateName     string    `json:"update,omitempty"`
+	Sequence       uint64    `json:"sequence"`
+	Status         string    `json:"status"`
+	Version        string    `json:"version,omitempty"`
+	ExitCode       int       `json:"exit_code"`
+	Error          string    `json:"error,omitempty"`
+	Log            string    `json:"log,omitempty"`
+	RebootRequired bool      `json:"reboot_required"`
+	StartedAt      time.Time `json:"started_at"`
+	FinishedAt     time.Time `json:"finished_at"`
+	ReceivedAt     time.Time `json:"received_at"`
+}
+
+// ErrUnknownUpdate is a result for an update that is not in the computer's organisation.
+var ErrUnknownUpdate = errors.New("no such update in the organisation")
+
+// RecordResult stores an install result and moves the update's state on the computer. A
+// result id already stored is a no-op (stored false): agents resend until acknowledged.
+func (tx *Tx) RecordResult(ctx context.Context, res InstallResult) (stored bool, err error) {
+	var one int
+	if err := tx.queryRow(ctx, `SELECT 1 FROM updates WHERE id = $1 AND org_id = $2`, res.UpdateID, res.OrgID).Scan(&one); err != nil {
+		if errors.Is(mapErr(err), ErrNotFound) {
+			return false, ErrUnknownUpdate
+		}
+		return false, fmt.Errorf("record result: %w", err)
+	}
+	now := Now()
+	r, err := tx.exec(ctx, `INSERT INTO install_results (computer_id, id, org_id, update_id, sequence, status, version, exit_code, error, log,
+		reboot_required, started_at, finished_at, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+		ON CONFLICT (computer_id, id) DO NOTHING`,
+		res.ComputerID, res.ID, res.OrgID, res.UpdateID, int64(res.Sequence), res.Status, res.Version, res.ExitCode, res.Error, res.Log,
+		res.RebootRequired, res.StartedAt.UTC().Truncate(time.Microsecond), res.FinishedAt.UTC().Truncate(time.Microsecond), now)
+	if err != nil {
+		return false, fmt.Errorf("record result %s: %w", res.ID, err)
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return false, nil
+	}
+	state := StateFailed
+	switch {
+	case res.Status == "installed" && res.RebootRequired:
+		state = StatePendingReboot
+	case res.Status == "installed":
+		state = StateInstalled
+	}
+	if _, err := tx.exec(ctx, `INSERT INTO computer_updates (computer_id, update_id, org_id, state, error, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (computer_id, update_id) DO UPDATE SET state = excluded.state, error = excluded.error, updated_at = excluded.updated_at`,
+		res.ComputerID, res.UpdateID, res.OrgID, state, res.Error, now); err != nil {
+		return false, fmt.Errorf("record result %s: %w", res.ID, err)
+	}
+	return true, nil
+}
+
+// ListResults lists a computer's install results, newest first.
+func (r Reader) ListResults(ctx context.Context, computerID int64, limit int) ([]InstallResult, error) {
+	rows, err := r.query(ctx, `SELECT ir.computer_id, ir.id, ir.update_id, u.name, ir.sequence, ir.status, ir.version, ir.exit_code, ir.error,
+		ir.log, ir.reboot_required, ir.started_at, ir.finished_at, ir.received_at
+		FROM install_results ir JOIN updates u ON u.id = ir.update_id WHERE ir.computer_id = $1
+		ORDER BY ir.finished_at DESC, ir.id LIMIT $2`, computerID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("results of computer %d: %w", computerID, err)
+	}
+	defer rows.Close()
+	var out []InstallResult
+	for rows.Next() {
+		var ir InstallResult
+		var seq int64
+		if err := rows.Scan(&ir.ComputerID, &ir.ID, &ir.UpdateID, &ir.UpdateName, &seq, &ir.Status, &ir.Version, &ir.ExitCode,
+			&ir.Error, &ir.Log, &ir.RebootRequired, &ir.StartedAt, &ir.FinishedAt, &ir.ReceivedAt); err != nil {
+			return nil, fmt.Errorf("results of computer %d: %w", computerID, err)
+		}
+		ir.Sequence = uint64(seq)
+		out = append(out, ir)
+	}
+	return out, rows.Err()
+}
