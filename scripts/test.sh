@@ -21,6 +21,20 @@ fi
 step "go vet"
 go vet ./...
 
+step "Debian tools for the agent's install tests"
+# The agent tests build .deb files with dpkg-deb and a local apt repository with
+# dpkg-scanpackages (dpkg-dev), and install into sandbox roots with dpkg and apt-get.
+if ! command -v dpkg-scanpackages >/dev/null 2>&1; then
+	if [ "$(id -u)" = 0 ]; then
+		apt-get install -y -q dpkg-dev >/dev/null || echo "WARNING: could not install dpkg-dev" >&2
+	elif command -v sudo >/dev/null 2>&1; then
+		sudo apt-get install -y -q dpkg-dev >/dev/null || echo "WARNING: could not install dpkg-dev" >&2
+	fi
+fi
+for tool in dpkg dpkg-deb dpkg-scanpackages apt-get; do
+	command -v "$tool" >/dev/null 2>&1 || echo "WARNING: $tool is missing: the tests that need it are skipped (and fail under CI=true)" >&2
+done
+
 step "PostgreSQL"
 pgdir=$(mktemp -d /tmp/patchday-pg.XXXXXX)
 cleanup() { scripts/postgres.sh stop "$pgdir/pg" >/dev/null 2>&1 || true; rm -rf "$pgdir"; }

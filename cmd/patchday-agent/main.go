@@ -1,22 +1,18 @@
-// Command patchday-agent is the endpoint agent of patchday. It will enroll the machine,
-// report inventory and health, and install approved, signed updates; for now it only reports
-// its version.
+// Command patchday-agent is the endpoint agent of patchday: it enrolls the machine, reports
+// inventory and health, and installs approved, signed updates.
 package main
 
 import (
 	"fmt"
 	"os"
 	"runtime"
+
+	"github.com/patchday/patchday/internal/agentcli"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
-	if len(os.Args) == 2 && (os.Args[1] == "version" || os.Args[1] == "--version") {
-		fmt.Printf("patchday-agent %s %s/%s\n", version, runtime.GOOS, runtime.GOARCH)
-		return
-	}
-	fmt.Fprintln(os.Stderr, "usage: patchday-agent version")
-	os.Exit(2)
+	os.Exit(agentcli.Main(fmt.Sprintf("%s %s/%s", version, runtime.GOOS, runtime.GOARCH), os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -1,6 +1,6 @@
 // Package inventory collects what the agent reports about its machine: the inventory (OS,
 // architecture, languages, installed packages) and the health facts (pending reboot, antivirus,
-// firewall, uptime).
+// firewall, boot time).
 //
 // Everything is read from files under Collector.Root, so tests run on fixture trees; external
 // commands are run only for the firewall, through Collector.Run.
