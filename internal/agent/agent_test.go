@@ -40,9 +40,11 @@ type fleet struct {
 	proxy  *httptest.Server
 	admin  string
 	down   atomic.Bool
+	slow   atomic.Bool // payloads trickle out, 32 KiB every 20 ms
 	mu     sync.Mutex
 	tamper func(path string, body []byte) []byte
 	calls  map[string]int
+	ranges []string // Range headers of payload requests
 }
 
 func newFleet(t *testing.T) *fleet {
@@ -74,6 +76,9 @@ func (f *fleet) forward(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.calls[r.URL.Path]++
 	tamper := f.tamper
+	if strings.HasPrefix(r.URL.Path, "/payloads/") {
+		f.ranges = append(f.ranges, r.Header.Get("Range"))
+	}
 	f.mu.Unlock()
 	if f.down.Load() {
 		hj, _ := w.(http.Hijacker)
@@ -99,7 +104,19 @@ func (f *fleet) forward(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.WriteHeader(res.StatusCode)
-	w.Write(body)
+	if !f.slow.Load() || !strings.HasPrefix(r.URL.Path, "/payloads/") {
+		w.Write(body)
+		return
+	}
+	for len(body) > 0 {
+		n := min(len(body), 32<<10)
+		if _, err := w.Write(body[:n]); err != nil {
+			return
+		}
+		w.(http.Flusher).Flush()
+		body = body[n:]
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func (f *fleet) setTamper(fn func(path string, body []byte) []byte) {
@@ -204,7 +221,9 @@ func newMachine(t *testing.T, host string) *machine {
 	m := &machine{root: root, dpkg: installer.Dpkg{Root: root}}
 	m.cfg = agent.Config{StateDir: filepath.Join(t.TempDir(), "state"), Version: "test",
 		Collector: &inventory.Collector{Root: root, Hostname: host, Kernel: "6.1.0-test", GOOS: "linux",
-			Run: func(context.Context, string, ...string) ([]byte, error) { return nil, fmt.Errorf("no firewall in the sandbox") }},
+			Run: func(context.Context, string, ...string) ([]byte, error) {
+				return nil, fmt.Errorf("no firewall in the sandbox")
+			}},
 		Dpkg: m.dpkg}
 	return m
 }
@@ -224,18 +243,34 @@ func (m *machine) installed(t *testing.T, pkg string) string {
 // buildDeb makes a real .deb with dpkg-deb: pkg at ver, one file, and optionally a postinst.
 func buildDeb(t *testing.T, pkg, ver, postinst string) string {
 	t.Helper()
+	files := map[string][]byte{"usr/share/" + pkg + "/VERSION": []byte(ver + "\n")}
+	if postinst != "" {
+		files["DEBIAN/postinst"] = []byte("#!/bin/sh\nset -e\n" + postinst + "\n")
+	}
+	return buildDebWith(t, pkg, ver, files)
+}
+
+// buildDebWith makes a .deb of pkg at ver holding files (paths relative to the root;
+// DEBIAN/ entries are control files, made executable).
+func buildDebWith(t *testing.T, pkg, ver string, files map[string][]byte) string {
+	t.Helper()
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src")
-	os.MkdirAll(filepath.Join(src, "DEBIAN"), 0o755)
-	os.MkdirAll(filepath.Join(src, "usr/share", pkg), 0o755)
-	os.WriteFile(filepath.Join(src, "usr/share", pkg, "VERSION"), []byte(ver+"\n"), 0o644)
 	control := fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: all\nMaintainer: patchday tests <tests@example.org>\nDescription: test package\n", pkg, ver)
-	os.WriteFile(filepath.Join(src, "DEBIAN/control"), []byte(control), 0o644)
-	if postinst != "" {
-		os.WriteFile(filepath.Join(src, "DEBIAN/postinst"), []byte("#!/bin/sh\nset -e\n"+postinst+"\n"), 0o755)
+	files["DEBIAN/control"] = []byte(control)
+	for name, b := range files {
+		p := filepath.Join(src, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		mode := os.FileMode(0o644)
+		if strings.HasPrefix(name, "DEBIAN/") && name != "DEBIAN/control" {
+			mode = 0o755
+		}
+		if err := os.WriteFile(p, b, mode); err != nil {
+			t.Fatal(err)
+		}
 	}
 	out := filepath.Join(dir, fmt.Sprintf("%s_%s_all.deb", pkg, ver))
-	if b, err := exec.Command("dpkg-deb", "--root-owner-group", "--build", src, out).CombinedOutput(); err != nil {
+	if b, err := exec.Command("dpkg-deb", "-Znone", "--root-owner-group", "--build", src, out).CombinedOutput(); err != nil {
 		t.Fatalf("dpkg-deb: %v: %s", err, b)
 	}
 	return out
@@ -532,5 +567,54 @@ func inflightFor(t *testing.T, m *machine, _ any) {
 	j, _ := json.Marshal(fl)
 	if err := os.WriteFile(filepath.Join(m.cfg.StateDir, "inflight.json"), j, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// An artifact update: an archive unpacked and its command run, with the exit code and log
+// tail reported.
+func TestArtifactEndToEnd(t *testing.T) {
+	f := newFleet(t)
+	m := newMachine(t, "h")
+	a := enroll(t, f, m)
+	st, _ := a.Status()
+	marker := filepath.Join(t.TempDir(), "ran")
+	for i, tc := range []struct {
+		script string
+		status string
+		exit   int
+	}{
+		{fmt.Sprintf("#!/bin/sh\necho configuring\necho ok > %s\n", marker), "installed", 0},
+		{"#!/bin/sh\necho 'disk full' >&2\nexit 3\n", "failed", 3},
+	} {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "install.sh"), []byte(tc.script), 0o755)
+		archive := filepath.Join(t.TempDir(), "tool.tar.gz")
+		if out, err := exec.Command("tar", "-czf", archive, "-C", dir, "install.sh").CombinedOutput(); err != nil {
+			t.Fatalf("tar: %v %s", err, out)
+		}
+		b, _ := os.ReadFile(archive)
+		var p struct {
+			Digest string `json:"sha256"`
+		}
+		f.call("PUT", "/api/v1/orgs/acme/payloads?filename=tool.tar.gz", f.admin, b, 201, &p)
+		name := fmt.Sprintf("tool-%d", i)
+		f.call("POST", "/api/v1/orgs/acme/updates", f.admin, map[string]any{"name": name, "title": name, "classification": "feature",
+			"applicability": map[string]any{"purl": "pkg:generic/acme/tool"},
+			"installer":     map[string]any{"type": "artifact", "payload": p.Digest, "command": []string{"./install.sh"}, "timeout": "1m"}}, 201, nil)
+		f.assign(st.ComputerID, name)
+		if _, err := a.RunOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		d := f.computer(st.ComputerID)
+		r := d.Results[0]
+		if r.UpdateName != name || r.Status != tc.status || r.ExitCode != tc.exit {
+			t.Errorf("%s: result %+v", name, r)
+		}
+		if tc.exit == 3 && !strings.Contains(r.Log, "disk full") {
+			t.Errorf("the log tail lacks the script's output: %q", r.Log)
+		}
+	}
+	if b, _ := os.ReadFile(marker); string(b) != "ok\n" {
+		t.Errorf("the install command did not run: %q", b)
 	}
 }

@@ -92,7 +92,8 @@ func (a *Agent) InstallDue(ctx context.Context) (int, error) {
 }
 
 // install carries out one assignment and spools its result. It marks the install in flight
-// first, so that an agent killed in the middle reports the true state when it starts again.
+// once the payload is verified and just before the installer runs, so that an agent killed
+// in the middle reports the true state when it starts again.
 func (a *Agent) install(ctx context.Context, it protocol.Assignment) (protocol.Result, error) {
 	fl := inflight{ResultID: newID(), Sequence: a.prog.Sequence, Assignment: it, StartedAt: a.cfg.Now().UTC()}
 	// Already there (installed by hand, or by an install whose result was lost): report it.
@@ -100,11 +101,26 @@ func (a *Agent) install(ctx context.Context, it protocol.Assignment) (protocol.R
 		a.log.Info("already installed", "update", it.Name, "version", r.Version)
 		return r, a.spool.add(r)
 	}
+	path, err := a.fetch(ctx, it)
+	switch {
+	case errors.Is(err, installer.ErrDigestMismatch) || errors.Is(err, installer.ErrSizeMismatch):
+		// Not what the signed list promised: refused, and reported as a failure.
+		a.log.Error("payload refused; nothing installed", "update", it.Name, "err", err)
+		r := fl.result(failed(fmt.Errorf("payload refused: %w", err)), a.cfg.Now())
+		return r, a.spool.add(r)
+	case err != nil:
+		// The network or the server: not the update's fault. The partial download stays
+		// and resumes at the next cycle.
+		return protocol.Result{}, fmt.Errorf("download %s: %w", it.Name, err)
+	}
+	if path != "" {
+		defer os.Remove(path)
+	}
 	if err := writeJSONFile(a.cfg.inflightPath(), fl, 0o600); err != nil {
 		return protocol.Result{}, fmt.Errorf("mark install in flight: %w", err)
 	}
 	a.log.Info("installing", "update", it.Name, "installer", it.Installer)
-	res := a.run(ctx, it)
+	res := a.run(ctx, it, path)
 	r := fl.result(res, a.cfg.Now())
 	if r.Status == protocol.StatusInstalled {
 		a.log.Info("installed", "update", it.Name, "version", r.Version, "reboot_required", r.RebootRequired)
@@ -120,23 +136,24 @@ func (a *Agent) install(ctx context.Context, it protocol.Assignment) (protocol.R
 	return r, nil
 }
 
-// run downloads and verifies the payload, then installs.
-func (a *Agent) run(ctx context.Context, it protocol.Assignment) installer.Result {
-	var path string
-	if it.Payload != nil {
-		u, err := a.payloadURL(it.Payload.URL)
-		if err != nil {
-			return failed(err)
-		}
-		// Fetch checks size and SHA-256 against the signed list before anything runs.
-		path, err = installer.Fetch(ctx, a.client, u, it.Payload.Digest, it.Payload.Size, a.downloadDir())
-		if err != nil {
-			return failed(fmt.Errorf("payload: %w", err))
-		}
-		defer os.Remove(path)
+// fetch downloads an assignment's payload, if it has one, and verifies its size and
+// SHA-256 against the signed list before anything can run it.
+func (a *Agent) fetch(ctx context.Context, it protocol.Assignment) (string, error) {
+	if it.Payload == nil {
+		return "", nil
 	}
+	u, err := a.payloadURL(it.Payload.URL)
+	if err != nil {
+		return "", err
+	}
+	return installer.Fetch(ctx, a.client, u, it.Payload.Digest, it.Payload.Size, a.downloadDir())
+}
+
+// run installs a verified payload (path, for deb and artifact) with the assignment's
+// installer.
+func (a *Agent) run(ctx context.Context, it protocol.Assignment, path string) installer.Result {
 	// A stop request (SIGTERM) must not kill dpkg or apt halfway through: the install runs
-	// to its end, bounded by the service manager's stop timeout. Downloads above resume.
+	// to its end, bounded by the service manager's stop timeout.
 	ctx = context.WithoutCancel(ctx)
 	switch it.Installer {
 	case "deb":

@@ -59,6 +59,13 @@ func (a Apt) Upgrade(ctx context.Context, pkg, minVersion string) Result {
 	if err := checkPackage(pkg); err != nil {
 		return failed(err.Error(), nil)
 	}
+	if err := a.prepare(); err != nil {
+		return failed(err.Error(), log)
+	}
+	// First, so that a package left half configured counts as what it is once finished.
+	if err := a.finishInterrupted(ctx, log); err != nil {
+		return failed(err.Error(), log)
+	}
 	have, err := a.current(ctx, pkg, minVersion)
 	if err != nil {
 		return failed(err.Error(), nil)
@@ -68,9 +75,6 @@ func (a Apt) Upgrade(ctx context.Context, pkg, minVersion string) Result {
 	}
 	if have.version == "" {
 		return failed(pkg+" is not installed; an apt update only upgrades installed packages", log)
-	}
-	if err := a.prepare(); err != nil {
-		return have.failed(err.Error(), log)
 	}
 	env := a.environ()
 	update := packageCommand(ctx, env, a.command("apt-get", "update")...)

@@ -99,14 +99,15 @@ func TestAptUpgrade(t *testing.T) {
 		exit           int
 		errHas, logHas string
 		db, file       string
+		interrupted    bool // dpkg's journal holds an entry, as after a power cut mid-install
 	}{
 		{name: "repository offers less", pkg: "pd-hello", min: "2.0-1", version: "1.0-1", exit: -1,
 			errHas: "repository offers only pd-hello 1.0-2", logHas: "Candidate: 1.0-2",
 			db: "install ok installed 1.0-1", file: "pd-hello 1.0-1\n"},
 		{name: "not installed is not installed", pkg: "pd-absent", min: "1.0", exit: -1,
 			errHas: "pd-absent is not installed", db: "install ok installed 1.0-1", file: "pd-hello 1.0-1\n"},
-		{name: "upgrade to 1.0-2", pkg: "pd-hello", min: "1.0-2", installed: true, version: "1.0-2",
-			logHas: "Setting up pd-hello (1.0-2)", db: "install ok installed 1.0-2", file: "pd-hello 1.0-2\n"},
+		{name: "upgrade to 1.0-2 after an interrupted dpkg run", pkg: "pd-hello", min: "1.0-2", installed: true, version: "1.0-2",
+			logHas: "Setting up pd-hello (1.0-2)", db: "install ok installed 1.0-2", file: "pd-hello 1.0-2\n", interrupted: true},
 		{name: "already there", pkg: "pd-hello", min: "1.0-1", installed: true, version: "1.0-2", exit: -1,
 			logHas: "nothing to do", db: "install ok installed 1.0-2", file: "pd-hello 1.0-2\n"},
 		{name: "now offers nothing newer", pkg: "pd-hello", min: "1.0-3", version: "1.0-2", exit: -1,
@@ -115,6 +116,12 @@ func TestAptUpgrade(t *testing.T) {
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
+			if s.interrupted {
+				journal := "Package: pd-hello\nStatus: install ok half-configured\nArchitecture: all\nVersion: 1.0-1\nMaintainer: t <t@example.org>\nDescription: d\n"
+				if err := os.WriteFile(filepath.Join(root, "var/lib/dpkg/updates/0001"), []byte(journal), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
 			r := apt.Upgrade(context.Background(), s.pkg, s.min)
 			t.Logf("result: %+v", r)
 			if r.Installed != s.installed || r.Version != s.version || r.ExitCode != s.exit {

@@ -242,3 +242,39 @@ func (d Dpkg) verify(ctx context.Context, pkg, ver string, code int, runErr erro
 	r.Log = log.String()
 	return r
 }
+
+// finishInterrupted completes what an interrupted dpkg run left behind (a power cut, or the
+// agent killed with its dpkg), as "dpkg --configure -a" by hand would. apt-get refuses to
+// work while dpkg's journal (<admindir>/updates) holds entries or packages are half done,
+// and nobody is at an agent's keyboard to run it. (dpkg --install itself copes.)
+func (d Dpkg) finishInterrupted(ctx context.Context, log *tailBuffer) error {
+	journal := false
+	if entries, err := os.ReadDir(filepath.Join(d.adminDirOrDefault(), "updates")); err == nil {
+		for _, e := range entries {
+			if e.Name() != "tmp.i" {
+				journal = true
+			}
+		}
+	}
+	if !journal {
+		audit := append(append([]string{"dpkg"}, d.options()...), "--audit")
+		out, err := packageCommand(ctx, d.environ(), audit...).Output()
+		if err == nil && len(bytes.TrimSpace(out)) == 0 {
+			return nil
+		}
+	}
+	fmt.Fprintln(log, "the package database shows an interrupted run; finishing it first")
+	args := append(append([]string{"dpkg"}, d.options()...), "--force-confold", "--force-confdef", "--configure", "-a")
+	if code, err := run(packageCommand(ctx, d.environ(), args...), log, []string{"dpkg", "--configure", "-a"}); err != nil {
+		return fmt.Errorf("dpkg --configure -a (exit code %d): %w", code, err)
+	}
+	return nil
+}
+
+// adminDirOrDefault is the database directory dpkg uses for d.
+func (d Dpkg) adminDirOrDefault() string {
+	if ad := d.adminDir(); ad != "" {
+		return ad
+	}
+	return "/var/lib/dpkg"
+}
