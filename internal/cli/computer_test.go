@@ -1,0 +1,110 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/patchday/patchday/internal/agent"
+	"github.com/patchday/patchday/internal/inventory"
+)
+
+// The admin side of agents: an enrollment token made with the command line enrolls a real
+// agent (reading a fixture machine), which the computer commands then show, assign to and
+// revoke.
+func TestEnrollTokensAndComputers(t *testing.T) {
+	ts := newTestServer(t)
+	cliEnv(t)
+	loginAdmin(t, ts)
+	t.Setenv(envOrg, "default")
+
+	out := ok(t, "", "enroll-token", "create", "laptops", "--max-uses", "2", "--expires-in", "2d")
+	if !strings.Contains(out, "patchday-agent enroll --server "+ts.url+" --token pde_") {
+		t.Errorf("create does not show how to enroll:\n%s", out)
+	}
+	tok := jsonOut[struct{ Token string }](t, ok(t, "", "enroll-token", "create", "servers", "-o", "json")).Token
+	fails(t, 2, "--max-uses", "", "enroll-token", "create", "x", "--max-uses", "many")
+	fails(t, 1, "max_uses", "", "enroll-token", "create", "x", "--max-uses", "0")
+
+	collector := &inventory.Collector{Root: filepath.Join("..", "inventory", "testdata", "debian12"), GOOS: "linux", Hostname: "web-01",
+		Run: func(context.Context, string, ...string) ([]byte, error) { return nil, fmt.Errorf("no firewall tools here") }}
+	a, err := agent.Enroll(context.Background(), agent.Config{StateDir: t.TempDir(), Collector: collector, Version: "test"}, ts.url, tok, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.CheckIn(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	list := ok(t, "", "computer", "list")
+	if !strings.Contains(list, "web-01") || !strings.Contains(list, "Debian GNU/Linux 12") || !strings.Contains(list, "active") {
+		t.Errorf("computer list:\n%s", list)
+	}
+	show := ok(t, "", "computer", "show", "web-01")
+	for _, want := range []string{"HOSTNAME", "web-01", "PACKAGES", "clamav signatures", "REBOOT REQUIRED", "yes", "FIREWALL"} {
+		if !strings.Contains(show, want) {
+			t.Errorf("computer show lacks %q:\n%s", want, show)
+		}
+	}
+	n := jsonOut[struct{ Packages int }](t, ok(t, "", "computer", "show", "web-01", "-o", "json")).Packages
+	inv := ok(t, "", "computer", "inventory", "1")
+	if n < 10 || !strings.Contains(inv, "openssl") || strings.Count(inv, "\n") != n+1 {
+		t.Errorf("computer inventory (%d lines):\n%s", strings.Count(inv, "\n"), inv)
+	}
+	fails(t, 1, `computer "nope"`, "", "computer", "show", "nope")
+
+	ok(t, "", "update", "create", "-f", writeTemp(t, "u.yaml", `name: openssl-fix
+title: OpenSSL fix
+classification: security
+applicability: {purl: "pkg:deb/debian/openssl", vers: "vers:deb/<3.0.99-1"}
+installer: {type: apt}
+`))
+	fails(t, 2, "--deadline", "", "computer", "assign", "web-01", "openssl-fix", "--deadline", "tomorrow")
+	if out := ok(t, "", "computer", "assign", "web-01", "openssl-fix", "--deadline", "2030-01-01T00:00:00Z"); !strings.Contains(out, "state approved") {
+		t.Errorf("assign: %s", out)
+	}
+	if show := ok(t, "", "computer", "show", "web-01"); !strings.Contains(show, "openssl-fix") || !strings.Contains(show, "2030-01-01") {
+		t.Errorf("show after assign:\n%s", show)
+	}
+	if _, err := a.CheckIn(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := a.Status(); len(st.Pending) != 1 || st.Pending[0] != "openssl-fix" {
+		t.Errorf("the agent's pending updates: %+v", st.Pending)
+	}
+	ok(t, "", "computer", "unassign", "web-01", "openssl-fix")
+	fails(t, 1, "not found", "", "computer", "unassign", "web-01", "openssl-fix")
+
+	ok(t, "", "computer", "revoke", "web-01")
+	if list := ok(t, "", "computer", "list", "--revoked", "true"); !strings.Contains(list, "revoked") {
+		t.Errorf("revoked list:\n%s", list)
+	}
+	if list := ok(t, "", "computer", "list", "--revoked", "false"); strings.Contains(list, "web-01") {
+		t.Errorf("active list shows the revoked computer:\n%s", list)
+	}
+	if _, err := a.CheckIn(context.Background()); err == nil || !strings.Contains(err.Error(), "revoked") {
+		t.Errorf("check-in after revocation: %v", err)
+	}
+
+	tokens := ok(t, "", "enroll-token", "list")
+	if !strings.Contains(tokens, "laptops") || !strings.Contains(tokens, "servers") {
+		t.Errorf("enroll-token list:\n%s", tokens)
+	}
+	ok(t, "", "enroll-token", "revoke", "1")
+	if tokens := ok(t, "", "enroll-token", "list"); !strings.Contains(tokens, "revoked") {
+		t.Errorf("after revoke:\n%s", tokens)
+	}
+}
+
+// writeTemp writes content to a file in a temporary directory and returns its path.
+func writeTemp(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
