@@ -30,7 +30,9 @@ func TestEnrollTokensAndComputers(t *testing.T) {
 	fails(t, 1, "max_uses", "", "enroll-token", "create", "x", "--max-uses", "0")
 
 	collector := &inventory.Collector{Root: filepath.Join("..", "inventory", "testdata", "debian12"), GOOS: "linux", Hostname: "web-01",
-		Run: func(context.Context, string, ...string) ([]byte, error) { return nil, fmt.Errorf("no firewall tools here") }}
+		Run: func(context.Context, string, ...string) ([]byte, error) {
+			return nil, fmt.Errorf("no firewall tools here")
+		}}
 	a, err := agent.Enroll(context.Background(), agent.Config{StateDir: t.TempDir(), Collector: collector, Version: "test"}, ts.url, tok, "")
 	if err != nil {
 		t.Fatal(err)
