@@ -182,7 +182,10 @@ func (s *Server) agentCheckIn(c *call) error {
 	healthChanged := digest != comp.HealthDigest || req.AgentVersion != comp.AgentVersion
 	stale := comp.Assign.Doc == "" || comp.Assign.Gen != c.assignGen || (comp.Assign.Until != nil && !now.Before(*comp.Assign.Until))
 	doc := comp.Assign.Doc
-	if req.Inventory != nil || healthChanged || len(req.Results) > 0 || stale {
+	// The first check-in is recorded at once, so a new machine does not look silent until
+	// the next batch; later ones go through the batch.
+	first := comp.LastCheckInAt == nil
+	if req.Inventory != nil || healthChanged || len(req.Results) > 0 || stale || first {
 		var blob []byte
 		if req.Inventory != nil {
 			if blob, err = compressInventory(req.Inventory); err != nil {
@@ -214,6 +217,11 @@ func (s *Server) agentCheckIn(c *call) error {
 					return err
 				}
 				resp.Acknowledged = append(resp.Acknowledged, r.ID)
+			}
+			if first {
+				if err := tx.TouchComputers(ctx, map[int64]time.Time{comp.ID: now}); err != nil {
+					return err
+				}
 			}
 			if len(req.Results) > 0 || stale {
 				doc, err = s.issueAssignments(c, tx, comp, now)

@@ -65,11 +65,22 @@ func TestEnrollAndCheckIn(t *testing.T) {
 			t.Fatal(err)
 		}
 		inv := testInventory("web-01")
+		var c store.Computer
+		e.must(200, "GET", "/api/v1/orgs/a/computers/web-01", e.admin, nil).json(t, &c)
+		if c.LastCheckInAt != nil {
+			t.Errorf("checked in at %v before its first check-in", c.LastCheckInAt)
+		}
 		// The server knows the inventory sent at enrollment: no need to send it again.
 		cr := e.checkin(er.Credential, protocol.CheckIn{InventoryHash: inv.Hash(), AgentVersion: "test", KeyID: protocol.KeyID(key)})
 		if cr.NeedInventory {
 			t.Error("the server asks again for the inventory it got at enrollment")
 		}
+		// The first check-in is recorded at once, without waiting for the batch.
+		e.must(200, "GET", "/api/v1/orgs/a/computers/web-01", e.admin, nil).json(t, &c)
+		if c.LastCheckInAt == nil || !c.LastCheckInAt.Equal(e.clock().UTC().Truncate(time.Microsecond)) {
+			t.Errorf("first check-in recorded as %v", c.LastCheckInAt)
+		}
+		e.advance(time.Minute)
 		l, err := protocol.VerifyAssignments(cr.Assignments, key, er.ComputerID, 0, "")
 		if err != nil {
 			t.Fatalf("the first list does not verify: %v", err)
@@ -106,14 +117,17 @@ func TestEnrollAndCheckIn(t *testing.T) {
 		if cr2.Assignments.DocumentDigest() != cr.Assignments.DocumentDigest() {
 			t.Error("an unchanged list was re-issued")
 		}
-		// The check-in time is recorded once the batch is flushed.
+		// Later check-in times are recorded when the batch is flushed.
+		e.must(200, "GET", "/api/v1/orgs/a/computers/web-01", e.admin, nil).json(t, &c)
+		if c.LastCheckInAt.Equal(e.clock().UTC().Truncate(time.Microsecond)) {
+			t.Error("a later check-in was written before the flush")
+		}
 		if err := e.srv.FlushCheckIns(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		var c store.Computer
 		e.must(200, "GET", "/api/v1/orgs/a/computers/web-01", e.admin, nil).json(t, &c)
-		if c.LastCheckInAt == nil || c.AgentVersion != "" && c.Hostname != "web-01" {
-			t.Errorf("computer after check-ins: %+v", c)
+		if c.LastCheckInAt == nil || !c.LastCheckInAt.Equal(e.clock().UTC().Truncate(time.Microsecond)) || c.Hostname != "web-01" {
+			t.Errorf("computer after the flush: %+v", c)
 		}
 	})
 }
