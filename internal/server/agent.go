@@ -149,6 +149,10 @@ type checkInResponse struct {
 // with its signed assignment list. A check-in that changes nothing writes nothing but its
 // time, which is batched.
 func (s *Server) agentCheckIn(c *call) error {
+	if wait := s.agents.wait(itoa(c.computer.ID), true); wait > 0 {
+		c.w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
+		return &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many check-ins from this computer; try again later"}
+	}
 	var req protocol.CheckIn
 	if err := decodeLimit(c.w, c.r, &req, protocol.MaxBody); err != nil {
 		return err

@@ -341,3 +341,20 @@ func TestSigningKeyRotation(t *testing.T) {
 		t.Errorf("unknown key: %d %s", r.status, r.body)
 	}
 }
+
+// Check-ins are rate limited per computer: one machine (or a stolen credential) cannot
+// flood the server, and others are not affected.
+func TestCheckInRateLimit(t *testing.T) {
+	e := newEnvWith(t, store.SQLite, func(c *server.Config) { c.AgentBurst = 3 })
+	e.createOrg("a")
+	tok := e.enrollToken("a", nil)
+	one, two := e.enroll(tok, "one"), e.enroll(tok, "two")
+	for range 3 {
+		e.checkin(one.Credential, protocol.CheckIn{})
+	}
+	r := e.do("POST", protocol.PathCheckIn, one.Credential, protocol.CheckIn{})
+	if r.status != 429 || r.header.Get("Retry-After") == "" || r.err(t).Error.Code != "rate_limited" {
+		t.Fatalf("4th check-in: %d %s", r.status, r.body)
+	}
+	e.checkin(two.Credential, protocol.CheckIn{})
+}

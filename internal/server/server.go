@@ -34,6 +34,10 @@ type Config struct {
 	// LoginRate and LoginBurst limit login attempts per source address.
 	LoginRate  rate.Limit
 	LoginBurst int
+	// AgentRate and AgentBurst limit check-ins per computer (default a burst of 30, then one
+	// every 10 seconds: an agent needs two or three per interval).
+	AgentRate  rate.Limit
+	AgentBurst int
 	// SessionTTL is the lifetime of the token a login returns.
 	SessionTTL time.Duration
 	// AuthCacheTTL is how long a node trusts what it learnt about a caller (default
@@ -67,8 +71,8 @@ type Server struct {
 	draining atomic.Bool
 	cache    *authCache
 
-	limitMu  sync.Mutex
-	limiters map[string]*limiter
+	logins *limiterSet // login and enrollment failures per source
+	agents *limiterSet // check-ins per computer
 
 	seen seenBatch // agents' check-in times, written in batches
 }
@@ -86,6 +90,12 @@ func New(cfg Config) *Server {
 	}
 	if cfg.LoginBurst == 0 {
 		cfg.LoginBurst = 10
+	}
+	if cfg.AgentRate == 0 {
+		cfg.AgentRate = rate.Every(10 * time.Second)
+	}
+	if cfg.AgentBurst == 0 {
+		cfg.AgentBurst = 30
 	}
 	if cfg.MaxPayloadSize == 0 {
 		cfg.MaxPayloadSize = DefaultMaxPayloadSize
@@ -109,7 +119,8 @@ func New(cfg Config) *Server {
 		log:      cfg.Logger,
 		mux:      http.NewServeMux(),
 		reg:      prometheus.NewRegistry(),
-		limiters: map[string]*limiter{},
+		logins:   newLimiterSet(cfg.LoginRate, cfg.LoginBurst),
+		agents:   newLimiterSet(cfg.AgentRate, cfg.AgentBurst),
 		cache:    newAuthCache(cfg.AuthCacheTTL),
 	}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -370,45 +381,49 @@ func (s *Server) metricsHandler(c *call) error {
 	return nil
 }
 
-// limiter is one source address's login budget.
+// limiter is one source's budget.
 type limiter struct {
 	*rate.Limiter
 	seen time.Time
 }
 
-// allowLogin spends one login attempt of a source (an address, or "user:NAME" for password
-// changes). It returns 0 when the attempt may go ahead, else how long to wait.
-func (s *Server) allowLogin(source string) time.Duration { return s.budget(source, true) }
+// limiterSet holds a token bucket per key (a source address, a computer), bounded in size.
+type limiterSet struct {
+	mu    sync.Mutex
+	m     map[string]*limiter
+	rate  rate.Limit
+	burst int
+}
 
-// failedAuthWait returns how long a source must wait because of its earlier failures, without
-// spending anything; failures are then spent with allowLogin. Enrollment uses it so that a
-// fleet enrolling from behind one address is not throttled, only guessing is.
-func (s *Server) failedAuthWait(source string) time.Duration { return s.budget(source, false) }
+func newLimiterSet(r rate.Limit, burst int) *limiterSet {
+	return &limiterSet{m: map[string]*limiter{}, rate: r, burst: burst}
+}
 
-func (s *Server) budget(source string, spend bool) time.Duration {
-	source = limitKey(source)
-	s.limitMu.Lock()
-	defer s.limitMu.Unlock()
+// wait returns 0 when key may go ahead, else how long to wait. With spend it takes one
+// token; without, it only looks.
+func (ls *limiterSet) wait(key string, spend bool) time.Duration {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
 	now := time.Now()
-	if len(s.limiters) >= maxLimiters {
-		// Forget idle sources first; if a flood of sources leaves none idle, forget an
-		// arbitrary half: the map stays bounded and no newcomer is refused for it.
-		for k, l := range s.limiters {
+	if len(ls.m) >= maxLimiters {
+		// Forget idle keys first; if a flood of keys leaves none idle, forget an arbitrary
+		// half: the map stays bounded and no newcomer is refused for it.
+		for k, l := range ls.m {
 			if now.Sub(l.seen) > 10*time.Minute {
-				delete(s.limiters, k)
+				delete(ls.m, k)
 			}
 		}
-		for k := range s.limiters {
-			if len(s.limiters) < maxLimiters/2 {
+		for k := range ls.m {
+			if len(ls.m) < maxLimiters/2 {
 				break
 			}
-			delete(s.limiters, k)
+			delete(ls.m, k)
 		}
 	}
-	l, ok := s.limiters[source]
+	l, ok := ls.m[key]
 	if !ok {
-		l = &limiter{Limiter: rate.NewLimiter(s.cfg.LoginRate, s.cfg.LoginBurst)}
-		s.limiters[source] = l
+		l = &limiter{Limiter: rate.NewLimiter(ls.rate, ls.burst)}
+		ls.m[key] = l
 	}
 	l.seen = now
 	if !spend {
@@ -423,6 +438,17 @@ func (s *Server) budget(source string, spend bool) time.Duration {
 		return d
 	}
 	return 0
+}
+
+// allowLogin spends one login attempt of a source (an address, or "user:NAME" for password
+// changes). It returns 0 when the attempt may go ahead, else how long to wait.
+func (s *Server) allowLogin(source string) time.Duration { return s.logins.wait(limitKey(source), true) }
+
+// failedAuthWait returns how long a source must wait because of its earlier failures, without
+// spending anything; failures are then spent with allowLogin. Enrollment uses it so that a
+// fleet enrolling from behind one address is not throttled, only guessing is.
+func (s *Server) failedAuthWait(source string) time.Duration {
+	return s.logins.wait(limitKey(source), false)
 }
 
 // maxLimiters bounds the login limiter map.
