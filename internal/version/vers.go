@@ -136,3 +136,76 @@ func (r Range) CheckDebianOrder() error {
 	}
 	return nil
 }
+
+// Contains reports whether v lies in the range, by the vers specification's algorithm, with
+// versions ordered by cmp (CompareDebian for the deb scheme). The constraints must be in
+// ascending order, as ParseRange's callers check (CheckDebianOrder).
+func (r Range) Contains(v string, cmp func(a, b string) (int, error)) (bool, error) {
+	if r.All {
+		return true, nil
+	}
+	// = and != decide on their own; the others form intervals.
+	var rest []Constraint
+	for _, c := range r.Constraints {
+		d, err := cmp(v, c.Version)
+		if err != nil {
+			return false, err
+		}
+		switch c.Comparator {
+		case Equal:
+			if d == 0 {
+				return true, nil
+			}
+			continue
+		case NotEqual:
+			if d == 0 {
+				return false, nil
+			}
+			continue
+		case LessEqual, GreaterEqual:
+			if d == 0 {
+				return true, nil
+			}
+		}
+		rest = append(rest, c)
+	}
+	if len(rest) == 0 {
+		// Only = and != constraints: a version none of them named is in the range when
+		// they are all != (vers:deb/!=1.0 is everything but 1.0).
+		for _, c := range r.Constraints {
+			if c.Comparator == Equal {
+				return false, nil
+			}
+		}
+		return true, nil
+	}
+	lower := func(c Comparator) bool { return c == Greater || c == GreaterEqual }
+	upper := func(c Comparator) bool { return c == Less || c == LessEqual }
+	for i := 0; i < len(rest); i++ {
+		c := rest[i]
+		d, err := cmp(v, c.Version)
+		if err != nil {
+			return false, err
+		}
+		if i == 0 && upper(c.Comparator) && d < 0 {
+			return true, nil // below the first upper bound
+		}
+		if i == len(rest)-1 && lower(c.Comparator) && d > 0 {
+			return true, nil // above the last lower bound
+		}
+		if lower(c.Comparator) && i+1 < len(rest) && upper(rest[i+1].Comparator) {
+			d2, err := cmp(v, rest[i+1].Version)
+			if err != nil {
+				return false, err
+			}
+			if d > 0 && d2 < 0 {
+				return true, nil
+			}
+			i++
+		}
+	}
+	return false, nil
+}
+
+// DebianContains is Contains with Debian version order.
+func (r Range) DebianContains(v string) (bool, error) { return r.Contains(v, CompareDebian) }

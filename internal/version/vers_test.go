@@ -73,3 +73,40 @@ func TestCheckDebianOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestRangeContains(t *testing.T) {
+	for _, tc := range []struct {
+		rng string
+		in  []string
+		out []string
+	}{
+		{"vers:deb/<3.0.11-1~deb12u2", []string{"3.0.11-1~deb12u1", "3.0.9-1", "0.1", "3.0.11-1~deb12u2~"}, []string{"3.0.11-1~deb12u2", "3.0.11-1", "3.0.12-1", "1:0.1"}},
+		{"vers:deb/<=2.0", []string{"2.0", "1.9", "2.0~rc1"}, []string{"2.0-1", "2.0.1"}},
+		{"vers:deb/>=3.0.0|<3.0.11-1~deb12u2", []string{"3.0.0", "3.0.10-1", "3.0.11-1~deb12u1"}, []string{"2.9", "3.0.0~beta1", "3.0.11-1~deb12u2", "4"}},
+		{"vers:deb/>1.0|<2.0|>=3.0|<4.0", []string{"1.5", "3.0", "3.9"}, []string{"1.0", "2.0", "2.5", "4.0", "0.1"}},
+		{"vers:deb/<1.0|>=2.0", []string{"0.9", "2.0", "9"}, []string{"1.0", "1.5"}},
+		{"vers:deb/1.0|1.1", []string{"1.0", "1.1"}, []string{"1.0-1", "1.2"}},
+		{"vers:deb/!=1.0", []string{"1.1", "0.9"}, []string{"1.0"}},
+		{"vers:deb/>=1.0|!=1.5|<2.0", []string{"1.0", "1.4", "1.6"}, []string{"1.5", "2.0", "0.5"}},
+		{"vers:deb/*", []string{"0", "99:1"}, nil},
+	} {
+		r, err := ParseRange(tc.rng)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.rng, err)
+		}
+		for _, v := range tc.in {
+			if ok, err := r.DebianContains(v); err != nil || !ok {
+				t.Errorf("%s should contain %s (%v)", tc.rng, v, err)
+			}
+		}
+		for _, v := range tc.out {
+			if ok, err := r.DebianContains(v); err != nil || ok {
+				t.Errorf("%s should not contain %s (%v)", tc.rng, v, err)
+			}
+		}
+	}
+	r, _ := ParseRange("vers:deb/<2.0")
+	if _, err := r.DebianContains("not a version!"); err == nil {
+		t.Error("an invalid version was compared")
+	}
+}
