@@ -614,11 +614,11 @@ func TestUsageErrors(t *testing.T) {
 		want string
 		args []string
 	}{
-		{`invalid argument "yaml" for "-o, --output" flag: must be table or json`, []string{"org", "list", "-o", "yaml"}},
+		{`invalid argument "yaml" for "-o, --output" flag: must be table, json or csv`, []string{"org", "list", "-o", "yaml"}},
 		{"must be table or json", []string{"whoami", "-o", "xml"}},
-		{"must be table or json", []string{"user", "list", "--org", "default", "--output=wide"}},
+		{"must be table, json or csv", []string{"user", "list", "--org", "default", "--output=wide"}},
 		{"must be table or json", []string{"token", "create", "x", "-o", ""}},
-		{"must be table or json", []string{"audit", "list", "-o", "JSON"}},
+		{"must be table, json or csv", []string{"audit", "list", "-o", "JSON"}},
 		{"--limit -1: must be 0 (all) or more", []string{"org", "list", "--limit", "-1"}},
 		{`invalid argument "many" for "--limit"`, []string{"token", "list", "--limit", "many"}},
 		{"accepts 1 arg(s)", []string{"org", "create"}},

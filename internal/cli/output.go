@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ type outputFormat string
 const (
 	outputTable outputFormat = "table"
 	outputJSON  outputFormat = "json"
+	outputCSV   outputFormat = "csv" // lists and reports only
 )
 
 func (o *outputFormat) String() string { return string(*o) }
@@ -38,6 +40,49 @@ func (o *outputFormat) Set(v string) error {
 func addOutputFlag(cmd *cobra.Command, o *outputFormat) {
 	*o = outputTable
 	cmd.Flags().VarP(o, "output", "o", "output format: table or json")
+}
+
+// csvCapable is the -o flag of lists and reports, which may also be CSV.
+type csvCapable struct{ *outputFormat }
+
+func (c csvCapable) Set(v string) error {
+	if outputFormat(v) == outputCSV {
+		*c.outputFormat = outputCSV
+		return nil
+	}
+	if c.outputFormat.Set(v) != nil {
+		return fmt.Errorf("must be table, json or csv")
+	}
+	return nil
+}
+
+// addOutputFlagCSV adds -o/--output, with CSV, to a command.
+func addOutputFlagCSV(cmd *cobra.Command, o *outputFormat) {
+	*o = outputTable
+	cmd.Flags().VarP(csvCapable{o}, "output", "o", "output format: table, json or csv")
+}
+
+// writeRows writes headers and rows as an aligned table or as CSV (RFC 4180, headers as
+// given, in lower case).
+func writeRows(w io.Writer, format outputFormat, headers []string, rows [][]string) error {
+	if format == outputCSV {
+		cw := csv.NewWriter(w)
+		h := make([]string, len(headers))
+		for i, x := range headers {
+			h[i] = strings.ToLower(strings.ReplaceAll(x, " ", "_"))
+		}
+		cw.Write(h)
+		for _, r := range rows {
+			cw.Write(r)
+		}
+		cw.Flush()
+		return cw.Error()
+	}
+	t := newTable(w, headers...)
+	for _, r := range rows {
+		t.row(r...)
+	}
+	return t.flush()
 }
 
 // printJSON writes v as indented JSON. A json.RawMessage is re-indented as it is.
@@ -135,7 +180,7 @@ type listFlags struct {
 const defaultListLimit = 100
 
 func addListFlags(cmd *cobra.Command, f *listFlags) {
-	addOutputFlag(cmd, &f.output)
+	addOutputFlagCSV(cmd, &f.output)
 	cmd.Flags().IntVar(&f.limit, "limit", defaultListLimit,
 		"show at most this many items in all (pages through the API as needed); 0 shows all")
 }
@@ -154,15 +199,15 @@ func printList[T any](cmd *cobra.Command, f listFlags, items []json.RawMessage, 
 	if f.output == outputJSON {
 		return printJSON(w, items)
 	}
-	t := newTable(w, headers...)
+	rows := make([][]string, 0, len(items))
 	for _, raw := range items {
 		var v T
 		if err := decodeItem(raw, &v); err != nil {
 			return err
 		}
-		t.row(row(v)...)
+		rows = append(rows, row(v))
 	}
-	if err := t.flush(); err != nil {
+	if err := writeRows(w, f.output, headers, rows); err != nil {
 		return err
 	}
 	if more {

@@ -472,7 +472,7 @@ func storeResult(comp store.Computer, r protocol.Result) store.InstallResult {
 
 func factsOf(inv *protocol.Inventory, agentVersion string) store.ComputerFacts {
 	return store.ComputerFacts{Hostname: inv.Hostname, MachineID: inv.MachineID, OSID: inv.OSID, OSVersion: inv.OSVersion,
-		OSName: inv.OSName, Kernel: inv.Kernel, Arch: inv.Arch, AgentVersion: agentVersion}
+		OSName: inv.OSName, Kernel: inv.Kernel, Arch: inv.Arch, AgentVersion: agentVersion, Languages: inv.Languages}
 }
 
 // healthDigest marshals health facts and hashes them, to write them only when they change.

@@ -280,6 +280,7 @@ func TestAuditEveryMutation(t *testing.T) {
 			{"PUT /api/v1/orgs/{org}/computers/{computer}/assignments/{update}", "/api/v1/orgs/a/computers/web-01/assignments/u1", e.admin, map[string]any{}, "computer.assign", "1", true, ""},
 			{"DELETE /api/v1/orgs/{org}/computers/{computer}/assignments/{update}", "/api/v1/orgs/a/computers/1/assignments/u1", e.admin, nil, "computer.unassign", "1", true, ""},
 			{"POST /api/v1/orgs/{org}/computers/{computer}/revoke", "/api/v1/orgs/a/computers/1/revoke", e.admin, nil, "computer.revoke", "1", true, ""},
+			{"PUT /api/v1/orgs/{org}/health-policy", "/api/v1/orgs/a/health-policy", e.admin, map[string]any{"grace_days": 3}, "health_policy.set", "a", true, ""},
 			{"DELETE /api/v1/orgs/{org}/enroll-tokens/{id}", fmt.Sprintf("/api/v1/orgs/a/enroll-tokens/%d", enrollTok.ID), e.admin, nil, "enroll_token.revoke", fmt.Sprint(enrollTok.ID), true, ""},
 			{"POST /api/v1/tokens", "/api/v1/tokens", e.admin, map[string]any{"name": "ci", "expires_in": "30d"}, "token.create", "", false, ""},
 			{"DELETE /api/v1/tokens/{id}", fmt.Sprintf("/api/v1/tokens/%d", tok.ID), e.admin, nil, "token.revoke", fmt.Sprint(tok.ID), false, ""},

@@ -54,6 +54,16 @@ func (s *Server) apiRoutes() []route {
 		{"PUT", "/api/v1/orgs/{org}/computers/{computer}/assignments/{update}", orgOperate, s.assignUpdate},
 		{"DELETE", "/api/v1/orgs/{org}/computers/{computer}/assignments/{update}", orgOperate, s.unassignUpdate},
 
+		{"GET", "/api/v1/orgs/{org}/computers/{computer}/health", orgRead, s.computerHealth},
+		{"GET", "/api/v1/orgs/{org}/computers/{computer}/report", orgRead, s.computerReport},
+		{"GET", "/api/v1/orgs/{org}/health", orgRead, s.bulkHealth},
+		{"GET", "/api/v1/orgs/{org}/health-policy", orgRead, s.getHealthPolicy},
+		{"PUT", "/api/v1/orgs/{org}/health-policy", orgAdmin, s.setHealthPolicy},
+		{"GET", "/api/v1/orgs/{org}/reports/advisory", orgRead, s.advisoryReport},
+		{"GET", "/api/v1/orgs/{org}/reports/cve", orgRead, s.cveReport},
+		{"GET", "/api/v1/orgs/{org}/reports/compliance", orgRead, s.complianceReport},
+		{"GET", "/api/v1/computers/{id}/health", authed, s.healthByID},
+
 		{"POST", "/api/v1/agent/enroll", public, s.agentEnroll},
 		{"POST", "/api/v1/agent/checkin", agentAuth, s.agentCheckIn},
 

@@ -10,6 +10,8 @@ import (
 
 // States of an update on a computer (computer_updates.state).
 const (
+	StateNeeded        = "needed"
+	StateSuperseded    = "superseded"
 	StateApproved      = "approved"
 	StateInstalled     = "installed"
 	StateFailed        = "failed"
@@ -48,12 +50,18 @@ func (tx *Tx) Assign(ctx context.Context, orgID, computerID, updateID int64, dea
 	if err != nil {
 		return fmt.Errorf("assign update %d to computer %d: %w", updateID, computerID, err)
 	}
+	if _, err := tx.exec(ctx, `INSERT INTO update_state_history (org_id, computer_id, update_id, state, at)
+		SELECT org_id, computer_id, update_id, state, updated_at FROM computer_updates WHERE computer_id = $1 AND update_id = $2`,
+		computerID, updateID); err != nil {
+		return fmt.Errorf("assign update %d to computer %d: %w", updateID, computerID, err)
+	}
 	return tx.BumpAssignGen(ctx, orgID)
 }
 
 // Unassign withdraws the approval of one update for one computer.
 func (tx *Tx) Unassign(ctx context.Context, orgID, computerID, updateID int64) error {
-	res, err := tx.exec(ctx, `UPDATE computer_updates SET approved = FALSE, deadline = NULL, updated_at = $4
+	res, err := tx.exec(ctx, `UPDATE computer_updates SET approved = FALSE, deadline = NULL, updated_at = $4,
+		state = CASE WHEN state IN ('approved', 'failed') THEN 'needed' ELSE state END
 		WHERE org_id = $1 AND computer_id = $2 AND update_id = $3 AND approved`, orgID, computerID, updateID, Now())
 	if err != nil {
 		return fmt.Errorf("unassign update %d from computer %d: %w", updateID, computerID, err)
@@ -100,12 +108,16 @@ type PendingAssignment struct {
 }
 
 // PendingAssignments lists a computer's approved updates that are not installed, by update id.
-// Failed ones stay: the agent retries them with its own backoff.
+// Failed ones stay: the agent retries them with its own backoff. An update waits while one
+// of its prerequisites is still outstanding on the computer.
 func (r Reader) PendingAssignments(ctx context.Context, computerID int64) ([]PendingAssignment, error) {
 	rows, err := r.query(ctx, `SELECT u.id, u.name, u.installer, u.definition, cu.deadline, COALESCE(p.digest, ''), COALESCE(p.size, 0),
 		COALESCE(p.deb_package, ''), COALESCE(p.deb_version, '')
 		FROM computer_updates cu JOIN updates u ON u.id = cu.update_id LEFT JOIN payloads p ON p.id = u.payload_id
-		WHERE cu.computer_id = $1 AND cu.approved AND cu.state IN ('approved', 'failed') ORDER BY u.id`, computerID)
+		WHERE cu.computer_id = $1 AND cu.approved AND cu.state IN ('approved', 'failed')
+		AND NOT EXISTS (SELECT 1 FROM update_links l JOIN computer_updates p ON p.update_id = l.other_id AND p.computer_id = cu.computer_id
+			WHERE l.update_id = u.id AND l.kind = 'requires' AND p.state IN ('needed', 'superseded', 'approved', 'failed'))
+		ORDER BY u.id`, computerID)
 	if err != nil {
 		return nil, fmt.Errorf("assignments of computer %d: %w", computerID, err)
 	}
@@ -178,6 +190,10 @@ func (tx *Tx) RecordResult(ctx context.Context, res InstallResult) (stored bool,
 		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (computer_id, update_id) DO UPDATE SET state = excluded.state, error = excluded.error, updated_at = excluded.updated_at`,
 		res.ComputerID, res.UpdateID, res.OrgID, state, res.Error, now); err != nil {
+		return false, fmt.Errorf("record result %s: %w", res.ID, err)
+	}
+	if _, err := tx.exec(ctx, `INSERT INTO update_state_history (org_id, computer_id, update_id, state, at) VALUES ($1, $2, $3, $4, $5)`,
+		res.OrgID, res.ComputerID, res.UpdateID, state, now); err != nil {
 		return false, fmt.Errorf("record result %s: %w", res.ID, err)
 	}
 	return true, nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -63,6 +64,7 @@ func scanComputer(row interface{ Scan(...any) error }, extra ...any) (Computer, 
 // ComputerFacts are the facts an agent reports about its machine.
 type ComputerFacts struct {
 	Hostname, MachineID, OSID, OSVersion, OSName, Kernel, Arch, AgentVersion string
+	Languages                                                                []string
 }
 
 // EnrollComputer registers a machine, or, when a computer with the same machine id exists in
@@ -199,25 +201,28 @@ func (r Reader) Inventory(ctx context.Context, hash string) ([]byte, error) {
 	return b, nil
 }
 
-// SetComputerInventory points a computer at a stored inventory, refreshes the facts taken
-// from it, and deletes the previous inventory when no computer uses it any more.
+// SetComputerInventory points a computer at a stored inventory and refreshes the facts taken
+// from it. The previous inventory stays until DeleteUnusedInventories.
 func (tx *Tx) SetComputerInventory(ctx context.Context, id int64, hash string, f ComputerFacts) error {
-	var old string
-	if err := tx.queryRow(ctx, `SELECT COALESCE(inventory_hash, '') FROM computers WHERE id = $1`, id).Scan(&old); err != nil {
-		return fmt.Errorf("set inventory of computer %d: %w", id, mapErr(err))
-	}
 	if _, err := tx.exec(ctx, `UPDATE computers SET inventory_hash = $2, hostname = $3, machine_id = $4, os_id = $5,
-		os_version = $6, os_name = $7, kernel = $8, arch = $9, agent_version = $10 WHERE id = $1`,
-		id, hash, f.Hostname, f.MachineID, f.OSID, f.OSVersion, f.OSName, f.Kernel, f.Arch, f.AgentVersion); err != nil {
+		os_version = $6, os_name = $7, kernel = $8, arch = $9, agent_version = $10, languages = $11, inventory_at = $12 WHERE id = $1`,
+		id, hash, f.Hostname, f.MachineID, f.OSID, f.OSVersion, f.OSName, f.Kernel, f.Arch, f.AgentVersion,
+		strings.Join(f.Languages, ","), Now()); err != nil {
 		return fmt.Errorf("set inventory of computer %d: %w", id, err)
 	}
-	if old != "" && old != hash {
-		if _, err := tx.exec(ctx, `DELETE FROM inventories WHERE hash = $1
-			AND NOT EXISTS (SELECT 1 FROM computers WHERE inventory_hash = $1)`, old); err != nil {
-			return fmt.Errorf("drop old inventory: %w", err)
-		}
-	}
 	return nil
+}
+
+// DeleteUnusedInventories deletes inventories no computer uses that were stored before
+// olderThan. They are kept a while after their computer moved on, so that other server
+// nodes can still read the package list they must take out of their index.
+func (tx *Tx) DeleteUnusedInventories(ctx context.Context, olderThan time.Time) (int64, error) {
+	res, err := tx.exec(ctx, `DELETE FROM inventories WHERE created_at < $1
+		AND NOT EXISTS (SELECT 1 FROM computers c WHERE c.inventory_hash = inventories.hash)`, olderThan.UTC())
+	if err != nil {
+		return 0, fmt.Errorf("delete unused inventories: %w", err)
+	}
+	return res.RowsAffected()
 }
 
 // SetComputerHealth stores a computer's health facts and agent version.
@@ -256,4 +261,13 @@ func (tx *Tx) BumpAssignGen(ctx context.Context, orgID int64) error {
 		return fmt.Errorf("bump assignment generation: %w", err)
 	}
 	return nil
+}
+
+// ComputerOrg returns the organisation of a computer.
+func (r Reader) ComputerOrg(ctx context.Context, id int64) (int64, error) {
+	var org int64
+	if err := r.queryRow(ctx, `SELECT org_id FROM computers WHERE id = $1`, id).Scan(&org); err != nil {
+		return 0, fmt.Errorf("computer %d: %w", id, mapErr(err))
+	}
+	return org, nil
 }

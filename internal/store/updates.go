@@ -227,3 +227,60 @@ func (r Reader) Relations(ctx context.Context, updateID int64) (UpdateRelations,
 	}
 	return rel, nil
 }
+
+// UpdateRule is what the applicability engine needs of an update.
+type UpdateRule struct {
+	ID            int64
+	OrgID         int64
+	Installer     string
+	Definition    json.RawMessage
+	Supersedes    []int64
+	Prerequisites []int64
+}
+
+// UpdateRules lists every update with an id above after, in id order, with its links.
+func (r Reader) UpdateRules(ctx context.Context, after int64) ([]UpdateRule, error) {
+	rows, err := r.query(ctx, `SELECT id, org_id, installer, definition FROM updates WHERE id > $1 ORDER BY id`, after)
+	if err != nil {
+		return nil, fmt.Errorf("update rules: %w", err)
+	}
+	var out []UpdateRule
+	byID := map[int64]int{}
+	for rows.Next() {
+		var u UpdateRule
+		var def string
+		if err := rows.Scan(&u.ID, &u.OrgID, &u.Installer, &def); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("update rules: %w", err)
+		}
+		u.Definition = json.RawMessage(def)
+		byID[u.ID] = len(out)
+		out = append(out, u)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	links, err := r.query(ctx, `SELECT update_id, kind, other_id FROM update_links WHERE update_id > $1`, after)
+	if err != nil {
+		return nil, fmt.Errorf("update rules: %w", err)
+	}
+	defer links.Close()
+	for links.Next() {
+		var id, other int64
+		var kind string
+		if err := links.Scan(&id, &kind, &other); err != nil {
+			return nil, fmt.Errorf("update rules: %w", err)
+		}
+		i, ok := byID[id]
+		if !ok {
+			continue
+		}
+		if kind == "supersedes" {
+			out[i].Supersedes = append(out[i].Supersedes, other)
+		} else {
+			out[i].Prerequisites = append(out[i].Prerequisites, other)
+		}
+	}
+	return out, links.Err()
+}

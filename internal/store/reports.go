@@ -1,0 +1,215 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// OutstandingStates are the states in which an update is still missing on a computer.
+var OutstandingStates = []string{StateNeeded, StateApproved, StateFailed}
+
+// Exposure is one update's state on one computer, with what reports show about both.
+type Exposure struct {
+	ComputerID  int64      `json:"computer_id"`
+	Hostname    string     `json:"hostname"`
+	UpdateID    int64      `json:"update_id"`
+	UpdateName  string     `json:"update"`
+	Severity    string     `json:"severity"`
+	State       string     `json:"state"`
+	Approved    bool       `json:"approved"`
+	Deadline    *time.Time `json:"deadline,omitempty"`
+	NeededSince *time.Time `json:"needed_since,omitempty"`
+	Error       string     `json:"error,omitempty"`
+}
+
+const exposureCols = `cu.computer_id, c.hostname, cu.update_id, u.name, u.severity, cu.state, cu.approved, cu.deadline, cu.needed_since, cu.error`
+
+func (r Reader) exposures(ctx context.Context, q string, args ...any) ([]Exposure, error) {
+	rows, err := r.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Exposure
+	for rows.Next() {
+		var e Exposure
+		if err := rows.Scan(&e.ComputerID, &e.Hostname, &e.UpdateID, &e.UpdateName, &e.Severity, &e.State, &e.Approved,
+			&e.Deadline, &e.NeededSince, &e.Error); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// AdvisoryExposures lists the states of the updates that fix an advisory, on every active
+// computer they concern, by computer.
+func (r Reader) AdvisoryExposures(ctx context.Context, orgID, advisoryID int64) ([]Exposure, error) {
+	out, err := r.exposures(ctx, `SELECT `+exposureCols+` FROM computer_updates cu
+		JOIN update_advisories ua ON ua.update_id = cu.update_id
+		JOIN updates u ON u.id = cu.update_id JOIN computers c ON c.id = cu.computer_id
+		WHERE ua.advisory_id = $1 AND cu.org_id = $2 AND c.revoked_at IS NULL
+		ORDER BY cu.computer_id, cu.update_id`, advisoryID, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("exposure to advisory %d: %w", advisoryID, err)
+	}
+	return out, nil
+}
+
+// ComputerExposures lists the updates that concern a computer.
+func (r Reader) ComputerExposures(ctx context.Context, orgID, computerID int64) ([]Exposure, error) {
+	out, err := r.exposures(ctx, `SELECT `+exposureCols+` FROM computer_updates cu
+		JOIN updates u ON u.id = cu.update_id JOIN computers c ON c.id = cu.computer_id
+		WHERE cu.computer_id = $1 AND cu.org_id = $2 ORDER BY cu.update_id`, computerID, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("exposure of computer %d: %w", computerID, err)
+	}
+	return out, nil
+}
+
+// OrgOutstanding calls fn with every outstanding update of every active computer of the
+// organisation, by computer.
+func (r Reader) OrgOutstanding(ctx context.Context, orgID int64, fn func(Exposure) error) error {
+	rows, err := r.query(ctx, `SELECT `+exposureCols+` FROM computer_updates cu
+		JOIN updates u ON u.id = cu.update_id JOIN computers c ON c.id = cu.computer_id
+		WHERE cu.org_id = $1 AND cu.state IN ('needed', 'approved', 'failed') AND c.revoked_at IS NULL
+		ORDER BY cu.computer_id`, orgID)
+	if err != nil {
+		return fmt.Errorf("outstanding updates: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e Exposure
+		if err := rows.Scan(&e.ComputerID, &e.Hostname, &e.UpdateID, &e.UpdateName, &e.Severity, &e.State, &e.Approved,
+			&e.Deadline, &e.NeededSince, &e.Error); err != nil {
+			return err
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// AdvisoriesByCVE lists an organisation's advisories that name a CVE.
+func (r Reader) AdvisoriesByCVE(ctx context.Context, orgID int64, cve string) ([]Advisory, error) {
+	rows, err := r.query(ctx, `SELECT a.id FROM advisories a JOIN advisory_cves ac ON ac.advisory_id = a.id
+		WHERE a.org_id = $1 AND ac.cve = $2 ORDER BY a.id`, orgID, cve)
+	if err != nil {
+		return nil, fmt.Errorf("advisories of %s: %w", cve, err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var out []Advisory
+	for _, id := range ids {
+		a, err := r.Advisory(ctx, orgID, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// HealthPolicy is what makes a computer of an organisation non-compliant.
+type HealthPolicy struct {
+	MaxMissingCritical  int       `json:"max_missing_critical"`
+	MaxMissingHigh      int       `json:"max_missing_high"`
+	GraceDays           int       `json:"grace_days"`
+	MaxAntivirusAgeDays int       `json:"max_antivirus_age_days"`
+	RequireFirewall     bool      `json:"require_firewall"`
+	MaxSilentHours      int       `json:"max_silent_hours"`
+	UpdatedAt           time.Time `json:"updated_at,omitempty"`
+	UpdatedBy           string    `json:"updated_by,omitempty"`
+}
+
+// DefaultHealthPolicy applies until an admin sets one: no critical or high update missing
+// past its deadline (or a week after it became needed), antivirus signatures at most 7 days
+// old where an antivirus is installed, a firewall, and a check-in within 48 hours.
+var DefaultHealthPolicy = HealthPolicy{GraceDays: 7, MaxAntivirusAgeDays: 7, RequireFirewall: true, MaxSilentHours: 48}
+
+// HealthPolicy loads an organisation's policy, or the default.
+func (r Reader) HealthPolicy(ctx context.Context, orgID int64) (HealthPolicy, error) {
+	var p HealthPolicy
+	err := r.queryRow(ctx, `SELECT max_missing_critical, max_missing_high, grace_days, max_antivirus_age_days, require_firewall,
+		max_silent_hours, updated_at, updated_by FROM health_policies WHERE org_id = $1`, orgID).Scan(&p.MaxMissingCritical,
+		&p.MaxMissingHigh, &p.GraceDays, &p.MaxAntivirusAgeDays, &p.RequireFirewall, &p.MaxSilentHours, &p.UpdatedAt, &p.UpdatedBy)
+	if err := mapErr(err); err == ErrNotFound {
+		return DefaultHealthPolicy, nil
+	} else if err != nil {
+		return HealthPolicy{}, fmt.Errorf("health policy: %w", err)
+	}
+	return p, nil
+}
+
+// SetHealthPolicy stores an organisation's policy.
+func (tx *Tx) SetHealthPolicy(ctx context.Context, orgID int64, p HealthPolicy, by string) (HealthPolicy, error) {
+	p.UpdatedAt, p.UpdatedBy = Now(), by
+	_, err := tx.exec(ctx, `INSERT INTO health_policies (org_id, max_missing_critical, max_missing_high, grace_days, max_antivirus_age_days,
+		require_firewall, max_silent_hours, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		ON CONFLICT (org_id) DO UPDATE SET max_missing_critical = excluded.max_missing_critical, max_missing_high = excluded.max_missing_high,
+			grace_days = excluded.grace_days, max_antivirus_age_days = excluded.max_antivirus_age_days,
+			require_firewall = excluded.require_firewall, max_silent_hours = excluded.max_silent_hours,
+			updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+		orgID, p.MaxMissingCritical, p.MaxMissingHigh, p.GraceDays, p.MaxAntivirusAgeDays, p.RequireFirewall, p.MaxSilentHours, p.UpdatedAt, by)
+	if err != nil {
+		return HealthPolicy{}, fmt.Errorf("set health policy: %w", err)
+	}
+	return p, nil
+}
+
+// Snapshot is an organisation's compliance on one day.
+type Snapshot struct {
+	Day             string    `json:"day"`
+	Computers       int       `json:"computers"`
+	Compliant       int       `json:"compliant"`
+	MissingCritical int       `json:"missing_critical"`
+	MissingHigh     int       `json:"missing_high"`
+	MissingTotal    int       `json:"missing_total"`
+	TakenAt         time.Time `json:"taken_at"`
+}
+
+// SaveSnapshot stores (or replaces) the organisation's snapshot of its day.
+func (tx *Tx) SaveSnapshot(ctx context.Context, orgID int64, s Snapshot) error {
+	_, err := tx.exec(ctx, `INSERT INTO compliance_snapshots (org_id, day, computers, compliant, missing_critical, missing_high, missing_total, taken_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT (org_id, day) DO UPDATE SET computers = excluded.computers, compliant = excluded.compliant,
+			missing_critical = excluded.missing_critical, missing_high = excluded.missing_high,
+			missing_total = excluded.missing_total, taken_at = excluded.taken_at`,
+		orgID, s.Day, s.Computers, s.Compliant, s.MissingCritical, s.MissingHigh, s.MissingTotal, s.TakenAt.UTC())
+	if err != nil {
+		return fmt.Errorf("save snapshot: %w", err)
+	}
+	return nil
+}
+
+// Snapshots lists an organisation's snapshots from a day on, oldest first.
+func (r Reader) Snapshots(ctx context.Context, orgID int64, fromDay string) ([]Snapshot, error) {
+	rows, err := r.query(ctx, `SELECT day, computers, compliant, missing_critical, missing_high, missing_total, taken_at
+		FROM compliance_snapshots WHERE org_id = $1 AND day >= $2 ORDER BY day`, orgID, fromDay)
+	if err != nil {
+		return nil, fmt.Errorf("snapshots: %w", err)
+	}
+	defer rows.Close()
+	var out []Snapshot
+	for rows.Next() {
+		var s Snapshot
+		if err := rows.Scan(&s.Day, &s.Computers, &s.Compliant, &s.MissingCritical, &s.MissingHigh, &s.MissingTotal, &s.TakenAt); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,125 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// StateRow is the stored state of one update on one computer.
+type StateRow struct {
+	ComputerID  int64
+	UpdateID    int64
+	Approved    bool
+	State       string
+	NeededSince *time.Time
+}
+
+func scanStateRows(rows *sql.Rows, key func(StateRow) int64) (map[int64]StateRow, error) {
+	defer rows.Close()
+	out := map[int64]StateRow{}
+	for rows.Next() {
+		var s StateRow
+		if err := rows.Scan(&s.ComputerID, &s.UpdateID, &s.Approved, &s.State, &s.NeededSince); err != nil {
+			return nil, err
+		}
+		out[key(s)] = s
+	}
+	return out, rows.Err()
+}
+
+// UpdateStates returns the stored states of one update, by computer id.
+func (r Reader) UpdateStates(ctx context.Context, updateID int64) (map[int64]StateRow, error) {
+	rows, err := r.query(ctx, `SELECT computer_id, update_id, approved, state, needed_since FROM computer_updates WHERE update_id = $1`, updateID)
+	if err != nil {
+		return nil, fmt.Errorf("states of update %d: %w", updateID, err)
+	}
+	return scanStateRows(rows, func(s StateRow) int64 { return s.ComputerID })
+}
+
+// ComputerStates returns the stored states on one computer, by update id.
+func (r Reader) ComputerStates(ctx context.Context, computerID int64) (map[int64]StateRow, error) {
+	rows, err := r.query(ctx, `SELECT computer_id, update_id, approved, state, needed_since FROM computer_updates WHERE computer_id = $1`, computerID)
+	if err != nil {
+		return nil, fmt.Errorf("states of computer %d: %w", computerID, err)
+	}
+	return scanStateRows(rows, func(s StateRow) int64 { return s.UpdateID })
+}
+
+// StateChange sets the state of one update on one computer; State "" removes the row (the
+// update no longer concerns the computer).
+type StateChange struct {
+	OrgID, ComputerID, UpdateID int64
+	State                       string
+	NeededSince                 *time.Time
+}
+
+// ApplyStateChanges writes state changes and their history, with statements prepared once
+// for the batch: a full evaluation may change a million rows.
+func (tx *Tx) ApplyStateChanges(ctx context.Context, changes []StateChange) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	upsert, err := tx.tx.PrepareContext(ctx, `INSERT INTO computer_updates (computer_id, update_id, org_id, state, needed_since, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (computer_id, update_id) DO UPDATE SET state = excluded.state,
+			needed_since = COALESCE(computer_updates.needed_since, excluded.needed_since), updated_at = excluded.updated_at`)
+	if err != nil {
+		return fmt.Errorf("apply states: %w", err)
+	}
+	defer upsert.Close()
+	del, err := tx.tx.PrepareContext(ctx, `DELETE FROM computer_updates WHERE computer_id = $1 AND update_id = $2`)
+	if err != nil {
+		return fmt.Errorf("apply states: %w", err)
+	}
+	defer del.Close()
+	hist, err := tx.tx.PrepareContext(ctx, `INSERT INTO update_state_history (org_id, computer_id, update_id, state, at) VALUES ($1, $2, $3, $4, $5)`)
+	if err != nil {
+		return fmt.Errorf("apply states: %w", err)
+	}
+	defer hist.Close()
+	now := Now()
+	for _, c := range changes {
+		state := c.State
+		if state == "" {
+			if _, err := del.ExecContext(ctx, c.ComputerID, c.UpdateID); err != nil {
+				return fmt.Errorf("apply states: %w", err)
+			}
+			state = "not_applicable"
+		} else if _, err := upsert.ExecContext(ctx, c.ComputerID, c.UpdateID, c.OrgID, c.State, c.NeededSince, now); err != nil {
+			return fmt.Errorf("apply states: %w", err)
+		}
+		if _, err := hist.ExecContext(ctx, c.OrgID, c.ComputerID, c.UpdateID, state, now); err != nil {
+			return fmt.Errorf("apply states: %w", err)
+		}
+	}
+	return nil
+}
+
+// StateHistoryEntry is one change of state.
+type StateHistoryEntry struct {
+	UpdateID   int64     `json:"update_id"`
+	UpdateName string    `json:"update"`
+	State      string    `json:"state"`
+	At         time.Time `json:"at"`
+}
+
+// StateHistory lists a computer's changes of state, newest first.
+func (r Reader) StateHistory(ctx context.Context, computerID int64, limit int) ([]StateHistoryEntry, error) {
+	rows, err := r.query(ctx, `SELECT h.update_id, u.name, h.state, h.at FROM update_state_history h JOIN updates u ON u.id = h.update_id
+		WHERE h.computer_id = $1 ORDER BY h.id DESC LIMIT $2`, computerID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("history of computer %d: %w", computerID, err)
+	}
+	defer rows.Close()
+	var out []StateHistoryEntry
+	for rows.Next() {
+		var e StateHistoryEntry
+		if err := rows.Scan(&e.UpdateID, &e.UpdateName, &e.State, &e.At); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
