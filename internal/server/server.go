@@ -114,14 +114,14 @@ func New(cfg Config) *Server {
 		cfg.SessionTTL = 12 * time.Hour
 	}
 	s := &Server{
-		cfg:      cfg,
-		store:    cfg.Store,
-		log:      cfg.Logger,
-		mux:      http.NewServeMux(),
-		reg:      prometheus.NewRegistry(),
-		logins:   newLimiterSet(cfg.LoginRate, cfg.LoginBurst),
-		agents:   newLimiterSet(cfg.AgentRate, cfg.AgentBurst),
-		cache:    newAuthCache(cfg.AuthCacheTTL),
+		cfg:    cfg,
+		store:  cfg.Store,
+		log:    cfg.Logger,
+		mux:    http.NewServeMux(),
+		reg:    prometheus.NewRegistry(),
+		logins: newLimiterSet(cfg.LoginRate, cfg.LoginBurst),
+		agents: newLimiterSet(cfg.AgentRate, cfg.AgentBurst),
+		cache:  newAuthCache(cfg.AuthCacheTTL),
 	}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.metrics = newMetrics(s.reg)
@@ -442,7 +442,9 @@ func (ls *limiterSet) wait(key string, spend bool) time.Duration {
 
 // allowLogin spends one login attempt of a source (an address, or "user:NAME" for password
 // changes). It returns 0 when the attempt may go ahead, else how long to wait.
-func (s *Server) allowLogin(source string) time.Duration { return s.logins.wait(limitKey(source), true) }
+func (s *Server) allowLogin(source string) time.Duration {
+	return s.logins.wait(limitKey(source), true)
+}
 
 // failedAuthWait returns how long a source must wait because of its earlier failures, without
 // spending anything; failures are then spent with allowLogin. Enrollment uses it so that a
