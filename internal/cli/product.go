@@ -227,8 +227,12 @@ func newProductShowCmd() *cobra.Command {
 }
 
 func newReportCmd() *cobra.Command {
-	cmd := groupCmd("report", "Reports on the fleet and the catalog", `  patchday report end-of-support --org acme`)
-	cmd.AddCommand(newReportEndOfSupportCmd())
+	cmd := groupCmd("report", "Reports on the fleet and the catalog", `  patchday report compliance --org acme
+  patchday report advisory --org acme DSA-5532-1
+  patchday report cve --org acme CVE-2023-5678 -o csv
+  patchday report computer --org acme web-01
+  patchday report end-of-support --org acme`)
+	cmd.AddCommand(newReportEndOfSupportCmd(), newReportComplianceCmd(), newReportAdvisoryCmd(), newReportCVECmd(), newReportComputerCmd())
 	return cmd
 }
 

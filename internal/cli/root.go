@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -20,7 +21,12 @@ const (
 	ExitOK    = 0
 	ExitError = 1 // the command failed (the server refused, the network failed, ...)
 	ExitUsage = 2 // the command line was wrong
+	// ExitNotCompliant: patchday health show found the computer not compliant.
+	ExitNotCompliant = 3
 )
+
+// errNotCompliant is the answer of a health check that failed; its exit code is 3.
+var errNotCompliant = errors.New("the computer is not compliant")
 
 // usageError marks errors in the command line itself.
 type usageError struct{ error }
@@ -34,6 +40,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return ExitOK
 	}
 	fmt.Fprintln(stderr, "patchday:", err)
+	if errors.Is(err, errNotCompliant) {
+		return ExitNotCompliant
+	}
 	// cobra reports an unknown command with a plain error; it is a command-line mistake too.
 	if _, ok := err.(usageError); ok || strings.HasPrefix(err.Error(), "unknown command ") {
 		return ExitUsage
