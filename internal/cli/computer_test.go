@@ -110,3 +110,62 @@ func writeTemp(t *testing.T, name, content string) string {
 	}
 	return p
 }
+
+// Reports and health verdicts through the command line, on a real agent's fixture machine.
+func TestReportsAndHealth(t *testing.T) {
+	ts := newTestServer(t)
+	cliEnv(t)
+	loginAdmin(t, ts)
+	t.Setenv(envOrg, "default")
+	tok := jsonOut[struct{ Token string }](t, ok(t, "", "enroll-token", "create", "t", "-o", "json")).Token
+	collector := &inventory.Collector{Root: filepath.Join("..", "inventory", "testdata", "debian12"), GOOS: "linux", Hostname: "web-01",
+		Run: func(context.Context, string, ...string) ([]byte, error) {
+			return nil, fmt.Errorf("no firewall tools here")
+		}}
+	if _, err := agent.Enroll(context.Background(), agent.Config{StateDir: t.TempDir(), Collector: collector, Version: "test"}, ts.url, tok, ""); err != nil {
+		t.Fatal(err)
+	}
+	// The fixture machine has openssl 3.0.19-1~deb12u2.
+	ok(t, "", "update", "create", "-f", writeTemp(t, "u.yaml", `name: openssl-next
+title: OpenSSL next
+classification: security
+severity: critical
+applicability: {purl: "pkg:deb/debian/openssl", vers: "vers:deb/<3.0.20-1~deb12u1"}
+installer: {type: apt}
+`))
+	rep := ok(t, "", "report", "computer", "web-01")
+	for _, want := range []string{"NOT compliant", "critical 1", "openssl-next", "needed"} {
+		if !strings.Contains(rep, want) {
+			t.Errorf("report computer lacks %q:\n%s", want, rep)
+		}
+	}
+	// The fixture's ufw is enabled, its ClamAV signatures are old: the default policy says
+	// the machine fails on antivirus age; with no grace, the missing critical update counts.
+	ok(t, "", "health", "policy", "set", "--grace-days", "0")
+	r := run(t, "", "health", "show", "web-01")
+	if r.code != ExitNotCompliant || !strings.Contains(r.out, "critical updates missing") {
+		t.Errorf("health show: exit %d\n%s%s", r.code, r.out, r.stderr)
+	}
+	ok(t, "", "health", "policy", "set", "--max-missing-critical", "1", "--max-antivirus-age-days", "0")
+	if out := ok(t, "", "health", "show", "web-01"); !strings.Contains(out, "web-01: compliant") {
+		t.Errorf("health show after relaxing the policy: %s", out)
+	}
+	if out := ok(t, "", "health", "policy", "show"); !strings.Contains(out, "MAX MISSING CRITICAL    1") {
+		t.Errorf("policy show:\n%s", out)
+	}
+	fails(t, 2, "give at least one setting", "", "health", "policy", "set")
+	fails(t, 1, "grace_days", "", "health", "policy", "set", "--grace-days", "-1")
+
+	csv := ok(t, "", "health", "list", "-o", "csv")
+	if !strings.HasPrefix(csv, "id,hostname,compliant,reasons\n") || !strings.Contains(csv, ",web-01,yes,") {
+		t.Errorf("health list -o csv:\n%s", csv)
+	}
+	comp := ok(t, "", "report", "compliance", "-o", "json")
+	if c := jsonOut[struct{ Computers, Compliant int }](t, comp); c.Computers != 1 || c.Compliant != 1 {
+		t.Errorf("report compliance: %s", comp)
+	}
+	if csv := ok(t, "", "report", "computer", "web-01", "-o", "csv"); !strings.HasPrefix(csv, "update,severity,state,deadline,days_exposed,error\nopenssl-next,critical,needed,") {
+		t.Errorf("report computer -o csv:\n%s", csv)
+	}
+	fails(t, 2, "must be table, json or csv", "", "report", "compliance", "-o", "xml")
+}

@@ -267,29 +267,15 @@ func runServe(ctx context.Context, o serveOptions, stderr io.Writer) error {
 		fmt.Fprintln(stderr)
 	}
 
-	flushDone := make(chan struct{})
-	fctx, stopFlush := context.WithCancel(context.Background())
+	bgDone := make(chan struct{})
+	bgCtx, stopBackground := context.WithCancel(context.Background())
 	go func() {
-		defer close(flushDone)
-		t := time.NewTicker(5 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-fctx.Done():
-				return
-			case <-t.C:
-				if err := srv.FlushCheckIns(fctx); err != nil {
-					log.Warn("flush check-in times", "err", err)
-				}
-			}
-		}
+		defer close(bgDone)
+		srv.Background(bgCtx)
 	}()
 	defer func() {
-		stopFlush()
-		<-flushDone
-		if err := srv.FlushCheckIns(context.Background()); err != nil {
-			log.Warn("flush check-in times", "err", err)
-		}
+		stopBackground()
+		<-bgDone
 	}()
 
 	errc := make(chan error, 1)

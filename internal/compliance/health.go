@@ -90,7 +90,7 @@ func overdue(e store.Exposure, graceDays int, now time.Time) bool {
 	if e.Deadline != nil {
 		return !now.Before(*e.Deadline)
 	}
-	if e.NeededSince == nil {
+	if e.NeededSince == nil || graceDays == 0 {
 		return graceDays == 0
 	}
 	return now.Sub(*e.NeededSince) >= time.Duration(graceDays)*24*time.Hour

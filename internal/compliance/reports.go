@@ -300,6 +300,12 @@ type OrgReport struct {
 
 // ForOrg builds the organisation's report: every active computer judged by the policy.
 func ForOrg(ctx context.Context, st *store.Store, orgID int64, now time.Time) (OrgReport, error) {
+	return ForComputers(ctx, st, orgID, nil, now)
+}
+
+// ForComputers is ForOrg for the active computers that include accepts (all when nil), such
+// as the members of a group.
+func ForComputers(ctx context.Context, st *store.Store, orgID int64, include func(id int64) bool, now time.Time) (OrgReport, error) {
 	rep := OrgReport{BySeverity: map[string]int{}, Silent: []string{}, EndOfSupport: map[string]int{}, NonCompliant: []Verdict{}}
 	policy, err := st.HealthPolicy(ctx, orgID)
 	if err != nil {
@@ -307,6 +313,9 @@ func ForOrg(ctx context.Context, st *store.Store, orgID int64, now time.Time) (O
 	}
 	outstanding := map[int64][]store.Exposure{}
 	err = st.OrgOutstanding(ctx, orgID, func(e store.Exposure) error {
+		if include != nil && !include(e.ComputerID) {
+			return nil
+		}
 		outstanding[e.ComputerID] = append(outstanding[e.ComputerID], e)
 		rep.Missing++
 		rep.BySeverity[e.Severity]++
@@ -327,6 +336,9 @@ func ForOrg(ctx context.Context, st *store.Store, orgID int64, now time.Time) (O
 			return rep, err
 		}
 		for _, c := range cs {
+			if include != nil && !include(c.ID) {
+				continue
+			}
 			rep.Computers++
 			out := outstanding[c.ID]
 			v := Judge(policy, c, out, now)

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
@@ -17,11 +16,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
-
 	"github.com/patchday/patchday/internal/auth"
 	"github.com/patchday/patchday/internal/catalog"
+	"github.com/patchday/patchday/internal/compliance"
 	"github.com/patchday/patchday/internal/protocol"
+	"github.com/patchday/patchday/internal/rollout"
 	"github.com/patchday/patchday/internal/store"
 )
 
@@ -78,7 +77,7 @@ func (s *Server) agentEnroll(c *call) error {
 		return err
 	}
 	invHash := inv.Hash()
-	blob, err := compressInventory(inv)
+	blob, err := compliance.EncodeInventory(inv)
 	if err != nil {
 		return err
 	}
@@ -93,6 +92,10 @@ func (s *Server) agentEnroll(c *call) error {
 	ctx := c.r.Context()
 	var comp store.Computer
 	var org store.Org
+	// The evaluator's lock before the transaction, always in this order; the computer it
+	// evaluates is known inside the transaction.
+	ic := s.eval.Inventory(store.Computer{}, inv, invHash)
+	defer ic.Release()
 	err = s.store.Update(ctx, func(tx *store.Tx) error {
 		tok, err := tx.UseEnrollToken(ctx, auth.HashToken(req.Token), s.cfg.Now())
 		if err != nil {
@@ -114,6 +117,28 @@ func (s *Server) agentEnroll(c *call) error {
 		if err := tx.SetComputerHealth(ctx, comp.ID, health, digest, req.AgentVersion); err != nil {
 			return err
 		}
+		ic.For(comp)
+		if _, err := ic.Write(ctx, tx); err != nil {
+			return err
+		}
+		if comp, err = tx.Computer(ctx, tok.OrgID, comp.ID); err != nil {
+			return err
+		}
+		if err := rollout.RefreshComputer(ctx, tx, comp); err != nil {
+			return err
+		}
+		for _, name := range tok.Groups {
+			g, err := tx.GroupByName(ctx, tok.OrgID, name)
+			if errors.Is(err, store.ErrNotFound) || err == nil && g.Rule != "" {
+				s.log.Warn("enrollment token names a group that is gone or dynamic", "token", tok.Name, "group", name)
+				continue
+			} else if err != nil {
+				return err
+			}
+			if err := tx.AddGroupMember(ctx, g.ID, comp.ID, "enroll-token:"+tok.Name); err != nil {
+				return err
+			}
+		}
 		c.user.Username = "enroll-token:" + tok.Name
 		return c.audit(tx, tok.OrgID, "computer.enroll", "computer", itoa(comp.ID),
 			map[string]any{"hostname": inv.Hostname, "machine_id": inv.MachineID, "enroll_token_id": tok.ID})
@@ -126,6 +151,7 @@ func (s *Server) agentEnroll(c *call) error {
 	case err != nil:
 		return err
 	}
+	ic.Apply()
 	s.log.Info("computer enrolled", "org", org.Slug, "computer_id", comp.ID, "hostname", comp.Hostname)
 	writeJSON(c.w, http.StatusCreated, protocol.EnrollResponse{
 		ComputerID: comp.ID, Org: org.Slug, Credential: secret,
@@ -192,13 +218,20 @@ func (s *Server) agentCheckIn(c *call) error {
 	if req.Inventory != nil || healthChanged || len(req.Results) > 0 || stale || first {
 		var blob []byte
 		if req.Inventory != nil {
-			if blob, err = compressInventory(req.Inventory); err != nil {
+			if blob, err = compliance.EncodeInventory(req.Inventory); err != nil {
 				return err
 			}
 		}
 		ctx := c.r.Context()
+		var ic *compliance.InventoryChange
+		if req.Inventory != nil {
+			// The evaluator's lock before the transaction, always in this order.
+			ic = s.eval.Inventory(comp, req.Inventory, req.InventoryHash)
+			defer ic.Release()
+		}
 		err := s.store.Update(ctx, func(tx *store.Tx) error {
 			resp.Acknowledged = resp.Acknowledged[:0]
+			rebuild := stale
 			if req.Inventory != nil {
 				if err := tx.SaveInventory(ctx, req.InventoryHash, blob, len(req.Inventory.Packages)); err != nil {
 					return err
@@ -206,10 +239,28 @@ func (s *Server) agentCheckIn(c *call) error {
 				if err := tx.SetComputerInventory(ctx, comp.ID, req.InventoryHash, factsOf(req.Inventory, req.AgentVersion)); err != nil {
 					return err
 				}
+				changed, err := ic.Write(ctx, tx)
+				if err != nil {
+					return err
+				}
+				rebuild = rebuild || changed
+				// Its facts may have changed: so may its dynamic groups.
+				fresh, err := tx.Computer(ctx, comp.OrgID, comp.ID)
+				if err != nil {
+					return err
+				}
+				if err := rollout.RefreshComputer(ctx, tx, fresh); err != nil {
+					return err
+				}
 			}
 			if healthChanged {
 				if err := tx.SetComputerHealth(ctx, comp.ID, health, digest, req.AgentVersion); err != nil {
 					return err
+				}
+				if !req.Health.RebootRequired {
+					if err := tx.ClearPendingReboot(ctx, comp.OrgID, comp.ID); err != nil {
+						return err
+					}
 				}
 			}
 			for _, r := range req.Results {
@@ -227,7 +278,7 @@ func (s *Server) agentCheckIn(c *call) error {
 					return err
 				}
 			}
-			if len(req.Results) > 0 || stale {
+			if len(req.Results) > 0 || rebuild {
 				doc, err = s.issueAssignments(c, tx, comp, now)
 				return err
 			}
@@ -235,6 +286,9 @@ func (s *Server) agentCheckIn(c *call) error {
 		})
 		if err != nil {
 			return err
+		}
+		if ic != nil {
+			ic.Apply()
 		}
 	}
 	resp.Assignments = json.RawMessage(doc)
@@ -486,27 +540,4 @@ func healthDigest(h protocol.Health) ([]byte, string, error) {
 	}
 	sum := sha256.Sum256(b)
 	return b, hex.EncodeToString(sum[:8]), nil
-}
-
-var (
-	zstdEnc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
-	zstdDec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(64<<20))
-)
-
-func compressInventory(inv *protocol.Inventory) ([]byte, error) {
-	b, err := json.Marshal(inv)
-	if err != nil {
-		return nil, err
-	}
-	return zstdEnc.EncodeAll(b, make([]byte, 0, len(b)/4)), nil
-}
-
-func decompressInventory(b []byte) (protocol.Inventory, error) {
-	raw, err := zstdDec.DecodeAll(b, nil)
-	if err != nil {
-		return protocol.Inventory{}, fmt.Errorf("inventory: %w", err)
-	}
-	var inv protocol.Inventory
-	err = json.NewDecoder(bytes.NewReader(raw)).Decode(&inv)
-	return inv, err
 }

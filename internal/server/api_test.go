@@ -202,6 +202,7 @@ func TestViewerCannotMutate(t *testing.T) {
 			"PUT /api/v1/orgs/{org}/users/{user}/role":                         map[string]any{"role": "viewer"},
 			"PUT /api/v1/orgs/{org}/computers/{computer}/assignments/{update}": map[string]any{},
 			"POST /api/v1/orgs/{org}/enroll-tokens":                            map[string]any{"name": "x"},
+			"POST /api/v1/orgs/{org}/groups":                                   map[string]any{"name": "g"},
 		}
 		checked := 0
 		for _, pattern := range e.srv.Routes() {
@@ -280,6 +281,12 @@ func TestAuditEveryMutation(t *testing.T) {
 			{"PUT /api/v1/orgs/{org}/computers/{computer}/assignments/{update}", "/api/v1/orgs/a/computers/web-01/assignments/u1", e.admin, map[string]any{}, "computer.assign", "1", true, ""},
 			{"DELETE /api/v1/orgs/{org}/computers/{computer}/assignments/{update}", "/api/v1/orgs/a/computers/1/assignments/u1", e.admin, nil, "computer.unassign", "1", true, ""},
 			{"POST /api/v1/orgs/{org}/computers/{computer}/revoke", "/api/v1/orgs/a/computers/1/revoke", e.admin, nil, "computer.revoke", "1", true, ""},
+			{"POST /api/v1/orgs/{org}/groups", "/api/v1/orgs/a/groups", e.admin, map[string]any{"name": "pilot", "ring": 1}, "group.create", "pilot", true, ""},
+			{"PATCH /api/v1/orgs/{org}/groups/{group}", "/api/v1/orgs/a/groups/pilot", e.admin, map[string]any{"description": "first"}, "group.update", "pilot", true, ""},
+			{"PUT /api/v1/orgs/{org}/groups/{group}/members/{computer}", "/api/v1/orgs/a/groups/pilot/members/web-01", e.admin, nil, "group.add_member", "pilot", true, ""},
+			{"DELETE /api/v1/orgs/{org}/groups/{group}/members/{computer}", "/api/v1/orgs/a/groups/pilot/members/web-01", e.admin, nil, "group.remove_member", "pilot", true, ""},
+			{"PUT /api/v1/orgs/{org}/computers/{computer}/tags", "/api/v1/orgs/a/computers/web-01/tags", e.admin, map[string]any{"tags": []string{"prod"}}, "computer.tag", "1", true, ""},
+			{"DELETE /api/v1/orgs/{org}/groups/{group}", "/api/v1/orgs/a/groups/pilot", e.admin, nil, "group.delete", "pilot", true, ""},
 			{"PUT /api/v1/orgs/{org}/health-policy", "/api/v1/orgs/a/health-policy", e.admin, map[string]any{"grace_days": 3}, "health_policy.set", "a", true, ""},
 			{"DELETE /api/v1/orgs/{org}/enroll-tokens/{id}", fmt.Sprintf("/api/v1/orgs/a/enroll-tokens/%d", enrollTok.ID), e.admin, nil, "enroll_token.revoke", fmt.Sprint(enrollTok.ID), true, ""},
 			{"POST /api/v1/tokens", "/api/v1/tokens", e.admin, map[string]any{"name": "ci", "expires_in": "30d"}, "token.create", "", false, ""},

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/patchday/patchday/internal/auth"
+	"github.com/patchday/patchday/internal/compliance"
 	"github.com/patchday/patchday/internal/protocol"
 	"github.com/patchday/patchday/internal/store"
 )
@@ -48,8 +49,18 @@ func (s *Server) createEnrollToken(c *call) error {
 		return errInvalid("groups", "must name at most 32 groups")
 	}
 	for i, g := range req.Groups {
-		if err := checkSlug("groups["+strconv.Itoa(i)+"]", g); err != nil {
+		field := "groups[" + strconv.Itoa(i) + "]"
+		if err := checkSlug(field, g); err != nil {
 			return err
+		}
+		grp, err := s.store.GroupByName(c.r.Context(), c.org.ID, g)
+		if errors.Is(err, store.ErrNotFound) {
+			return errInvalid(field, "names no group of this organisation (patchday group create %s)", g)
+		} else if err != nil {
+			return err
+		}
+		if grp.Rule != "" {
+			return errInvalid(field, "names a dynamic group, whose rule decides its members")
 		}
 	}
 	secret, prefix, hash := auth.NewSecret(auth.EnrollPrefix)
@@ -155,9 +166,10 @@ func (s *Server) listComputers(c *call) error {
 // computerDetail is a computer with where its updates stand and its latest results.
 type computerDetail struct {
 	store.Computer
-	Packages int                    `json:"packages"`
-	Updates  []store.ComputerUpdate `json:"updates"`
-	Results  []store.InstallResult  `json:"results"`
+	Packages int                       `json:"packages"`
+	Updates  []store.ComputerUpdate    `json:"updates"`
+	Results  []store.InstallResult     `json:"results"`
+	History  []store.StateHistoryEntry `json:"history"` // the latest changes of state
 }
 
 func (s *Server) getComputer(c *call) error {
@@ -166,7 +178,7 @@ func (s *Server) getComputer(c *call) error {
 		return err
 	}
 	ctx := c.r.Context()
-	d := computerDetail{Computer: comp, Updates: []store.ComputerUpdate{}, Results: []store.InstallResult{}}
+	d := computerDetail{Computer: comp, Updates: []store.ComputerUpdate{}, Results: []store.InstallResult{}, History: []store.StateHistoryEntry{}}
 	if comp.InventoryHash != "" {
 		inv, err := s.inventoryOf(c, comp)
 		if err != nil {
@@ -184,6 +196,11 @@ func (s *Server) getComputer(c *call) error {
 	} else if rs != nil {
 		d.Results = rs
 	}
+	if h, err := s.store.StateHistory(ctx, comp.ID, 50); err != nil {
+		return err
+	} else if h != nil {
+		d.History = h
+	}
 	writeJSON(c.w, http.StatusOK, d)
 	return nil
 }
@@ -193,7 +210,7 @@ func (s *Server) inventoryOf(c *call, comp store.Computer) (protocol.Inventory, 
 	if err != nil {
 		return protocol.Inventory{}, err
 	}
-	return decompressInventory(b)
+	return compliance.DecodeInventory(b)
 }
 
 func (s *Server) getInventory(c *call) error {

@@ -54,6 +54,17 @@ func (s *Server) apiRoutes() []route {
 		{"PUT", "/api/v1/orgs/{org}/computers/{computer}/assignments/{update}", orgOperate, s.assignUpdate},
 		{"DELETE", "/api/v1/orgs/{org}/computers/{computer}/assignments/{update}", orgOperate, s.unassignUpdate},
 
+		{"PUT", "/api/v1/orgs/{org}/computers/{computer}/tags", orgAdmin, s.setComputerTags},
+		{"GET", "/api/v1/orgs/{org}/groups", orgRead, s.listGroups},
+		{"POST", "/api/v1/orgs/{org}/groups", orgAdmin, s.createGroup},
+		{"GET", "/api/v1/orgs/{org}/groups/{group}", orgRead, s.getGroup},
+		{"PATCH", "/api/v1/orgs/{org}/groups/{group}", orgAdmin, s.updateGroup},
+		{"DELETE", "/api/v1/orgs/{org}/groups/{group}", orgAdmin, s.deleteGroup},
+		{"GET", "/api/v1/orgs/{org}/groups/{group}/members", orgRead, s.listGroupMembers},
+		{"PUT", "/api/v1/orgs/{org}/groups/{group}/members/{computer}", orgAdmin, s.addGroupMember},
+		{"DELETE", "/api/v1/orgs/{org}/groups/{group}/members/{computer}", orgAdmin, s.removeGroupMember},
+		{"GET", "/api/v1/orgs/{org}/reports/group", orgRead, s.groupReport},
+
 		{"GET", "/api/v1/orgs/{org}/computers/{computer}/health", orgRead, s.computerHealth},
 		{"GET", "/api/v1/orgs/{org}/computers/{computer}/report", orgRead, s.computerReport},
 		{"GET", "/api/v1/orgs/{org}/health", orgRead, s.bulkHealth},

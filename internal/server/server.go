@@ -21,6 +21,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/patchday/patchday/internal/blob"
+	"github.com/patchday/patchday/internal/compliance"
 	"github.com/patchday/patchday/internal/store"
 )
 
@@ -54,6 +55,9 @@ type Config struct {
 	PreviousSigningKeys []ed25519.PrivateKey
 	// CheckInInterval is the agents' check-in interval (default DefaultCheckInInterval).
 	CheckInInterval time.Duration
+	// Evaluator keeps applicability and the states of updates on computers current; New
+	// makes and loads one when it is nil.
+	Evaluator *compliance.Evaluator
 	// Now is the clock; tests move it.
 	Now func() time.Time
 }
@@ -75,6 +79,7 @@ type Server struct {
 	agents *limiterSet // check-ins per computer
 
 	seen seenBatch // agents' check-in times, written in batches
+	eval *compliance.Evaluator
 }
 
 // New builds a server on cfg.
@@ -110,6 +115,12 @@ func New(cfg Config) *Server {
 		_, cfg.SigningKey, _ = ed25519.GenerateKey(rand.Reader)
 		cfg.Logger.Warn("no signing key configured: agents enrolled now will need to enroll again after a restart")
 	}
+	if cfg.Evaluator == nil {
+		cfg.Evaluator = compliance.NewEvaluator(cfg.Store, cfg.Logger)
+		if err := cfg.Evaluator.Load(context.Background()); err != nil {
+			cfg.Logger.Error("applicability: load failed; it is retried in the background", "err", err)
+		}
+	}
 	if cfg.SessionTTL == 0 {
 		cfg.SessionTTL = 12 * time.Hour
 	}
@@ -122,6 +133,7 @@ func New(cfg Config) *Server {
 		logins: newLimiterSet(cfg.LoginRate, cfg.LoginBurst),
 		agents: newLimiterSet(cfg.AgentRate, cfg.AgentBurst),
 		cache:  newAuthCache(cfg.AuthCacheTTL),
+		eval:   cfg.Evaluator,
 	}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.metrics = newMetrics(s.reg)

@@ -40,6 +40,11 @@ func (s *Server) createUpdate(c *call) error {
 	} else if err != nil {
 		return err
 	}
+	// Which computers need it. A failure here leaves the update stored; the background
+	// poll evaluates it again.
+	if err := s.eval.UpdateAdded(ctx); err != nil {
+		s.log.Error("evaluate new update", "update", u.Name, "err", err)
+	}
 	writeJSON(c.w, http.StatusCreated, updateDetail{Update: u, Relations: rel})
 	return nil
 }

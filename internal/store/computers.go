@@ -31,6 +31,7 @@ type Computer struct {
 	LastCheckInAt  *time.Time      `json:"last_checkin_at,omitempty"`
 	RevokedAt      *time.Time      `json:"revoked_at,omitempty"`
 	RevokedBy      string          `json:"revoked_by,omitempty"`
+	Tags           []string        `json:"tags"`
 }
 
 // AssignState is the signed assignment list last issued to a computer and what it was built
@@ -45,17 +46,21 @@ type AssignState struct {
 
 const computerCols = `c.id, c.org_id, c.hostname, c.machine_id, c.os_id, c.os_version, c.os_name, c.kernel, c.arch, c.agent_version,
 	c.credential_hash, COALESCE(c.inventory_hash, ''), c.health, c.health_digest, c.assign_seq, c.assign_digest, c.assign_doc,
-	c.assign_gen, c.assign_until, c.enroll_token_id, c.enrolled_at, c.last_checkin_at, c.revoked_at, c.revoked_by`
+	c.assign_gen, c.assign_until, c.enroll_token_id, c.enrolled_at, c.last_checkin_at, c.revoked_at, c.revoked_by, c.tags`
 
 func scanComputer(row interface{ Scan(...any) error }, extra ...any) (Computer, error) {
 	var c Computer
-	var health string
+	var health, tags string
 	var seq int64
 	dest := append([]any{&c.ID, &c.OrgID, &c.Hostname, &c.MachineID, &c.OSID, &c.OSVersion, &c.OSName, &c.Kernel, &c.Arch,
 		&c.AgentVersion, &c.CredentialHash, &c.InventoryHash, &health, &c.HealthDigest, &seq, &c.Assign.Digest,
 		&c.Assign.Doc, &c.Assign.Gen, &c.Assign.Until, &c.EnrollTokenID, &c.EnrolledAt, &c.LastCheckInAt, &c.RevokedAt,
-		&c.RevokedBy}, extra...)
+		&c.RevokedBy, &tags}, extra...)
 	err := row.Scan(dest...)
+	c.Tags = []string{}
+	if tags != "" {
+		c.Tags = strings.Split(tags, ",")
+	}
 	c.Health = json.RawMessage(health)
 	c.Assign.Seq = uint64(seq)
 	return c, err
@@ -72,6 +77,10 @@ type ComputerFacts struct {
 // history). A revoked computer that enrolls again with a valid token is active again.
 func (tx *Tx) EnrollComputer(ctx context.Context, orgID int64, f ComputerFacts, credentialHash string, tokenID int64) (Computer, error) {
 	now := Now()
+	var token any // NULL when enrolled without a token (tests, imports)
+	if tokenID > 0 {
+		token = tokenID
+	}
 	var id int64
 	err := errNoSuchMachine
 	if f.MachineID != "" {
@@ -83,12 +92,12 @@ func (tx *Tx) EnrollComputer(ctx context.Context, orgID int64, f ComputerFacts, 
 		_, err = tx.exec(ctx, `UPDATE computers SET hostname = $2, os_id = $3, os_version = $4, os_name = $5, kernel = $6,
 			arch = $7, agent_version = $8, credential_hash = $9, enroll_token_id = $10, revoked_at = NULL, revoked_by = '',
 			assign_gen = -1 WHERE id = $1`,
-			id, f.Hostname, f.OSID, f.OSVersion, f.OSName, f.Kernel, f.Arch, f.AgentVersion, credentialHash, tokenID)
+			id, f.Hostname, f.OSID, f.OSVersion, f.OSName, f.Kernel, f.Arch, f.AgentVersion, credentialHash, token)
 	case errors.Is(err, errNoSuchMachine) || errors.Is(mapErr(err), ErrNotFound):
 		err = tx.queryRow(ctx, `INSERT INTO computers (org_id, hostname, machine_id, os_id, os_version, os_name, kernel, arch,
 			agent_version, credential_hash, enroll_token_id, enrolled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 			RETURNING id`, orgID, f.Hostname, f.MachineID, f.OSID, f.OSVersion, f.OSName, f.Kernel, f.Arch, f.AgentVersion,
-			credentialHash, tokenID, now).Scan(&id)
+			credentialHash, token, now).Scan(&id)
 	}
 	if err != nil {
 		return Computer{}, fmt.Errorf("enroll computer %s: %w", f.Hostname, mapErr(err))

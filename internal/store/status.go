@@ -123,3 +123,19 @@ func (r Reader) StateHistory(ctx context.Context, computerID int64, limit int) (
 	}
 	return out, rows.Err()
 }
+
+// ClearPendingReboot marks a computer's updates that waited for a reboot as installed: the
+// machine reports no pending reboot any more.
+func (tx *Tx) ClearPendingReboot(ctx context.Context, orgID, computerID int64) error {
+	now := Now()
+	if _, err := tx.exec(ctx, `INSERT INTO update_state_history (org_id, computer_id, update_id, state, at)
+		SELECT org_id, computer_id, update_id, 'installed', $2 FROM computer_updates WHERE computer_id = $1 AND state = 'pending_reboot'`,
+		computerID, now); err != nil {
+		return fmt.Errorf("clear pending reboot: %w", err)
+	}
+	if _, err := tx.exec(ctx, `UPDATE computer_updates SET state = 'installed', updated_at = $2 WHERE computer_id = $1 AND state = 'pending_reboot'`,
+		computerID, now); err != nil {
+		return fmt.Errorf("clear pending reboot: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,321 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/patchday/patchday/internal/compliance"
+	"github.com/patchday/patchday/internal/rollout"
+	"github.com/patchday/patchday/internal/store"
+)
+
+type groupRequest struct {
+	Name        *string `json:"name"`
+	Description *string `json:"description"`
+	Rule        *string `json:"rule"`
+	Ring        *int    `json:"ring"`
+	NoRing      bool    `json:"no_ring"` // PATCH: take the group out of the rings
+}
+
+// checkGroup validates the fields of a group request that are present.
+func checkGroup(req groupRequest) error {
+	if req.Name != nil {
+		if err := checkSlug("name", *req.Name); err != nil {
+			return err
+		}
+	}
+	if req.Description != nil && len(*req.Description) > 1000 {
+		return errInvalid("description", "must be at most 1000 characters")
+	}
+	if req.Rule != nil {
+		if _, err := rollout.ParseRule(*req.Rule); err != nil {
+			return errInvalid("rule", "%v", err)
+		}
+	}
+	if req.Ring != nil && (*req.Ring < 1 || *req.Ring > 100) {
+		return errInvalid("ring", "must be from 1 (the first ring, such as a pilot) to 100")
+	}
+	return nil
+}
+
+func (s *Server) createGroup(c *call) error {
+	var req groupRequest
+	if err := decode(c.w, c.r, &req); err != nil {
+		return err
+	}
+	if req.Name == nil {
+		return errInvalid("name", "is required")
+	}
+	if err := checkGroup(req); err != nil {
+		return err
+	}
+	g := store.Group{OrgID: c.org.ID, Name: *req.Name, Ring: req.Ring, CreatedBy: c.user.Username}
+	if req.Description != nil {
+		g.Description = *req.Description
+	}
+	if req.Rule != nil {
+		r, _ := rollout.ParseRule(*req.Rule)
+		g.Rule = r.String()
+	}
+	ctx := c.r.Context()
+	err := s.store.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		if g, err = tx.CreateGroup(ctx, g); err != nil {
+			return err
+		}
+		if g.Rule != "" {
+			if _, _, err := rollout.RefreshGroup(ctx, tx, g); err != nil {
+				return err
+			}
+			if g, err = tx.GroupByID(ctx, g.OrgID, g.ID); err != nil {
+				return err
+			}
+		}
+		return c.audit(tx, c.org.ID, "group.create", "group", g.Name, map[string]any{"rule": g.Rule, "ring": g.Ring})
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return errConflict("a group named %q exists", g.Name)
+	} else if err != nil {
+		return err
+	}
+	writeJSON(c.w, http.StatusCreated, g)
+	return nil
+}
+
+func (s *Server) listGroups(c *call) error {
+	gs, err := s.store.ListGroups(c.r.Context(), c.org.ID)
+	if err != nil {
+		return err
+	}
+	if gs == nil {
+		gs = []store.Group{}
+	}
+	writeJSON(c.w, http.StatusOK, listResponse[store.Group]{Items: gs})
+	return nil
+}
+
+func (s *Server) groupOf(c *call) (store.Group, error) {
+	name := c.r.PathValue("group")
+	g, err := s.store.GroupByName(c.r.Context(), c.org.ID, name)
+	if err != nil {
+		return store.Group{}, storeErr(err, "group "+quote(name))
+	}
+	return g, nil
+}
+
+func (s *Server) getGroup(c *call) error {
+	g, err := s.groupOf(c)
+	if err != nil {
+		return err
+	}
+	writeJSON(c.w, http.StatusOK, g)
+	return nil
+}
+
+func (s *Server) updateGroup(c *call) error {
+	var req groupRequest
+	if err := decode(c.w, c.r, &req); err != nil {
+		return err
+	}
+	if req.Name != nil {
+		return errInvalid("name", "cannot change; create a new group")
+	}
+	if err := checkGroup(req); err != nil {
+		return err
+	}
+	g, err := s.groupOf(c)
+	if err != nil {
+		return err
+	}
+	if req.Description != nil {
+		g.Description = *req.Description
+	}
+	if req.Ring != nil {
+		g.Ring = req.Ring
+	}
+	if req.NoRing {
+		g.Ring = nil
+	}
+	ruleChanged := false
+	if req.Rule != nil {
+		r, _ := rollout.ParseRule(*req.Rule)
+		if (g.Rule == "") != (r.String() == "") {
+			return errInvalid("rule", "cannot turn a static group into a dynamic one or back; create a new group")
+		}
+		ruleChanged = g.Rule != r.String()
+		g.Rule = r.String()
+	}
+	ctx := c.r.Context()
+	var joined, left int
+	err = s.store.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		if g, err = tx.UpdateGroup(ctx, g); err != nil {
+			return err
+		}
+		if ruleChanged {
+			if joined, left, err = rollout.RefreshGroup(ctx, tx, g); err != nil {
+				return err
+			}
+			if g, err = tx.GroupByID(ctx, g.OrgID, g.ID); err != nil {
+				return err
+			}
+		}
+		return c.audit(tx, c.org.ID, "group.update", "group", g.Name, map[string]any{"rule": g.Rule, "ring": g.Ring,
+			"description": g.Description, "joined": joined, "left": left})
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(c.w, http.StatusOK, g)
+	return nil
+}
+
+func (s *Server) deleteGroup(c *call) error {
+	g, err := s.groupOf(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.r.Context()
+	err = s.store.Update(ctx, func(tx *store.Tx) error {
+		if err := tx.DeleteGroup(ctx, c.org.ID, g.ID); err != nil {
+			return err
+		}
+		return c.audit(tx, c.org.ID, "group.delete", "group", g.Name, map[string]any{"members": g.Members})
+	})
+	if err != nil {
+		return err
+	}
+	c.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) listGroupMembers(c *call) error {
+	g, err := s.groupOf(c)
+	if err != nil {
+		return err
+	}
+	p, err := page(c.r)
+	if err != nil {
+		return err
+	}
+	cs, err := s.store.ListGroupMembers(c.r.Context(), g.ID, store.Page{After: p.After, Limit: p.Limit + 1})
+	if err != nil {
+		return err
+	}
+	writeList(c.w, cs, p.Limit, func(c store.Computer) int64 { return c.ID })
+	return nil
+}
+
+// addGroupMember puts a computer in a static group.
+func (s *Server) addGroupMember(c *call) error {
+	return s.changeMember(c, true)
+}
+
+func (s *Server) removeGroupMember(c *call) error {
+	return s.changeMember(c, false)
+}
+
+func (s *Server) changeMember(c *call, add bool) error {
+	g, err := s.groupOf(c)
+	if err != nil {
+		return err
+	}
+	if g.Rule != "" {
+		return errConflict("group %q is dynamic: its rule decides its members (%s)", g.Name, g.Rule)
+	}
+	comp, err := s.computerOf(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.r.Context()
+	action := "group.add_member"
+	if !add {
+		action = "group.remove_member"
+	}
+	err = s.store.Update(ctx, func(tx *store.Tx) error {
+		if add {
+			if err := tx.AddGroupMember(ctx, g.ID, comp.ID, c.user.Username); err != nil {
+				return err
+			}
+		} else if removed, err := tx.RemoveGroupMember(ctx, g.ID, comp.ID); err != nil {
+			return err
+		} else if !removed {
+			return errNotFound("computer " + itoa(comp.ID) + " in group " + quote(g.Name))
+		}
+		return c.audit(tx, c.org.ID, action, "group", g.Name, map[string]any{"computer_id": comp.ID, "hostname": comp.Hostname})
+	})
+	if err != nil {
+		return err
+	}
+	c.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type tagsRequest struct {
+	Tags []string `json:"tags"`
+}
+
+// setComputerTags replaces a computer's tags; dynamic groups follow.
+func (s *Server) setComputerTags(c *call) error {
+	var req tagsRequest
+	if err := decode(c.w, c.r, &req); err != nil {
+		return err
+	}
+	if len(req.Tags) > 32 {
+		return errInvalid("tags", "must be at most 32")
+	}
+	for i, t := range req.Tags {
+		if err := checkSlug("tags["+strconv.Itoa(i)+"]", t); err != nil {
+			return err
+		}
+	}
+	slices.Sort(req.Tags)
+	req.Tags = slices.Compact(req.Tags)
+	comp, err := s.computerOf(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.r.Context()
+	err = s.store.Update(ctx, func(tx *store.Tx) error {
+		if err := tx.SetComputerTags(ctx, comp.ID, req.Tags); err != nil {
+			return err
+		}
+		var err error
+		if comp, err = tx.Computer(ctx, c.org.ID, comp.ID); err != nil {
+			return err
+		}
+		if err := rollout.RefreshComputer(ctx, tx, comp); err != nil {
+			return err
+		}
+		return c.audit(tx, c.org.ID, "computer.tag", "computer", itoa(comp.ID), map[string]any{"tags": req.Tags})
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(c.w, http.StatusOK, comp)
+	return nil
+}
+
+// groupReport is the organisation's compliance report for the members of one group.
+func (s *Server) groupReport(c *call) error {
+	name := c.r.URL.Query().Get("name")
+	if name == "" {
+		return errInvalid("name", "is required")
+	}
+	g, err := s.store.GroupByName(c.r.Context(), c.org.ID, name)
+	if err != nil {
+		return storeErr(err, "group "+quote(name))
+	}
+	members, err := s.store.GroupMemberIDs(c.r.Context(), g.ID)
+	if err != nil {
+		return err
+	}
+	rep, err := compliance.ForComputers(c.r.Context(), s.store, c.org.ID, func(id int64) bool { return members[id] }, s.cfg.Now())
+	if err != nil {
+		return err
+	}
+	writeJSON(c.w, http.StatusOK, rep)
+	return nil
+}

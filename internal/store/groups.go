@@ -1,0 +1,178 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Group is a group of computers: static when Rule is empty, else dynamic.
+type Group struct {
+	ID          int64     `json:"id"`
+	OrgID       int64     `json:"org_id"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	Rule        string    `json:"rule"`
+	Ring        *int      `json:"ring,omitempty"`
+	Members     int       `json:"members"`
+	CreatedAt   time.Time `json:"created_at"`
+	CreatedBy   string    `json:"created_by"`
+}
+
+const groupCols = `g.id, g.org_id, g.name, g.description, g.rule, g.ring,
+	(SELECT COUNT(*) FROM group_members m WHERE m.group_id = g.id), g.created_at, g.created_by`
+
+func scanGroup(row interface{ Scan(...any) error }) (Group, error) {
+	var g Group
+	err := row.Scan(&g.ID, &g.OrgID, &g.Name, &g.Description, &g.Rule, &g.Ring, &g.Members, &g.CreatedAt, &g.CreatedBy)
+	return g, err
+}
+
+// CreateGroup stores a group.
+func (tx *Tx) CreateGroup(ctx context.Context, g Group) (Group, error) {
+	var id int64
+	err := tx.queryRow(ctx, `INSERT INTO computer_groups (org_id, name, description, rule, ring, created_at, created_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, g.OrgID, g.Name, g.Description, g.Rule, g.Ring, Now(), g.CreatedBy).Scan(&id)
+	if err != nil {
+		return Group{}, fmt.Errorf("create group %s: %w", g.Name, mapErr(err))
+	}
+	return tx.GroupByID(ctx, g.OrgID, id)
+}
+
+// GroupByID finds an organisation's group.
+func (r Reader) GroupByID(ctx context.Context, orgID, id int64) (Group, error) {
+	g, err := scanGroup(r.queryRow(ctx, `SELECT `+groupCols+` FROM computer_groups g WHERE g.org_id = $1 AND g.id = $2`, orgID, id))
+	if err != nil {
+		return Group{}, fmt.Errorf("group %d: %w", id, mapErr(err))
+	}
+	return g, nil
+}
+
+// GroupByName finds an organisation's group by name.
+func (r Reader) GroupByName(ctx context.Context, orgID int64, name string) (Group, error) {
+	g, err := scanGroup(r.queryRow(ctx, `SELECT `+groupCols+` FROM computer_groups g WHERE g.org_id = $1 AND g.name = $2`, orgID, name))
+	if err != nil {
+		return Group{}, fmt.Errorf("group %s: %w", name, mapErr(err))
+	}
+	return g, nil
+}
+
+// ListGroups lists an organisation's groups, rings first in ring order, then by name.
+func (r Reader) ListGroups(ctx context.Context, orgID int64) ([]Group, error) {
+	rows, err := r.query(ctx, `SELECT `+groupCols+` FROM computer_groups g WHERE g.org_id = $1
+		ORDER BY CASE WHEN g.ring IS NULL THEN 1 ELSE 0 END, g.ring, g.name`, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("list groups: %w", err)
+	}
+	defer rows.Close()
+	var out []Group
+	for rows.Next() {
+		g, err := scanGroup(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list groups: %w", err)
+		}
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+// UpdateGroup changes a group's description, rule and ring.
+func (tx *Tx) UpdateGroup(ctx context.Context, g Group) (Group, error) {
+	if _, err := tx.exec(ctx, `UPDATE computer_groups SET description = $3, rule = $4, ring = $5 WHERE org_id = $1 AND id = $2`,
+		g.OrgID, g.ID, g.Description, g.Rule, g.Ring); err != nil {
+		return Group{}, fmt.Errorf("update group %s: %w", g.Name, err)
+	}
+	return tx.GroupByID(ctx, g.OrgID, g.ID)
+}
+
+// DeleteGroup deletes a group and its memberships.
+func (tx *Tx) DeleteGroup(ctx context.Context, orgID, id int64) error {
+	if _, err := tx.exec(ctx, `DELETE FROM computer_groups WHERE org_id = $1 AND id = $2`, orgID, id); err != nil {
+		return fmt.Errorf("delete group %d: %w", id, err)
+	}
+	return nil
+}
+
+// AddGroupMember puts a computer in a group (no error when it is already there).
+func (tx *Tx) AddGroupMember(ctx context.Context, groupID, computerID int64, by string) error {
+	if _, err := tx.exec(ctx, `INSERT INTO group_members (group_id, computer_id, added_by, added_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (group_id, computer_id) DO NOTHING`, groupID, computerID, by, Now()); err != nil {
+		return fmt.Errorf("add computer %d to group %d: %w", computerID, groupID, err)
+	}
+	return nil
+}
+
+// RemoveGroupMember takes a computer out of a group; removed is false when it was not in it.
+func (tx *Tx) RemoveGroupMember(ctx context.Context, groupID, computerID int64) (removed bool, err error) {
+	res, err := tx.exec(ctx, `DELETE FROM group_members WHERE group_id = $1 AND computer_id = $2`, groupID, computerID)
+	if err != nil {
+		return false, fmt.Errorf("remove computer %d from group %d: %w", computerID, groupID, err)
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
+
+// GroupMemberIDs lists the computers of a group, by id.
+func (r Reader) GroupMemberIDs(ctx context.Context, groupID int64) (map[int64]bool, error) {
+	rows, err := r.query(ctx, `SELECT computer_id FROM group_members WHERE group_id = $1`, groupID)
+	if err != nil {
+		return nil, fmt.Errorf("members of group %d: %w", groupID, err)
+	}
+	defer rows.Close()
+	out := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
+
+// ListGroupMembers lists a group's computers in id order.
+func (r Reader) ListGroupMembers(ctx context.Context, groupID int64, p Page) ([]Computer, error) {
+	rows, err := r.query(ctx, `SELECT `+computerCols+` FROM computers c JOIN group_members m ON m.computer_id = c.id
+		WHERE m.group_id = $1 AND c.id > $2 ORDER BY c.id LIMIT $3`, groupID, p.After, p.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("members of group %d: %w", groupID, err)
+	}
+	defer rows.Close()
+	var out []Computer
+	for rows.Next() {
+		c, err := scanComputer(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// ComputerGroupNames lists the names of the groups a computer is in.
+func (r Reader) ComputerGroupNames(ctx context.Context, computerID int64) ([]string, error) {
+	rows, err := r.query(ctx, `SELECT g.name FROM computer_groups g JOIN group_members m ON m.group_id = g.id
+		WHERE m.computer_id = $1 ORDER BY g.name`, computerID)
+	if err != nil {
+		return nil, fmt.Errorf("groups of computer %d: %w", computerID, err)
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// SetComputerTags replaces a computer's tags.
+func (tx *Tx) SetComputerTags(ctx context.Context, computerID int64, tags []string) error {
+	if _, err := tx.exec(ctx, `UPDATE computers SET tags = $2 WHERE id = $1`, computerID, strings.Join(tags, ",")); err != nil {
+		return fmt.Errorf("tag computer %d: %w", computerID, err)
+	}
+	return nil
+}
