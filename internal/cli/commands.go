@@ -26,6 +26,7 @@ func addClientCommands(root *cobra.Command) {
 		newReportCmd(),
 		newEnrollTokenCmd(),
 		newComputerCmd(),
+		newGroupCmd(),
 		newHealthCmd(),
 	)
 }

@@ -230,7 +230,7 @@ func newComputerCmd() *cobra.Command {
   patchday computer assign --org acme web-01 openssl-3.0.11-1-deb12u2 --deadline 2026-12-01T18:00:00Z
   patchday computer revoke --org acme web-01`)
 	cmd.AddCommand(newComputerListCmd(), newComputerShowCmd(), newComputerInventoryCmd(), newComputerRevokeCmd(),
-		newComputerAssignCmd(), newComputerUnassignCmd())
+		newComputerAssignCmd(), newComputerUnassignCmd(), newComputerTagCmd())
 	return cmd
 }
 

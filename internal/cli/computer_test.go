@@ -169,3 +169,78 @@ installer: {type: apt}
 	}
 	fails(t, 2, "must be table, json or csv", "", "report", "compliance", "-o", "xml")
 }
+
+// Groups: static ones filled by hand and by enrollment tokens, dynamic ones by rules over
+// facts and tags; and the report of one group.
+func TestGroups(t *testing.T) {
+	ts := newTestServer(t)
+	cliEnv(t)
+	loginAdmin(t, ts)
+	t.Setenv(envOrg, "default")
+	ok(t, "", "group", "create", "pilot", "--ring", "1", "--description", "first wave")
+	fails(t, 1, "groups[0]", "", "enroll-token", "create", "x", "--group", "nope")
+	pilotTok := jsonOut[struct{ Token string }](t, ok(t, "", "enroll-token", "create", "p", "--group", "pilot", "-o", "json")).Token
+	plainTok := jsonOut[struct{ Token string }](t, ok(t, "", "enroll-token", "create", "q", "-o", "json")).Token
+	if out := ok(t, "", "group", "create", "web", "--rule", "hostname=web-*"); !strings.Contains(out, "Created dynamic group web with 0 members") {
+		t.Errorf("create web: %s", out)
+	}
+	fails(t, 1, "rule", "", "group", "create", "bad", "--rule", "colour=red")
+	for host, tok := range map[string]string{"web-01": pilotTok, "db-01": plainTok} {
+		// A machine of its own: the fixture tree with another machine id.
+		root := t.TempDir()
+		if err := os.CopyFS(root, os.DirFS(filepath.Join("..", "inventory", "testdata", "debian12"))); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(root, "etc", "machine-id"), []byte("machine-"+host+"\n"), 0o644)
+		collector := &inventory.Collector{Root: root, GOOS: "linux", Hostname: host,
+			Run: func(context.Context, string, ...string) ([]byte, error) { return nil, fmt.Errorf("no firewall tools here") }}
+		if _, err := agent.Enroll(context.Background(), agent.Config{StateDir: t.TempDir(), Collector: collector, Version: "test"}, ts.url, tok, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	members := func(group string) []string {
+		t.Helper()
+		var hosts []string
+		for _, c := range jsonOut[[]struct{ Hostname string }](t, ok(t, "", "group", "show", group, "-o", "json")) {
+			hosts = append(hosts, c.Hostname)
+		}
+		return hosts
+	}
+	if got := members("pilot"); strings.Join(got, " ") != "web-01" {
+		t.Errorf("pilot (from the enrollment token): %v", got)
+	}
+	if got := members("web"); strings.Join(got, " ") != "web-01" {
+		t.Errorf("web (by its rule): %v", got)
+	}
+	ok(t, "", "computer", "tag", "db-01", "prod", "dmz")
+	ok(t, "", "group", "create", "prod", "--rule", "tag=prod")
+	if got := members("prod"); strings.Join(got, " ") != "db-01" {
+		t.Errorf("prod (by tag): %v", got)
+	}
+	ok(t, "", "computer", "tag", "db-01")
+	if got := members("prod"); len(got) != 0 {
+		t.Errorf("prod after the tag went: %v", got)
+	}
+	if out := ok(t, "", "group", "update", "web", "--rule", "hostname=db-*"); !strings.Contains(out, "1 members") {
+		t.Errorf("update web: %s", out)
+	}
+	if got := members("web"); strings.Join(got, " ") != "db-01" {
+		t.Errorf("web after its new rule: %v", got)
+	}
+	ok(t, "", "group", "add", "pilot", "db-01")
+	if got := members("pilot"); strings.Join(got, " ") != "web-01 db-01" {
+		t.Errorf("pilot after add: %v", got)
+	}
+	ok(t, "", "group", "remove", "pilot", "db-01")
+	fails(t, 1, "dynamic", "", "group", "add", "web", "web-01")
+	fails(t, 1, "not found", "", "group", "remove", "pilot", "db-01")
+	list := ok(t, "", "group", "list")
+	if !strings.Contains(list, "pilot  1     static") || !strings.Contains(list, "hostname=db-*") {
+		t.Errorf("group list:\n%s", list)
+	}
+	if rep := jsonOut[struct{ Computers int }](t, ok(t, "", "report", "group", "pilot", "-o", "json")); rep.Computers != 1 {
+		t.Errorf("report group pilot: %d computers", rep.Computers)
+	}
+	ok(t, "", "group", "delete", "prod")
+	fails(t, 1, `group "prod"`, "", "group", "show", "prod")
+}

@@ -231,8 +231,9 @@ func newReportCmd() *cobra.Command {
   patchday report advisory --org acme DSA-5532-1
   patchday report cve --org acme CVE-2023-5678 -o csv
   patchday report computer --org acme web-01
+  patchday report group --org acme pilot
   patchday report end-of-support --org acme`)
-	cmd.AddCommand(newReportEndOfSupportCmd(), newReportComplianceCmd(), newReportAdvisoryCmd(), newReportCVECmd(), newReportComputerCmd())
+	cmd.AddCommand(newReportEndOfSupportCmd(), newReportComplianceCmd(), newReportAdvisoryCmd(), newReportCVECmd(), newReportComputerCmd(), newReportGroupCmd())
 	return cmd
 }
 

@@ -175,3 +175,28 @@ func TestApplicabilityAndReports(t *testing.T) {
 		_ = cve
 	})
 }
+
+// A dynamic group follows a computer's facts as its check-ins report them.
+func TestDynamicGroupFollowsInventory(t *testing.T) {
+	e := newEnv(t, store.SQLite)
+	e.createOrg("a")
+	e.must(201, "POST", "/api/v1/orgs/a/groups", e.admin, map[string]any{"name": "bookworm", "rule": "os=debian:12"})
+	er := e.enrollMachine(e.enrollToken("a", nil), machine("h", "amd64", "11", ""))
+	members := func() int {
+		var g store.Group
+		e.must(200, "GET", "/api/v1/orgs/a/groups/bookworm", e.admin, nil).json(t, &g)
+		return g.Members
+	}
+	if n := members(); n != 0 {
+		t.Fatalf("a Debian 11 machine is in the Debian 12 group (%d)", n)
+	}
+	inv := machine("h", "amd64", "12", "")
+	e.checkin(er.Credential, protocol.CheckIn{InventoryHash: inv.Hash(), Inventory: &inv})
+	if n := members(); n != 1 {
+		t.Fatalf("after the upgrade to Debian 12 the group has %d members", n)
+	}
+	r := e.do("PATCH", "/api/v1/orgs/a/groups/bookworm", e.admin, map[string]any{"rule": ""})
+	if r.status != 400 || r.err(t).Error.Field != "rule" {
+		t.Errorf("turning a dynamic group static: %d %s", r.status, r.body)
+	}
+}

@@ -1,0 +1,348 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+type apiGroup struct {
+	ID          int64     `json:"id"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	Rule        string    `json:"rule"`
+	Ring        *int      `json:"ring"`
+	Members     int       `json:"members"`
+	CreatedAt   time.Time `json:"created_at"`
+	CreatedBy   string    `json:"created_by"`
+}
+
+func (g apiGroup) kind() string {
+	if g.Rule == "" {
+		return "static"
+	}
+	return "dynamic"
+}
+
+func ringCell(r *int) string {
+	if r == nil {
+		return ""
+	}
+	return fmt.Sprint(*r)
+}
+
+func groupPath(org, name string) string {
+	return "/api/v1/orgs/" + url.PathEscape(org) + "/groups/" + url.PathEscape(name)
+}
+
+func newGroupCmd() *cobra.Command {
+	cmd := groupCmd("group", "Groups of computers, static or by a rule, and rings", `  patchday group create --org acme pilot --ring 1
+  patchday group create --org acme web --rule "os=debian:12 hostname=web-*"
+  patchday group add --org acme pilot web-01 web-02
+  patchday group list --org acme
+  patchday group show --org acme web`)
+	cmd.Long = `Groups collect computers: a static group holds the computers added to it (by hand, or by an
+enrollment token that names it); a dynamic group holds the computers its rule matches, kept
+current as their facts and tags change. A rule's terms must all hold:
+
+  os=debian:12,debian:11   os-release ID, or ID:VERSION_ID
+  arch=amd64               package architecture
+  hostname=web-*           a shell pattern
+  tag=prod                 a tag (patchday computer tag)
+  key!=value               the term negated
+
+A group with --ring N is a ring of a rollout: ring 1 (a pilot) goes first.`
+	cmd.AddCommand(newGroupCreateCmd(), newGroupListCmd(), newGroupShowCmd(), newGroupUpdateCmd(), newGroupDeleteCmd(),
+		newGroupMemberCmd(true), newGroupMemberCmd(false))
+	return cmd
+}
+
+func newGroupCreateCmd() *cobra.Command {
+	var of orgFlag
+	var rule, description string
+	var ring int
+	var output outputFormat
+	cmd := &cobra.Command{
+		Use:   "create NAME [--rule RULE] [--ring N] [--description TEXT]",
+		Short: "Create a group (admins): static, or dynamic with --rule",
+		Example: `  patchday group create --org acme pilot --ring 1
+  patchday group create --org acme debian-web --rule "os=debian hostname=web-*" --ring 2`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			org, err := of.get()
+			if err != nil {
+				return err
+			}
+			req := map[string]any{"name": args[0]}
+			if rule != "" {
+				req["rule"] = rule
+			}
+			if description != "" {
+				req["description"] = description
+			}
+			if cmd.Flags().Changed("ring") {
+				req["ring"] = ring
+			}
+			c, err := loggedInClient()
+			if err != nil {
+				return err
+			}
+			var raw json.RawMessage
+			if err := c.do(cmd.Context(), http.MethodPost, "/api/v1/orgs/"+url.PathEscape(org)+"/groups", nil, req, &raw); err != nil {
+				return err
+			}
+			if output == outputJSON {
+				return printJSON(cmd.OutOrStdout(), raw)
+			}
+			var g apiGroup
+			if err := decodeItem(raw, &g); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Created %s group %s with %d members\n", g.kind(), g.Name, g.Members)
+			return nil
+		},
+	}
+	of.add(cmd)
+	cmd.Flags().StringVar(&rule, "rule", "", `membership rule of a dynamic group, such as "os=debian:12 hostname=web-*"`)
+	cmd.Flags().StringVar(&description, "description", "", "what the group is for")
+	cmd.Flags().IntVar(&ring, "ring", 0, "its ring in rollouts: 1 goes first")
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+func newGroupListCmd() *cobra.Command {
+	var of orgFlag
+	var lf listFlags
+	cmd := &cobra.Command{
+		Use:     "list",
+		Short:   "List the groups, rings first",
+		Example: `  patchday group list --org acme`,
+		Args:    exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return listInOrg(cmd, &of, lf, "groups", nil, []string{"name", "ring", "kind", "members", "rule", "description"},
+				func(g apiGroup) []string {
+					return []string{g.Name, ringCell(g.Ring), g.kind(), fmt.Sprint(g.Members), g.Rule, g.Description}
+				})
+		},
+	}
+	of.add(cmd)
+	addListFlags(cmd, &lf)
+	return cmd
+}
+
+func newGroupShowCmd() *cobra.Command {
+	var of orgFlag
+	var lf listFlags
+	cmd := &cobra.Command{
+		Use:     "show NAME",
+		Short:   "Show a group and its computers",
+		Example: `  patchday group show --org acme pilot`,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			org, err := of.get()
+			if err != nil {
+				return err
+			}
+			if err := lf.check(); err != nil {
+				return err
+			}
+			c, err := loggedInClient()
+			if err != nil {
+				return err
+			}
+			var g apiGroup
+			if err := c.do(cmd.Context(), http.MethodGet, groupPath(org, args[0]), nil, nil, &g); err != nil {
+				return err
+			}
+			items, more, err := c.list(cmd.Context(), groupPath(org, args[0])+"/members", nil, lf.limit)
+			if err != nil {
+				return err
+			}
+			if lf.output == outputTable {
+				if err := keyValues(cmd.OutOrStdout(), "name", g.Name, "kind", g.kind(), "rule", g.Rule, "ring", ringCell(g.Ring),
+					"description", g.Description, "members", fmt.Sprint(g.Members)); err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout())
+			}
+			return printList(cmd, lf, items, more, []string{"id", "hostname", "os", "last check-in"}, func(c apiComputer) []string {
+				return []string{fmt.Sprint(c.ID), c.Hostname, c.OSName, timePtrCell(c.LastCheckInAt)}
+			})
+		},
+	}
+	of.add(cmd)
+	addListFlags(cmd, &lf)
+	return cmd
+}
+
+func newGroupUpdateCmd() *cobra.Command {
+	var of orgFlag
+	var rule, description string
+	var ring int
+	var noRing bool
+	cmd := &cobra.Command{
+		Use:     "update NAME [--rule RULE] [--ring N | --no-ring] [--description TEXT]",
+		Short:   "Change a group's rule, ring or description (admins)",
+		Example: `  patchday group update --org acme web --rule "os=debian:12,debian:13 hostname=web-*"`,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			org, err := of.get()
+			if err != nil {
+				return err
+			}
+			req := map[string]any{}
+			if cmd.Flags().Changed("rule") {
+				req["rule"] = rule
+			}
+			if cmd.Flags().Changed("description") {
+				req["description"] = description
+			}
+			if cmd.Flags().Changed("ring") {
+				req["ring"] = ring
+			}
+			if noRing {
+				req["no_ring"] = true
+			}
+			if len(req) == 0 {
+				return usageError{fmt.Errorf("give something to change: --rule, --ring, --no-ring or --description")}
+			}
+			c, err := loggedInClient()
+			if err != nil {
+				return err
+			}
+			var g apiGroup
+			if err := c.do(cmd.Context(), http.MethodPatch, groupPath(org, args[0]), nil, req, &g); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Updated group %s: %d members\n", g.Name, g.Members)
+			return nil
+		},
+	}
+	of.add(cmd)
+	cmd.Flags().StringVar(&rule, "rule", "", "the new rule (dynamic groups only)")
+	cmd.Flags().StringVar(&description, "description", "", "the new description")
+	cmd.Flags().IntVar(&ring, "ring", 0, "its ring in rollouts")
+	cmd.Flags().BoolVar(&noRing, "no-ring", false, "take the group out of the rings")
+	return cmd
+}
+
+func newGroupDeleteCmd() *cobra.Command {
+	var of orgFlag
+	cmd := &cobra.Command{
+		Use:     "delete NAME",
+		Short:   "Delete a group (admins); its computers stay",
+		Example: `  patchday group delete --org acme old-pilot`,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			org, err := of.get()
+			if err != nil {
+				return err
+			}
+			c, err := loggedInClient()
+			if err != nil {
+				return err
+			}
+			if err := c.do(cmd.Context(), http.MethodDelete, groupPath(org, args[0]), nil, nil, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Deleted group %s\n", args[0])
+			return nil
+		},
+	}
+	of.add(cmd)
+	return cmd
+}
+
+func newGroupMemberCmd(add bool) *cobra.Command {
+	var of orgFlag
+	use, short, method, verb := "add", "Put computers in a static group (admins)", http.MethodPut, "Added"
+	if !add {
+		use, short, method, verb = "remove", "Take computers out of a static group (admins)", http.MethodDelete, "Removed"
+	}
+	cmd := &cobra.Command{
+		Use:     use + " GROUP ID|HOSTNAME...",
+		Short:   short,
+		Example: `  patchday group ` + use + ` --org acme pilot web-01 web-02`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 2 {
+				return usageError{fmt.Errorf("%s needs a group and at least one computer", cmd.CommandPath())}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			org, err := of.get()
+			if err != nil {
+				return err
+			}
+			c, err := loggedInClient()
+			if err != nil {
+				return err
+			}
+			for _, comp := range args[1:] {
+				if err := c.do(cmd.Context(), method, groupPath(org, args[0])+"/members/"+url.PathEscape(comp), nil, nil, nil); err != nil {
+					return fmt.Errorf("%s: %w", comp, err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", verb, comp)
+			}
+			return nil
+		},
+	}
+	of.add(cmd)
+	return cmd
+}
+
+func newComputerTagCmd() *cobra.Command {
+	var of orgFlag
+	cmd := &cobra.Command{
+		Use:   "tag ID|HOSTNAME [TAG...]",
+		Short: "Set a computer's tags (admins); no tags clears them",
+		Long: `Replace a computer's tags with the ones given. Dynamic groups whose rules name tags
+(tag=prod) take the computer in or out at once.`,
+		Example: `  patchday computer tag --org acme web-01 prod dmz`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 1 {
+				return usageError{fmt.Errorf("%s needs a computer", cmd.CommandPath())}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			org, err := of.get()
+			if err != nil {
+				return err
+			}
+			c, err := loggedInClient()
+			if err != nil {
+				return err
+			}
+			tags := args[1:]
+			if tags == nil {
+				tags = []string{}
+			}
+			var comp struct{ Tags []string }
+			if err := c.do(cmd.Context(), http.MethodPut, computerPath(org, args[0])+"/tags", nil, map[string]any{"tags": tags}, &comp); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s tags: %s\n", args[0], strings.Join(comp.Tags, " "))
+			return nil
+		},
+	}
+	of.add(cmd)
+	return cmd
+}
+
+func newReportGroupCmd() *cobra.Command {
+	cmd := reportCmd("group NAME", "Compliance of one group's computers",
+		`Show the compliance of the computers of one group, as "report compliance" does for the
+whole organisation (without the daily history).`,
+		`  patchday report group --org acme pilot`, 1,
+		func(_ *cobra.Command, args []string) (string, url.Values) {
+			return "reports/group", url.Values{"name": {args[0]}}
+		},
+		showCompliance)
+	return cmd
+}
