@@ -193,7 +193,9 @@ func TestGroups(t *testing.T) {
 		}
 		os.WriteFile(filepath.Join(root, "etc", "machine-id"), []byte("machine-"+host+"\n"), 0o644)
 		collector := &inventory.Collector{Root: root, GOOS: "linux", Hostname: host,
-			Run: func(context.Context, string, ...string) ([]byte, error) { return nil, fmt.Errorf("no firewall tools here") }}
+			Run: func(context.Context, string, ...string) ([]byte, error) {
+				return nil, fmt.Errorf("no firewall tools here")
+			}}
 		if _, err := agent.Enroll(context.Background(), agent.Config{StateDir: t.TempDir(), Collector: collector, Version: "test"}, ts.url, tok, ""); err != nil {
 			t.Fatal(err)
 		}
