@@ -177,12 +177,28 @@ func (e *Evaluator) Load(ctx context.Context) error {
 	loaded := time.Since(start)
 	changes := 0
 	for org, ix := range e.orgs {
+		// Changes of many updates go together: a transaction per update would spend the
+		// time in commits.
+		var pending []store.StateChange
+		touched := false
 		for id, v := range ix.EvaluateAll() {
-			c, err := e.persistUpdate(ctx, org, id, v)
+			cs, t, err := e.diffUpdate(ctx, org, id, v)
 			if err != nil {
 				return err
 			}
-			changes += c
+			pending = append(pending, cs...)
+			touched = touched || t
+			if len(pending) >= 20000 {
+				changes += len(pending)
+				if err := e.write(ctx, org, pending, false); err != nil {
+					return err
+				}
+				pending = pending[:0]
+			}
+		}
+		changes += len(pending)
+		if err := e.write(ctx, org, pending, touched); err != nil {
+			return err
 		}
 	}
 	e.log.Info("applicability evaluated", "computers", n, "updates", len(e.rules), "load", loaded.Round(time.Millisecond),
@@ -308,9 +324,19 @@ func change(org, computer, update int64, row *store.StateRow, state string, now 
 // persistUpdate brings the stored states of one update in line with its verdicts and
 // returns how many changed.
 func (e *Evaluator) persistUpdate(ctx context.Context, org, updateID int64, v applicability.Verdicts) (int, error) {
-	rows, err := e.st.UpdateStates(ctx, updateID)
+	changes, touched, err := e.diffUpdate(ctx, org, updateID, v)
 	if err != nil {
 		return 0, err
+	}
+	return len(changes), e.write(ctx, org, changes, touched)
+}
+
+// diffUpdate returns the changes that bring the stored states of one update in line with its
+// verdicts; touched says an approved row changes.
+func (e *Evaluator) diffUpdate(ctx context.Context, org, updateID int64, v applicability.Verdicts) ([]store.StateChange, bool, error) {
+	rows, err := e.st.UpdateStates(ctx, updateID)
+	if err != nil {
+		return nil, false, err
 	}
 	now := store.Now()
 	var changes []store.StateChange
@@ -348,12 +374,12 @@ func (e *Evaluator) persistUpdate(ctx context.Context, org, updateID int64, v ap
 			touched = touched || t
 		}
 	}
-	return len(changes), e.write(ctx, org, changes, touched)
+	return changes, touched, nil
 }
 
 // write stores state changes in transactions of a bounded size.
 func (e *Evaluator) write(ctx context.Context, org int64, changes []store.StateChange, touched bool) error {
-	const batch = 5000
+	const batch = 20000
 	for len(changes) > 0 || touched {
 		n := min(batch, len(changes))
 		part := changes[:n]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -55,43 +56,107 @@ type StateChange struct {
 	NeededSince                 *time.Time
 }
 
-// ApplyStateChanges writes state changes and their history, with statements prepared once
-// for the batch: a full evaluation may change a million rows.
+// ApplyStateChanges writes state changes and their history. A full evaluation may change
+// millions of rows, so rows go in multi-row statements of a few hundred, each prepared once.
 func (tx *Tx) ApplyStateChanges(ctx context.Context, changes []StateChange) error {
-	if len(changes) == 0 {
-		return nil
-	}
-	upsert, err := tx.tx.PrepareContext(ctx, `INSERT INTO computer_updates (computer_id, update_id, org_id, state, needed_since, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (computer_id, update_id) DO UPDATE SET state = excluded.state,
-			needed_since = COALESCE(computer_updates.needed_since, excluded.needed_since), updated_at = excluded.updated_at`)
-	if err != nil {
-		return fmt.Errorf("apply states: %w", err)
-	}
-	defer upsert.Close()
-	del, err := tx.tx.PrepareContext(ctx, `DELETE FROM computer_updates WHERE computer_id = $1 AND update_id = $2`)
-	if err != nil {
-		return fmt.Errorf("apply states: %w", err)
-	}
-	defer del.Close()
-	hist, err := tx.tx.PrepareContext(ctx, `INSERT INTO update_state_history (org_id, computer_id, update_id, state, at) VALUES ($1, $2, $3, $4, $5)`)
-	if err != nil {
-		return fmt.Errorf("apply states: %w", err)
-	}
-	defer hist.Close()
 	now := Now()
+	var upserts, deletes []StateChange
 	for _, c := range changes {
-		state := c.State
-		if state == "" {
+		if c.State == "" {
+			deletes = append(deletes, c)
+		} else {
+			upserts = append(upserts, c)
+		}
+	}
+	err := tx.batchInsert(ctx, `INSERT INTO computer_updates (computer_id, update_id, org_id, state, needed_since, updated_at) VALUES `,
+		` ON CONFLICT (computer_id, update_id) DO UPDATE SET state = excluded.state,
+			needed_since = COALESCE(computer_updates.needed_since, excluded.needed_since), updated_at = excluded.updated_at`,
+		6, len(upserts), func(i int) []any {
+			c := upserts[i]
+			return []any{c.ComputerID, c.UpdateID, c.OrgID, c.State, c.NeededSince, now}
+		})
+	if err != nil {
+		return fmt.Errorf("apply states: %w", err)
+	}
+	if len(deletes) > 0 {
+		del, err := tx.tx.PrepareContext(ctx, `DELETE FROM computer_updates WHERE computer_id = $1 AND update_id = $2`)
+		if err != nil {
+			return fmt.Errorf("apply states: %w", err)
+		}
+		defer del.Close()
+		for _, c := range deletes {
 			if _, err := del.ExecContext(ctx, c.ComputerID, c.UpdateID); err != nil {
 				return fmt.Errorf("apply states: %w", err)
 			}
-			state = "not_applicable"
-		} else if _, err := upsert.ExecContext(ctx, c.ComputerID, c.UpdateID, c.OrgID, c.State, c.NeededSince, now); err != nil {
-			return fmt.Errorf("apply states: %w", err)
 		}
-		if _, err := hist.ExecContext(ctx, c.OrgID, c.ComputerID, c.UpdateID, state, now); err != nil {
-			return fmt.Errorf("apply states: %w", err)
+	}
+	err = tx.batchInsert(ctx, `INSERT INTO update_state_history (org_id, computer_id, update_id, state, at) VALUES `, "",
+		5, len(changes), func(i int) []any {
+			c := changes[i]
+			state := c.State
+			if state == "" {
+				state = "not_applicable"
+			}
+			return []any{c.OrgID, c.ComputerID, c.UpdateID, state, now}
+		})
+	if err != nil {
+		return fmt.Errorf("apply states: history: %w", err)
+	}
+	return nil
+}
+
+// batchInsert inserts n rows of cols values each (row(i) gives them) with statements of up
+// to rowsPerStatement rows: head, the placeholders, tail.
+func (tx *Tx) batchInsert(ctx context.Context, head, tail string, cols, n int, row func(int) []any) error {
+	const rowsPerStatement = 400
+	statement := func(rows int) string {
+		var q strings.Builder
+		q.WriteString(head)
+		for r := range rows {
+			if r > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteByte('(')
+			for c := range cols {
+				if c > 0 {
+					q.WriteString(", ")
+				}
+				if tx.engine == Postgres {
+					fmt.Fprintf(&q, "$%d", r*cols+c+1)
+				} else {
+					// Anonymous parameters: the SQLite driver looks up each numbered one's
+					// name by a linear search, quadratic over a statement of 2,000.
+					q.WriteByte('?')
+				}
+			}
+			q.WriteByte(')')
+		}
+		q.WriteString(tail)
+		return q.String()
+	}
+	var full *sql.Stmt
+	if n >= rowsPerStatement {
+		var err error
+		if full, err = tx.tx.PrepareContext(ctx, statement(rowsPerStatement)); err != nil {
+			return err
+		}
+		defer full.Close()
+	}
+	args := make([]any, 0, rowsPerStatement*cols)
+	for i := 0; i < n; i += rowsPerStatement {
+		k := min(rowsPerStatement, n-i)
+		args = args[:0]
+		for j := i; j < i+k; j++ {
+			args = append(args, row(j)...)
+		}
+		var err error
+		if k == rowsPerStatement {
+			_, err = full.ExecContext(ctx, args...)
+		} else {
+			_, err = tx.exec(ctx, statement(k), args...)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil
