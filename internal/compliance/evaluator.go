@@ -97,6 +97,11 @@ func packagesOf(inv *protocol.Inventory) []store.PackageVersion {
 	return out
 }
 
+// distributions are the purl namespaces of deb packages that name an operating system: an
+// update for pkg:deb/ubuntu/openssl does not concern a Debian machine.
+var distributions = map[string]bool{"debian": true, "ubuntu": true, "raspbian": true, "devuan": true, "kali": true,
+	"linuxmint": true, "pop": true, "elementary": true, "pureos": true}
+
 // ruleOf turns a stored update into an applicability rule; ok is false for updates the
 // engine does not evaluate (not a deb package, or no version range): those concern only the
 // computers they are assigned to by hand.
@@ -113,7 +118,11 @@ func ruleOf(u store.UpdateRule) (applicability.Update, bool, error) {
 	if err != nil {
 		return applicability.Update{}, false, fmt.Errorf("update %d: %w", u.ID, err)
 	}
-	return applicability.Update{ID: u.ID, Package: p.Name, Namespace: p.Namespace, Range: rng,
+	ns := p.Namespace
+	if !distributions[ns] {
+		ns = "" // a vendor's repository (pkg:deb/example/...), not an OS: any OS may have it
+	}
+	return applicability.Update{ID: u.ID, Package: p.Name, Namespace: ns, Range: rng,
 		OSReleases: d.Applicability.OSReleases, Architectures: d.Applicability.Architectures, Languages: d.Applicability.Languages,
 		Supersedes: u.Supersedes, Prerequisites: u.Prerequisites}, true, nil
 }

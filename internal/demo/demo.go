@@ -2,7 +2,8 @@
 // something to look at: a monthly release of advisories (a critical remote code execution in
 // a network service, a browser update for several versions, architectures and languages, a
 // workaround-only advisory with mitigating factors, a revised advisory), with their products,
-// updates and a payload.
+// updates and a payload; and a small fleet of computers, as if their agents had reported in,
+// with groups for a pilot ring and the rest.
 package demo
 
 import (
@@ -134,8 +135,11 @@ func Load(ctx context.Context, st *store.Store, blobs *blob.Disk, orgSlug string
 				return fmt.Errorf("demo update %s: %w", u.Name, err)
 			}
 		}
+		if err := loadComputers(ctx, tx, org.ID, now); err != nil {
+			return fmt.Errorf("demo computers: %w", err)
+		}
 		orgID := org.ID
-		details, _ := json.Marshal(map[string]any{"advisories": len(docs), "release": release})
+		details, _ := json.Marshal(map[string]any{"advisories": len(docs), "release": release, "computers": len(fleet())})
 		_, err := tx.AppendAudit(ctx, store.AuditEvent{OrgID: &orgID, Actor: Actor, Action: "demo.load", ObjectType: "org",
 			ObjectID: orgSlug, Source: "local", RequestID: "demo", Details: details})
 		return err
@@ -156,6 +160,10 @@ func products(orgID int64) []store.Product {
 			CPE: "cpe:2.3:a:example:mail_server:4.96:*:*:*:*:*:*:*", ReleasedOn: "2025-06-03", MainstreamEnd: "2027-06-01"},
 		{OrgID: orgID, Vendor: "OpenSSL", Name: "OpenSSL", VersionLine: "3.0", PURL: "pkg:deb/debian/openssl",
 			ReleasedOn: "2021-09-07", MainstreamEnd: "2026-09-07"},
+		{OrgID: orgID, Vendor: "Debian", Name: "Debian GNU/Linux", VersionLine: "11", CPE: "cpe:2.3:o:debian:debian_linux:11:*:*:*:*:*:*:*",
+			ReleasedOn: "2021-08-14", MainstreamEnd: "2024-08-14", ExtendedEnd: "2026-08-31"},
+		{OrgID: orgID, Vendor: "Debian", Name: "Debian GNU/Linux", VersionLine: "12", CPE: "cpe:2.3:o:debian:debian_linux:12:*:*:*:*:*:*:*",
+			ReleasedOn: "2023-06-10", MainstreamEnd: "2026-06-10", ExtendedEnd: "2028-06-30"},
 	}
 }
 

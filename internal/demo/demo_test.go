@@ -2,10 +2,12 @@ package demo
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/patchday/patchday/internal/blob"
+	"github.com/patchday/patchday/internal/compliance"
 	"github.com/patchday/patchday/internal/server"
 	"github.com/patchday/patchday/internal/store"
 	"github.com/patchday/patchday/internal/store/storetest"
@@ -64,8 +66,40 @@ func TestLoad(t *testing.T) {
 				t.Fatalf("updates %d, %v", len(us), err)
 			}
 			eol, _ := st.ListProducts(ctx, org.ID, store.ProductFilter{EndedBy: "2026-11-23", Page: store.Page{Limit: 10}})
-			if len(eol) != 3 {
+			if len(eol) != 4 {
 				t.Errorf("products past support: %d", len(eol))
+			}
+			// The fleet: what the server works out at start.
+			if err := compliance.NewEvaluator(st, nil).Load(ctx); err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]string{
+				"web-01":    "openssl-3.0.11-1-deb12u2=needed", // past u1 already
+				"web-02":    "",
+				"db-01":     "example-sql-engine-2019.150.4390=needed",
+				"db-02":     "openssl-3.0.11-1-deb12u1=superseded openssl-3.0.11-1-deb12u2=needed",
+				"laptop-07": "openssl-3.0.11-1-deb12u2=needed",
+				"legacy-01": "", // Debian 11: the updates are for Debian 12
+			}
+			for host, states := range want {
+				c, err := st.ComputerByHostname(ctx, org.ID, host)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ups, _ := st.ComputerUpdates(ctx, c.ID)
+				var got []string
+				for _, u := range ups {
+					got = append(got, u.UpdateName+"="+u.State)
+				}
+				if strings.Join(got, " ") != states {
+					t.Errorf("%s: %v, want %s", host, got, states)
+				}
+			}
+			for name, n := range map[string]int{"pilot": 2, "broad": 4} {
+				g, err := st.GroupByName(ctx, org.ID, name)
+				if err != nil || g.Members != n {
+					t.Errorf("group %s: %+v %v", name, g, err)
+				}
 			}
 		})
 	}
