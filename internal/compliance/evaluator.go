@@ -209,6 +209,12 @@ func (e *Evaluator) Load(ctx context.Context) error {
 		if err := e.write(ctx, org, pending, touched); err != nil {
 			return err
 		}
+		if err := e.st.Update(ctx, func(tx *store.Tx) error {
+			_, err := tx.SyncApprovals(ctx, org, 0, 0)
+			return err
+		}); err != nil {
+			return err
+		}
 	}
 	e.log.Info("applicability evaluated", "computers", n, "updates", len(e.rules), "load", loaded.Round(time.Millisecond),
 		"total", time.Since(start).Round(time.Millisecond), "state_changes", changes)
@@ -462,6 +468,12 @@ func (e *Evaluator) evaluateNewRules(ctx context.Context) error {
 			if _, err := e.persistUpdate(ctx, org, id, v); err != nil {
 				return err
 			}
+			if err := e.st.Update(ctx, func(tx *store.Tx) error {
+				_, err := tx.SyncApprovals(ctx, org, id, 0)
+				return err
+			}); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -541,8 +553,13 @@ func (ic *InventoryChange) Write(ctx context.Context, tx *store.Tx) (changed boo
 	if err := tx.ApplyStateChanges(ctx, changes); err != nil {
 		return false, err
 	}
+	// Rows that became needed may be approved already, for one of its groups.
+	moved, err := tx.SyncApprovals(ctx, ic.comp.OrgID, 0, ic.comp.ID)
+	if err != nil {
+		return false, err
+	}
 	ic.written = true
-	return changed, nil
+	return changed || moved > 0, nil
 }
 
 // Apply puts the committed inventory into the index.

@@ -38,7 +38,9 @@ func RefreshComputer(ctx context.Context, tx *store.Tx, c store.Computer) error 
 			return err
 		}
 	}
-	return nil
+	// Its groups decide which approvals reach it.
+	_, err = tx.SyncApprovals(ctx, c.OrgID, 0, c.ID)
+	return err
 }
 
 // RefreshGroup recomputes a dynamic group's members over its organisation's active
@@ -86,6 +88,11 @@ func RefreshGroup(ctx context.Context, tx *store.Tx, g store.Group) (joined, lef
 			return joined, left, err
 		}
 		left++
+	}
+	if joined+left > 0 {
+		if _, err := tx.SyncApprovals(ctx, g.OrgID, 0, 0); err != nil {
+			return joined, left, err
+		}
 	}
 	return joined, left, nil
 }

@@ -139,6 +139,9 @@ func (s *Server) agentEnroll(c *call) error {
 				return err
 			}
 		}
+		if _, err := tx.SyncApprovals(ctx, tok.OrgID, 0, comp.ID); err != nil {
+			return err
+		}
 		c.user.Username = "enroll-token:" + tok.Name
 		return c.audit(tx, tok.OrgID, "computer.enroll", "computer", itoa(comp.ID),
 			map[string]any{"hostname": inv.Hostname, "machine_id": inv.MachineID, "enroll_token_id": tok.ID})
@@ -319,12 +322,17 @@ func (s *Server) issueAssignments(c *call, tx *store.Tx, comp store.Computer, no
 	if err != nil {
 		return "", err
 	}
+	windows, until, err := s.windowsOf(ctx, tx, comp.ID, now)
+	if err != nil {
+		return "", err
+	}
 	items := make([]protocol.Assignment, 0, len(pending))
 	for _, p := range pending {
 		a, err := assignmentOf(p)
 		if err != nil {
 			return "", err
 		}
+		a.Windows = windows
 		items = append(items, a)
 	}
 	b, err := json.Marshal(items)
@@ -332,7 +340,7 @@ func (s *Server) issueAssignments(c *call, tx *store.Tx, comp store.Computer, no
 		return "", err
 	}
 	sum := sha256.Sum256(b)
-	st := store.AssignState{Seq: cur.Assign.Seq, Digest: hex.EncodeToString(sum[:]), Doc: cur.Assign.Doc, Gen: c.assignGen}
+	st := store.AssignState{Seq: cur.Assign.Seq, Digest: hex.EncodeToString(sum[:]), Doc: cur.Assign.Doc, Gen: c.assignGen, Until: until}
 	if st.Digest != cur.Assign.Digest || cur.Assign.Doc == "" {
 		st.Seq++
 		signed, err := protocol.Sign(s.cfg.SigningKey, protocol.KindAssignments, protocol.AssignmentList{
@@ -350,6 +358,33 @@ func (s *Server) issueAssignments(c *call, tx *store.Tx, comp store.Computer, no
 		return "", err
 	}
 	return st.Doc, nil
+}
+
+// windowsOf gives the maintenance windows of a computer for the coming week: the union of
+// its groups' windows (none: any time), and when the list must be rebuilt to look ahead.
+func (s *Server) windowsOf(ctx context.Context, tx *store.Tx, computerID int64, now time.Time) ([]protocol.Window, *time.Time, error) {
+	groups, err := tx.ComputerGroups(ctx, computerID)
+	if err != nil {
+		return nil, nil, err
+	}
+	var all []rollout.Window
+	for _, g := range groups {
+		sched, err := rollout.ParseSchedule(g.Windows, g.Timezone)
+		if err != nil || sched.Empty() {
+			continue
+		}
+		all = append(all, sched.Windows(now, now.Add(7*24*time.Hour))...)
+	}
+	if len(all) == 0 {
+		return nil, nil, nil
+	}
+	merged := rollout.Merge(all)
+	out := make([]protocol.Window, len(merged))
+	for i, w := range merged {
+		out[i] = protocol.Window{Start: w.Start, End: w.End}
+	}
+	until := now.Add(24 * time.Hour).UTC()
+	return out, &until, nil
 }
 
 // assignmentOf turns a pending assignment into its wire form.

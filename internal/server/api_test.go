@@ -167,6 +167,8 @@ var operatorMay = []string{
 	"PATCH /api/v1/orgs/{org}/products/{id}",
 	"PUT /api/v1/orgs/{org}/computers/{computer}/assignments/{update}",
 	"DELETE /api/v1/orgs/{org}/computers/{computer}/assignments/{update}",
+	"POST /api/v1/orgs/{org}/updates/{name}/approvals",
+	"DELETE /api/v1/orgs/{org}/updates/{name}/approvals/{group}",
 }
 
 // agentProtocol are the routes agents call, authenticated by an enrollment token or an agent
@@ -189,8 +191,10 @@ func TestViewerCannotMutate(t *testing.T) {
 		e.must(201, "POST", "/api/v1/orgs/a/products", e.admin, map[string]string{"vendor": "V", "name": "N"}).json(t, &prod)
 		e.enroll(e.enrollToken("a", nil), "web-01")
 		e.must(201, "POST", "/api/v1/orgs/a/updates", e.admin, aptUpdate("op-assign"))
+		e.must(201, "POST", "/api/v1/orgs/a/groups", e.admin, map[string]any{"name": "pilot"})
 		before := e.auditCount()
-		vals := map[string]string{"org": "a", "user": "alice", "id": fmt.Sprint(prod.ID), "computer": "web-01", "update": "op-assign"}
+		vals := map[string]string{"org": "a", "user": "alice", "id": fmt.Sprint(prod.ID), "computer": "web-01", "update": "op-assign",
+			"name": "op-assign", "group": "pilot"}
 		bodies := map[string]any{
 			"POST /api/v1/orgs/{org}/advisories":                               minimalCSAF(t),
 			"PUT /api/v1/orgs/{org}/payloads":                                  "payload bytes",
@@ -203,6 +207,7 @@ func TestViewerCannotMutate(t *testing.T) {
 			"PUT /api/v1/orgs/{org}/computers/{computer}/assignments/{update}": map[string]any{},
 			"POST /api/v1/orgs/{org}/enroll-tokens":                            map[string]any{"name": "x"},
 			"POST /api/v1/orgs/{org}/groups":                                   map[string]any{"name": "g"},
+			"POST /api/v1/orgs/{org}/updates/{name}/approvals":                 map[string]any{"group": "pilot"},
 		}
 		checked := 0
 		for _, pattern := range e.srv.Routes() {
@@ -286,6 +291,8 @@ func TestAuditEveryMutation(t *testing.T) {
 			{"PUT /api/v1/orgs/{org}/groups/{group}/members/{computer}", "/api/v1/orgs/a/groups/pilot/members/web-01", e.admin, nil, "group.add_member", "pilot", true, ""},
 			{"DELETE /api/v1/orgs/{org}/groups/{group}/members/{computer}", "/api/v1/orgs/a/groups/pilot/members/web-01", e.admin, nil, "group.remove_member", "pilot", true, ""},
 			{"PUT /api/v1/orgs/{org}/computers/{computer}/tags", "/api/v1/orgs/a/computers/web-01/tags", e.admin, map[string]any{"tags": []string{"prod"}}, "computer.tag", "1", true, ""},
+			{"POST /api/v1/orgs/{org}/updates/{name}/approvals", "/api/v1/orgs/a/updates/u1/approvals", e.admin, map[string]any{"group": "pilot"}, "update.install", "u1", true, ""},
+			{"DELETE /api/v1/orgs/{org}/updates/{name}/approvals/{group}", "/api/v1/orgs/a/updates/u1/approvals/pilot", e.admin, nil, "update.unapprove", "u1", true, ""},
 			{"DELETE /api/v1/orgs/{org}/groups/{group}", "/api/v1/orgs/a/groups/pilot", e.admin, nil, "group.delete", "pilot", true, ""},
 			{"PUT /api/v1/orgs/{org}/health-policy", "/api/v1/orgs/a/health-policy", e.admin, map[string]any{"grace_days": 3}, "health_policy.set", "a", true, ""},
 			{"DELETE /api/v1/orgs/{org}/enroll-tokens/{id}", fmt.Sprintf("/api/v1/orgs/a/enroll-tokens/%d", enrollTok.ID), e.admin, nil, "enroll_token.revoke", fmt.Sprint(enrollTok.ID), true, ""},

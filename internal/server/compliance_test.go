@@ -200,3 +200,108 @@ func TestDynamicGroupFollowsInventory(t *testing.T) {
 		t.Errorf("turning a dynamic group static: %d %s", r.status, r.body)
 	}
 }
+
+// Approvals for groups reach the members' signed assignment lists, with the deadline and the
+// group's maintenance windows; a decline in any of a computer's groups wins; the rollout
+// status counts each group's machines.
+func TestGroupApprovals(t *testing.T) {
+	forEngines(t, func(t *testing.T, e *env) {
+		e.createOrg("a")
+		e.must(201, "POST", "/api/v1/orgs/a/groups", e.admin, map[string]any{"name": "pilot", "ring": 1,
+			"windows": "mon-sun 00:00-24:00", "timezone": "Europe/Zurich"})
+		e.must(201, "POST", "/api/v1/orgs/a/groups", e.admin, map[string]any{"name": "broad", "ring": 2, "rule": "hostname=web-*"})
+		e.must(201, "POST", "/api/v1/orgs/a/groups", e.admin, map[string]any{"name": "frozen"})
+		tok := e.enrollToken("a", map[string]any{"groups": []string{"pilot"}})
+		web1 := e.enrollMachine(tok, machine("web-01", "amd64", "12", "3.0.11-1~deb12u1"))
+		web2 := e.enrollMachine(e.enrollToken("a", nil), machine("web-02", "amd64", "12", "3.0.11-1~deb12u1"))
+		key, _ := protocol.DecodeKey(web1.SigningKey)
+		e.must(201, "POST", "/api/v1/orgs/a/advisories", e.admin, minimalCSAF(t))
+		e.must(201, "POST", "/api/v1/orgs/a/updates", e.admin, opensslUpdate("openssl-u2", "3.0.11-1~deb12u2"))
+
+		list := func(er protocol.EnrollResponse) protocol.AssignmentList {
+			t.Helper()
+			cr := e.checkin(er.Credential, protocol.CheckIn{})
+			var l protocol.AssignmentList
+			if err := cr.Assignments.Verify(key, protocol.KindAssignments, &l); err != nil {
+				t.Fatal(err)
+			}
+			return l
+		}
+		if l := list(web1); len(l.Items) != 0 {
+			t.Fatalf("assigned before any approval: %+v", l.Items)
+		}
+		deadline := e.clock().Add(72 * time.Hour).UTC().Truncate(time.Second)
+		var ap struct {
+			store.Approval
+			Warnings []string
+		}
+		e.must(200, "POST", "/api/v1/orgs/a/updates/openssl-u2/approvals", e.admin, map[string]any{"group": "pilot", "deadline": deadline}).json(t, &ap)
+		if ap.Action != "install" || ap.GroupName != "pilot" || len(ap.Warnings) != 0 {
+			t.Errorf("approval %+v", ap)
+		}
+		l := list(web1)
+		if len(l.Items) != 1 || l.Items[0].Deadline == nil || !l.Items[0].Deadline.Equal(deadline) || len(l.Items[0].Windows) == 0 {
+			t.Fatalf("web-01's list after approving for pilot: %+v", l.Items)
+		}
+		if w := l.Items[0].Windows[0]; !w.End.After(w.Start) || w.End.Sub(w.Start) < 24*time.Hour {
+			t.Errorf("the pilot's always-open window came out as %v", w)
+		}
+		if l := list(web2); len(l.Items) != 0 {
+			t.Errorf("web-02 (not in pilot) got %+v", l.Items)
+		}
+		if s := e.states("a", web1.ComputerID); s["openssl-u2"] != "approved" {
+			t.Errorf("web-01 state %v", s)
+		}
+
+		// The broad ring (web-*: both machines) approves too; frozen declines for web-01.
+		e.must(200, "POST", "/api/v1/orgs/a/updates/openssl-u2/approvals", e.admin, map[string]any{"group": "broad"})
+		if l := list(web2); len(l.Items) != 1 || l.Items[0].Deadline != nil || len(l.Items[0].Windows) != 0 {
+			t.Errorf("web-02 via broad: %+v", l.Items)
+		}
+		e.must(204, "PUT", fmt.Sprintf("/api/v1/orgs/a/groups/frozen/members/%d", web1.ComputerID), e.admin, nil)
+		e.must(200, "POST", "/api/v1/orgs/a/updates/openssl-u2/approvals", e.admin, map[string]any{"group": "frozen", "action": "decline"})
+		if l := list(web1); len(l.Items) != 0 {
+			t.Errorf("declined for frozen, web-01 still gets %+v", l.Items)
+		}
+		var rs struct {
+			Groups []store.RolloutGroup
+		}
+		e.must(200, "GET", "/api/v1/orgs/a/updates/openssl-u2/rollout", e.admin, nil).json(t, &rs)
+		byName := map[string]store.RolloutGroup{}
+		for _, g := range rs.Groups {
+			byName[g.Group] = g
+		}
+		if p := byName["pilot"]; p.Members != 1 || p.Needed != 1 || p.Approved != 0 || p.Action != "install" {
+			t.Errorf("pilot %+v", p)
+		}
+		if b := byName["broad"]; b.Members != 2 || b.Approved != 1 || b.Needed != 1 {
+			t.Errorf("broad %+v", b)
+		}
+		if rs.Groups[0].Group != "pilot" || rs.Groups[1].Group != "broad" {
+			t.Errorf("rings first, in order: %+v", rs.Groups)
+		}
+		// Withdrawing the decline gives it back.
+		e.must(204, "DELETE", "/api/v1/orgs/a/updates/openssl-u2/approvals/frozen", e.admin, nil)
+		if l := list(web1); len(l.Items) != 1 {
+			t.Errorf("after the decline went: %+v", l.Items)
+		}
+		// Bad input names the field.
+		for _, tc := range []struct {
+			body  map[string]any
+			field string
+		}{
+			{map[string]any{"group": "nope"}, "group"},
+			{map[string]any{"group": "pilot", "action": "maybe"}, "action"},
+			{map[string]any{"group": "pilot", "action": "decline", "deadline": deadline}, "deadline"},
+		} {
+			r := e.do("POST", "/api/v1/orgs/a/updates/openssl-u2/approvals", e.admin, tc.body)
+			if r.status != 400 || r.err(t).Error.Field != tc.field {
+				t.Errorf("%v: %d %s", tc.body, r.status, r.body)
+			}
+		}
+		r := e.do("PATCH", "/api/v1/orgs/a/groups/pilot", e.admin, map[string]any{"windows": "someday 10:00-11:00"})
+		if r.status != 400 || r.err(t).Error.Field != "windows" {
+			t.Errorf("bad windows: %d %s", r.status, r.body)
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"strings"
 	"errors"
 	"net/http"
 	"slices"
@@ -17,6 +18,8 @@ type groupRequest struct {
 	Rule        *string `json:"rule"`
 	Ring        *int    `json:"ring"`
 	NoRing      bool    `json:"no_ring"` // PATCH: take the group out of the rings
+	Windows     *string `json:"windows"`
+	Timezone    *string `json:"timezone"`
 }
 
 // checkGroup validates the fields of a group request that are present.
@@ -37,7 +40,38 @@ func checkGroup(req groupRequest) error {
 	if req.Ring != nil && (*req.Ring < 1 || *req.Ring > 100) {
 		return errInvalid("ring", "must be from 1 (the first ring, such as a pilot) to 100")
 	}
+	if req.Windows != nil || req.Timezone != nil {
+		spec, tz := "", ""
+		if req.Windows != nil {
+			spec = *req.Windows
+		}
+		if req.Timezone != nil {
+			tz = *req.Timezone
+		}
+		if _, err := rollout.ParseSchedule(spec, tz); err != nil {
+			field := "windows"
+			if strings.Contains(err.Error(), "time zone") {
+				field = "timezone"
+			}
+			return errInvalid(field, "%v", err)
+		}
+	}
 	return nil
+}
+
+// applySchedule sets a group's windows and time zone from a request, in canonical form.
+func applySchedule(g *store.Group, req groupRequest) {
+	if req.Windows != nil {
+		g.Windows = *req.Windows
+	}
+	if req.Timezone != nil {
+		g.Timezone = *req.Timezone
+	}
+	if g.Timezone == "" {
+		g.Timezone = "UTC"
+	}
+	sched, _ := rollout.ParseSchedule(g.Windows, g.Timezone)
+	g.Windows = sched.Spec
 }
 
 func (s *Server) createGroup(c *call) error {
@@ -59,6 +93,7 @@ func (s *Server) createGroup(c *call) error {
 		r, _ := rollout.ParseRule(*req.Rule)
 		g.Rule = r.String()
 	}
+	applySchedule(&g, req)
 	ctx := c.r.Context()
 	err := s.store.Update(ctx, func(tx *store.Tx) error {
 		var err error
@@ -138,6 +173,8 @@ func (s *Server) updateGroup(c *call) error {
 	if req.NoRing {
 		g.Ring = nil
 	}
+	scheduleChanged := req.Windows != nil || req.Timezone != nil
+	applySchedule(&g, req)
 	ruleChanged := false
 	if req.Rule != nil {
 		r, _ := rollout.ParseRule(*req.Rule)
@@ -162,8 +199,14 @@ func (s *Server) updateGroup(c *call) error {
 				return err
 			}
 		}
+		if scheduleChanged {
+			// The windows go into the members' assignment lists.
+			if err := tx.BumpAssignGen(ctx, g.OrgID); err != nil {
+				return err
+			}
+		}
 		return c.audit(tx, c.org.ID, "group.update", "group", g.Name, map[string]any{"rule": g.Rule, "ring": g.Ring,
-			"description": g.Description, "joined": joined, "left": left})
+			"description": g.Description, "windows": g.Windows, "timezone": g.Timezone, "joined": joined, "left": left})
 	})
 	if err != nil {
 		return err
@@ -180,6 +223,9 @@ func (s *Server) deleteGroup(c *call) error {
 	ctx := c.r.Context()
 	err = s.store.Update(ctx, func(tx *store.Tx) error {
 		if err := tx.DeleteGroup(ctx, c.org.ID, g.ID); err != nil {
+			return err
+		}
+		if _, err := tx.SyncApprovals(ctx, c.org.ID, 0, 0); err != nil {
 			return err
 		}
 		return c.audit(tx, c.org.ID, "group.delete", "group", g.Name, map[string]any{"members": g.Members})
@@ -243,6 +289,9 @@ func (s *Server) changeMember(c *call, add bool) error {
 			return err
 		} else if !removed {
 			return errNotFound("computer " + itoa(comp.ID) + " in group " + quote(g.Name))
+		}
+		if _, err := tx.SyncApprovals(ctx, c.org.ID, 0, comp.ID); err != nil {
+			return err
 		}
 		return c.audit(tx, c.org.ID, action, "group", g.Name, map[string]any{"computer_id": comp.ID, "hostname": comp.Hostname})
 	})

@@ -42,6 +42,10 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/api/v1/orgs/{org}/updates", orgRead, s.listUpdates},
 		{"POST", "/api/v1/orgs/{org}/updates", orgOperate, s.createUpdate},
 		{"GET", "/api/v1/orgs/{org}/updates/{name}", orgRead, s.getUpdate},
+		{"GET", "/api/v1/orgs/{org}/updates/{name}/approvals", orgRead, s.listApprovals},
+		{"POST", "/api/v1/orgs/{org}/updates/{name}/approvals", orgOperate, s.approve},
+		{"DELETE", "/api/v1/orgs/{org}/updates/{name}/approvals/{group}", orgOperate, s.unapprove},
+		{"GET", "/api/v1/orgs/{org}/updates/{name}/rollout", orgRead, s.rolloutStatus},
 
 		{"GET", "/api/v1/orgs/{org}/enroll-tokens", orgRead, s.listEnrollTokens},
 		{"POST", "/api/v1/orgs/{org}/enroll-tokens", orgAdmin, s.createEnrollToken},

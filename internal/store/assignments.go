@@ -69,6 +69,10 @@ func (tx *Tx) Unassign(ctx context.Context, orgID, computerID, updateID int64) e
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("update %d is not assigned to computer %d: %w", updateID, computerID, ErrNotFound)
 	}
+	// A group approval may still reach it.
+	if _, err := tx.SyncApprovals(ctx, orgID, updateID, computerID); err != nil {
+		return err
+	}
 	return tx.BumpAssignGen(ctx, orgID)
 }
 
@@ -111,10 +115,10 @@ type PendingAssignment struct {
 // Failed ones stay: the agent retries them with its own backoff. An update waits while one
 // of its prerequisites is still outstanding on the computer.
 func (r Reader) PendingAssignments(ctx context.Context, computerID int64) ([]PendingAssignment, error) {
-	rows, err := r.query(ctx, `SELECT u.id, u.name, u.installer, u.definition, cu.deadline, COALESCE(p.digest, ''), COALESCE(p.size, 0),
-		COALESCE(p.deb_package, ''), COALESCE(p.deb_version, '')
+	rows, err := r.query(ctx, `SELECT u.id, u.name, u.installer, u.definition, cu.deadline, `+groupDeadline+`,
+		COALESCE(p.digest, ''), COALESCE(p.size, 0), COALESCE(p.deb_package, ''), COALESCE(p.deb_version, '')
 		FROM computer_updates cu JOIN updates u ON u.id = cu.update_id LEFT JOIN payloads p ON p.id = u.payload_id
-		WHERE cu.computer_id = $1 AND cu.approved AND cu.state IN ('approved', 'failed')
+		WHERE cu.computer_id = $1 AND cu.state IN ('approved', 'failed') AND `+effectiveApproval+`
 		AND NOT EXISTS (SELECT 1 FROM update_links l JOIN computer_updates p ON p.update_id = l.other_id AND p.computer_id = cu.computer_id
 			WHERE l.update_id = u.id AND l.kind = 'requires' AND p.state IN ('needed', 'superseded', 'approved', 'failed'))
 		ORDER BY u.id`, computerID)
@@ -126,8 +130,14 @@ func (r Reader) PendingAssignments(ctx context.Context, computerID int64) ([]Pen
 	for rows.Next() {
 		var a PendingAssignment
 		var def string
-		if err := rows.Scan(&a.UpdateID, &a.Name, &a.Installer, &def, &a.Deadline, &a.Digest, &a.Size, &a.DebPackage, &a.DebVersion); err != nil {
+		var group any
+		if err := rows.Scan(&a.UpdateID, &a.Name, &a.Installer, &def, &a.Deadline, &group, &a.Digest, &a.Size, &a.DebPackage, &a.DebVersion); err != nil {
 			return nil, fmt.Errorf("assignments of computer %d: %w", computerID, err)
+		}
+		if a.Deadline == nil {
+			if a.Deadline, err = timeValue(group); err != nil {
+				return nil, fmt.Errorf("assignments of computer %d: deadline: %w", computerID, err)
+			}
 		}
 		a.Definition = json.RawMessage(def)
 		out = append(out, a)
@@ -221,4 +231,25 @@ func (r Reader) ListResults(ctx context.Context, computerID int64, limit int) ([
 		out = append(out, ir)
 	}
 	return out, rows.Err()
+}
+
+// timeValue reads a time that an expression (not a column) produced: SQLite gives such
+// values as text in the driver's format, PostgreSQL as a time.
+func timeValue(v any) (*time.Time, error) {
+	switch t := v.(type) {
+	case nil:
+		return nil, nil
+	case time.Time:
+		t = t.UTC()
+		return &t, nil
+	case string:
+		for _, layout := range []string{"2006-01-02 15:04:05.999999999-07:00", "2006-01-02 15:04:05.999999999", time.RFC3339Nano} {
+			if p, err := time.Parse(layout, t); err == nil {
+				p = p.UTC()
+				return &p, nil
+			}
+		}
+		return nil, fmt.Errorf("unreadable time %q", t)
+	}
+	return nil, fmt.Errorf("unexpected time value %T", v)
 }

@@ -15,25 +15,31 @@ type Group struct {
 	Description string    `json:"description"`
 	Rule        string    `json:"rule"`
 	Ring        *int      `json:"ring,omitempty"`
+	Windows     string    `json:"windows"`  // weekly maintenance windows; "" is any time
+	Timezone    string    `json:"timezone"` // of the windows
 	Members     int       `json:"members"`
 	CreatedAt   time.Time `json:"created_at"`
 	CreatedBy   string    `json:"created_by"`
 }
 
-const groupCols = `g.id, g.org_id, g.name, g.description, g.rule, g.ring,
+const groupCols = `g.id, g.org_id, g.name, g.description, g.rule, g.ring, g.windows, g.timezone,
 	(SELECT COUNT(*) FROM group_members m WHERE m.group_id = g.id), g.created_at, g.created_by`
 
 func scanGroup(row interface{ Scan(...any) error }) (Group, error) {
 	var g Group
-	err := row.Scan(&g.ID, &g.OrgID, &g.Name, &g.Description, &g.Rule, &g.Ring, &g.Members, &g.CreatedAt, &g.CreatedBy)
+	err := row.Scan(&g.ID, &g.OrgID, &g.Name, &g.Description, &g.Rule, &g.Ring, &g.Windows, &g.Timezone, &g.Members, &g.CreatedAt, &g.CreatedBy)
 	return g, err
 }
 
 // CreateGroup stores a group.
 func (tx *Tx) CreateGroup(ctx context.Context, g Group) (Group, error) {
 	var id int64
-	err := tx.queryRow(ctx, `INSERT INTO computer_groups (org_id, name, description, rule, ring, created_at, created_by)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, g.OrgID, g.Name, g.Description, g.Rule, g.Ring, Now(), g.CreatedBy).Scan(&id)
+	if g.Timezone == "" {
+		g.Timezone = "UTC"
+	}
+	err := tx.queryRow(ctx, `INSERT INTO computer_groups (org_id, name, description, rule, ring, windows, timezone, created_at, created_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`, g.OrgID, g.Name, g.Description, g.Rule, g.Ring, g.Windows, g.Timezone,
+		Now(), g.CreatedBy).Scan(&id)
 	if err != nil {
 		return Group{}, fmt.Errorf("create group %s: %w", g.Name, mapErr(err))
 	}
@@ -79,8 +85,8 @@ func (r Reader) ListGroups(ctx context.Context, orgID int64) ([]Group, error) {
 
 // UpdateGroup changes a group's description, rule and ring.
 func (tx *Tx) UpdateGroup(ctx context.Context, g Group) (Group, error) {
-	if _, err := tx.exec(ctx, `UPDATE computer_groups SET description = $3, rule = $4, ring = $5 WHERE org_id = $1 AND id = $2`,
-		g.OrgID, g.ID, g.Description, g.Rule, g.Ring); err != nil {
+	if _, err := tx.exec(ctx, `UPDATE computer_groups SET description = $3, rule = $4, ring = $5, windows = $6, timezone = $7
+		WHERE org_id = $1 AND id = $2`, g.OrgID, g.ID, g.Description, g.Rule, g.Ring, g.Windows, g.Timezone); err != nil {
 		return Group{}, fmt.Errorf("update group %s: %w", g.Name, err)
 	}
 	return tx.GroupByID(ctx, g.OrgID, g.ID)
@@ -146,6 +152,25 @@ func (r Reader) ListGroupMembers(ctx context.Context, groupID int64, p Page) ([]
 			return nil, err
 		}
 		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// ComputerGroups lists the groups a computer is in.
+func (r Reader) ComputerGroups(ctx context.Context, computerID int64) ([]Group, error) {
+	rows, err := r.query(ctx, `SELECT `+groupCols+` FROM computer_groups g JOIN group_members gm ON gm.group_id = g.id
+		WHERE gm.computer_id = $1 ORDER BY g.name`, computerID)
+	if err != nil {
+		return nil, fmt.Errorf("groups of computer %d: %w", computerID, err)
+	}
+	defer rows.Close()
+	var out []Group
+	for rows.Next() {
+		g, err := scanGroup(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, g)
 	}
 	return out, rows.Err()
 }

@@ -1,0 +1,55 @@
+package rollout
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseSchedule(t *testing.T) {
+	for _, tc := range []struct{ spec, tz, want, err string }{
+		{"mon-fri 22:00-04:00", "", "mon,tue,wed,thu,fri 22:00-04:00", ""},
+		{"sat,sun 00:00-24:00; wed 12:00-13:30", "Europe/Zurich", "sat,sun 00:00-24:00; wed 12:00-13:30", ""},
+		{"fri-mon 23:00-01:00", "", "mon,fri,sat,sun 23:00-01:00", ""},
+		{"", "", "", ""},
+		{"someday 10:00-11:00", "", "", "days must be"},
+		{"mon 25:00-26:00", "", "", "times must be"},
+		{"mon 10:00", "", "", "times must be"},
+		{"mon", "", "", "must be DAYS"},
+		{"mon 10:00-11:00", "Mars/Olympus", "", "IANA time zone"},
+	} {
+		s, err := ParseSchedule(tc.spec, tc.tz)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: %v, want %q", tc.spec, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || s.Spec != tc.want {
+			t.Errorf("%q: %q %v, want %q", tc.spec, s.Spec, err, tc.want)
+		}
+	}
+}
+
+func TestScheduleWindows(t *testing.T) {
+	s, err := ParseSchedule("mon-fri 22:00-04:00; sat 00:00-24:00", "Europe/Zurich")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Friday 2026-03-27 12:00 UTC; daylight saving time starts on Sunday 2026-03-29.
+	from := time.Date(2026, 3, 27, 12, 0, 0, 0, time.UTC)
+	ws := s.Windows(from, from.Add(4*24*time.Hour))
+	var got []string
+	for _, w := range ws {
+		got = append(got, w.Start.Format("Mon 15:04")+"-"+w.End.Format("Mon 15:04"))
+	}
+	// Friday 22:00 CET (21:00 UTC) runs through Saturday into Sunday 00:00 CET (23:00 UTC
+	// Saturday); Monday 22:00 CEST is 20:00 UTC.
+	want := "Fri 21:00-Sat 23:00 Mon 20:00-Tue 02:00"
+	if strings.Join(got, " ") != want {
+		t.Errorf("windows %q, want %q", strings.Join(got, " "), want)
+	}
+	if empty, _ := ParseSchedule("", ""); !empty.Empty() || empty.Windows(from, from.Add(time.Hour)) != nil {
+		t.Error("an empty schedule has windows")
+	}
+}
