@@ -1,11 +1,11 @@
 package server
 
 import (
-	"strings"
 	"errors"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/patchday/patchday/internal/compliance"
 	"github.com/patchday/patchday/internal/rollout"
