@@ -27,6 +27,10 @@ func addClientCommands(root *cobra.Command) {
 		newEnrollTokenCmd(),
 		newComputerCmd(),
 		newGroupCmd(),
+		newApproveCmd("install"),
+		newApproveCmd("decline"),
+		newUnapproveCmd(),
+		newRolloutCmd(),
 		newHealthCmd(),
 	)
 }

@@ -245,4 +245,32 @@ func TestGroups(t *testing.T) {
 	}
 	ok(t, "", "group", "delete", "prod")
 	fails(t, 1, `group "prod"`, "", "group", "show", "prod")
+
+	// Approvals: the fixture machines have openssl 3.0.19-1~deb12u2.
+	ok(t, "", "update", "create", "-f", writeTemp(t, "u.yaml", `name: openssl-next
+title: OpenSSL next
+classification: security
+applicability: {purl: "pkg:deb/debian/openssl", vers: "vers:deb/<3.0.20-1~deb12u1"}
+installer: {type: apt}
+`))
+	fails(t, 2, "--group is required", "", "approve", "openssl-next")
+	fails(t, 2, "--deadline", "", "approve", "openssl-next", "--group", "pilot", "--deadline", "friday")
+	if out := ok(t, "", "approve", "openssl-next", "--group", "pilot", "--deadline", "2030-01-01T00:00:00Z"); out != "Approved openssl-next for group pilot\n" {
+		t.Errorf("approve: %q", out)
+	}
+	ok(t, "", "decline", "openssl-next", "--group", "web")
+	csv := ok(t, "", "rollout", "status", "openssl-next", "-o", "csv")
+	if !strings.Contains(csv, "pilot,1,install,2030-01-01") || !strings.Contains(csv, "web,,decline,") {
+		t.Errorf("rollout status -o csv:\n%s", csv)
+	}
+	if out := ok(t, "", "update", "approvals", "openssl-next"); !strings.Contains(out, "pilot  install") || !strings.Contains(out, "web    decline") {
+		t.Errorf("update approvals:\n%s", out)
+	}
+	ok(t, "", "unapprove", "openssl-next", "--group", "web")
+	fails(t, 1, "not found", "", "unapprove", "openssl-next", "--group", "web")
+	ok(t, "", "group", "update", "pilot", "--windows", "mon-fri 22:00-04:00", "--timezone", "Europe/Zurich")
+	if out := ok(t, "", "group", "list"); !strings.Contains(out, "mon,tue,wed,thu,fri 22:00-04:00 (Europe/Zurich)") {
+		t.Errorf("group list with windows:\n%s", out)
+	}
+	fails(t, 1, "timezone", "", "group", "update", "pilot", "--timezone", "Mars/Base")
 }

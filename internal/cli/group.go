@@ -17,6 +17,8 @@ type apiGroup struct {
 	Description string    `json:"description"`
 	Rule        string    `json:"rule"`
 	Ring        *int      `json:"ring"`
+	Windows     string    `json:"windows"`
+	Timezone    string    `json:"timezone"`
 	Members     int       `json:"members"`
 	CreatedAt   time.Time `json:"created_at"`
 	CreatedBy   string    `json:"created_by"`
@@ -64,11 +66,11 @@ A group with --ring N is a ring of a rollout: ring 1 (a pilot) goes first.`
 
 func newGroupCreateCmd() *cobra.Command {
 	var of orgFlag
-	var rule, description string
+	var rule, description, windows, timezone string
 	var ring int
 	var output outputFormat
 	cmd := &cobra.Command{
-		Use:   "create NAME [--rule RULE] [--ring N] [--description TEXT]",
+		Use:   "create NAME [--rule RULE] [--ring N] [--windows W --timezone TZ] [--description TEXT]",
 		Short: "Create a group (admins): static, or dynamic with --rule",
 		Example: `  patchday group create --org acme pilot --ring 1
   patchday group create --org acme debian-web --rule "os=debian hostname=web-*" --ring 2`,
@@ -87,6 +89,12 @@ func newGroupCreateCmd() *cobra.Command {
 			}
 			if cmd.Flags().Changed("ring") {
 				req["ring"] = ring
+			}
+			if windows != "" {
+				req["windows"] = windows
+			}
+			if timezone != "" {
+				req["timezone"] = timezone
 			}
 			c, err := loggedInClient()
 			if err != nil {
@@ -111,6 +119,8 @@ func newGroupCreateCmd() *cobra.Command {
 	cmd.Flags().StringVar(&rule, "rule", "", `membership rule of a dynamic group, such as "os=debian:12 hostname=web-*"`)
 	cmd.Flags().StringVar(&description, "description", "", "what the group is for")
 	cmd.Flags().IntVar(&ring, "ring", 0, "its ring in rollouts: 1 goes first")
+	cmd.Flags().StringVar(&windows, "windows", "", `weekly maintenance windows, such as "mon-fri 22:00-04:00; sat,sun 00:00-24:00"`)
+	cmd.Flags().StringVar(&timezone, "timezone", "", "IANA time zone of the windows, such as Europe/Zurich (default UTC)")
 	addOutputFlag(cmd, &output)
 	return cmd
 }
@@ -124,9 +134,13 @@ func newGroupListCmd() *cobra.Command {
 		Example: `  patchday group list --org acme`,
 		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return listInOrg(cmd, &of, lf, "groups", nil, []string{"name", "ring", "kind", "members", "rule", "description"},
+			return listInOrg(cmd, &of, lf, "groups", nil, []string{"name", "ring", "kind", "members", "rule", "windows", "description"},
 				func(g apiGroup) []string {
-					return []string{g.Name, ringCell(g.Ring), g.kind(), fmt.Sprint(g.Members), g.Rule, g.Description}
+					w := g.Windows
+					if w != "" && g.Timezone != "UTC" {
+						w += " (" + g.Timezone + ")"
+					}
+					return []string{g.Name, ringCell(g.Ring), g.kind(), fmt.Sprint(g.Members), g.Rule, w, g.Description}
 				})
 		},
 	}
@@ -165,7 +179,7 @@ func newGroupShowCmd() *cobra.Command {
 			}
 			if lf.output == outputTable {
 				if err := keyValues(cmd.OutOrStdout(), "name", g.Name, "kind", g.kind(), "rule", g.Rule, "ring", ringCell(g.Ring),
-					"description", g.Description, "members", fmt.Sprint(g.Members)); err != nil {
+					"windows", g.Windows, "timezone", g.Timezone, "description", g.Description, "members", fmt.Sprint(g.Members)); err != nil {
 					return err
 				}
 				fmt.Fprintln(cmd.OutOrStdout())
@@ -182,11 +196,11 @@ func newGroupShowCmd() *cobra.Command {
 
 func newGroupUpdateCmd() *cobra.Command {
 	var of orgFlag
-	var rule, description string
+	var rule, description, windows, timezone string
 	var ring int
 	var noRing bool
 	cmd := &cobra.Command{
-		Use:     "update NAME [--rule RULE] [--ring N | --no-ring] [--description TEXT]",
+		Use:     "update NAME [--rule RULE] [--ring N | --no-ring] [--windows W] [--timezone TZ] [--description TEXT]",
 		Short:   "Change a group's rule, ring or description (admins)",
 		Example: `  patchday group update --org acme web --rule "os=debian:12,debian:13 hostname=web-*"`,
 		Args:    exactArgs(1),
@@ -208,8 +222,14 @@ func newGroupUpdateCmd() *cobra.Command {
 			if noRing {
 				req["no_ring"] = true
 			}
+			if cmd.Flags().Changed("windows") {
+				req["windows"] = windows
+			}
+			if cmd.Flags().Changed("timezone") {
+				req["timezone"] = timezone
+			}
 			if len(req) == 0 {
-				return usageError{fmt.Errorf("give something to change: --rule, --ring, --no-ring or --description")}
+				return usageError{fmt.Errorf("give something to change: --rule, --ring, --no-ring, --windows, --timezone or --description")}
 			}
 			c, err := loggedInClient()
 			if err != nil {
@@ -228,6 +248,8 @@ func newGroupUpdateCmd() *cobra.Command {
 	cmd.Flags().StringVar(&description, "description", "", "the new description")
 	cmd.Flags().IntVar(&ring, "ring", 0, "its ring in rollouts")
 	cmd.Flags().BoolVar(&noRing, "no-ring", false, "take the group out of the rings")
+	cmd.Flags().StringVar(&windows, "windows", "", `weekly maintenance windows ("" for any time)`)
+	cmd.Flags().StringVar(&timezone, "timezone", "", "IANA time zone of the windows")
 	return cmd
 }
 

@@ -131,7 +131,7 @@ type apiUpdate struct {
 func newUpdateCmd() *cobra.Command {
 	cmd := groupCmd("update", "Define and list updates", `  patchday update create --org acme -f openssl-update.yaml
   patchday update list --org acme --advisory DSA-5532-1`)
-	cmd.AddCommand(newUpdateCreateCmd(), newUpdateListCmd(), newUpdateShowCmd())
+	cmd.AddCommand(newUpdateCreateCmd(), newUpdateListCmd(), newUpdateShowCmd(), newApprovalListCmd())
 	return cmd
 }
 

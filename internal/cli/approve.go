@@ -1,0 +1,210 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func updatePath(org, name string) string {
+	return "/api/v1/orgs/" + url.PathEscape(org) + "/updates/" + url.PathEscape(name)
+}
+
+// newApproveCmd is "approve" (action install) or "decline".
+func newApproveCmd(action string) *cobra.Command {
+	var of orgFlag
+	var groups []string
+	var deadline string
+	short := "Approve an update for groups: their computers install it (admins and operators)"
+	long := `Approve an update for one or more groups. Their computers that need it receive it in their
+signed assignment list at their next check-in and install it inside their group's maintenance
+windows, or at once after --deadline (RFC 3339). A decline in any of a computer's groups keeps
+the update off that computer; "patchday unapprove" withdraws either.`
+	example := `  patchday approve --org acme openssl-3.0.11-1-deb12u2 --group pilot
+  patchday approve --org acme openssl-3.0.11-1-deb12u2 --group broad --deadline 2026-12-08T18:00:00Z`
+	if action == "decline" {
+		short = "Decline an update for groups: their computers do not get it (admins and operators)"
+		long = `Decline an update for one or more groups: none of their computers receives it, even when
+another of its groups approves it. "patchday unapprove" withdraws the decline.`
+		example = `  patchday decline --org acme example-browser-esr-128.5.0 --group kiosks`
+	}
+	cmd := &cobra.Command{
+		Use:     action + " UPDATE --group G [--group G...]",
+		Short:   short,
+		Long:    long,
+		Example: example,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			org, err := of.get()
+			if err != nil {
+				return err
+			}
+			if len(groups) == 0 {
+				return usageError{fmt.Errorf("--group is required")}
+			}
+			req := map[string]any{"action": action}
+			if deadline != "" {
+				t, err := time.Parse(time.RFC3339, deadline)
+				if err != nil {
+					return usageError{fmt.Errorf("--deadline %q: must be an RFC 3339 time such as 2026-12-08T18:00:00Z", deadline)}
+				}
+				req["deadline"] = t
+			}
+			c, err := loggedInClient()
+			if err != nil {
+				return err
+			}
+			for _, g := range groups {
+				req["group"] = g
+				var resp struct {
+					Warnings []string `json:"warnings"`
+				}
+				if err := c.do(cmd.Context(), http.MethodPost, updatePath(org, args[0])+"/approvals", nil, req, &resp); err != nil {
+					return fmt.Errorf("group %s: %w", g, err)
+				}
+				verb := "Approved"
+				if action == "decline" {
+					verb = "Declined"
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s for group %s\n", verb, args[0], g)
+				for _, w := range resp.Warnings {
+					fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
+				}
+			}
+			return nil
+		},
+	}
+	of.add(cmd)
+	cmd.Flags().StringSliceVar(&groups, "group", nil, "a group (repeatable)")
+	if action == "install" {
+		cmd.Use = "approve UPDATE --group G [--group G...] [--deadline T]"
+		cmd.Flags().StringVar(&deadline, "deadline", "", "install even outside maintenance windows after this time (RFC 3339)")
+	}
+	return cmd
+}
+
+func newUnapproveCmd() *cobra.Command {
+	var of orgFlag
+	var groups []string
+	cmd := &cobra.Command{
+		Use:     "unapprove UPDATE --group G [--group G...]",
+		Short:   "Withdraw the approval or decline of an update for groups (admins and operators)",
+		Example: `  patchday unapprove --org acme openssl-3.0.11-1-deb12u2 --group broad`,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			org, err := of.get()
+			if err != nil {
+				return err
+			}
+			if len(groups) == 0 {
+				return usageError{fmt.Errorf("--group is required")}
+			}
+			c, err := loggedInClient()
+			if err != nil {
+				return err
+			}
+			for _, g := range groups {
+				if err := c.do(cmd.Context(), http.MethodDelete, updatePath(org, args[0])+"/approvals/"+url.PathEscape(g), nil, nil, nil); err != nil {
+					return fmt.Errorf("group %s: %w", g, err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "Withdrew the decision on %s for group %s\n", args[0], g)
+			}
+			return nil
+		},
+	}
+	of.add(cmd)
+	cmd.Flags().StringSliceVar(&groups, "group", nil, "a group (repeatable)")
+	return cmd
+}
+
+func newRolloutCmd() *cobra.Command {
+	cmd := groupCmd("rollout", "Where an update stands in each group and ring", `  patchday rollout status --org acme openssl-3.0.11-1-deb12u2`)
+	cmd.AddCommand(newRolloutStatusCmd())
+	return cmd
+}
+
+func newRolloutStatusCmd() *cobra.Command {
+	var of orgFlag
+	var output outputFormat
+	cmd := &cobra.Command{
+		Use:   "status UPDATE",
+		Short: "Per group, rings first: approval, members, needed, approved, installed, pending reboot, failed",
+		Example: `  patchday rollout status --org acme openssl-3.0.11-1-deb12u2
+  patchday rollout status --org acme openssl-3.0.11-1-deb12u2 -o csv`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			org, err := of.get()
+			if err != nil {
+				return err
+			}
+			c, err := loggedInClient()
+			if err != nil {
+				return err
+			}
+			var raw json.RawMessage
+			if err := c.do(cmd.Context(), http.MethodGet, updatePath(org, args[0])+"/rollout", nil, nil, &raw); err != nil {
+				return err
+			}
+			if output == outputJSON {
+				return printJSON(cmd.OutOrStdout(), raw)
+			}
+			var r struct {
+				Groups []struct {
+					Group         string     `json:"group"`
+					Ring          *int       `json:"ring"`
+					Approval      string     `json:"approval"`
+					Deadline      *time.Time `json:"deadline"`
+					Members       int        `json:"members"`
+					Needed        int        `json:"needed"`
+					Approved      int        `json:"approved"`
+					Installed     int        `json:"installed"`
+					PendingReboot int        `json:"pending_reboot"`
+					Failed        int        `json:"failed"`
+				} `json:"groups"`
+			}
+			if err := decodeItem(raw, &r); err != nil {
+				return err
+			}
+			var rows [][]string
+			for _, g := range r.Groups {
+				rows = append(rows, []string{g.Group, ringCell(g.Ring), g.Approval, timePtrCell(g.Deadline), fmt.Sprint(g.Members),
+					fmt.Sprint(g.Needed), fmt.Sprint(g.Approved), fmt.Sprint(g.Installed), fmt.Sprint(g.PendingReboot), fmt.Sprint(g.Failed)})
+			}
+			return writeRows(cmd.OutOrStdout(), output, []string{"group", "ring", "approval", "deadline", "members", "needed",
+				"approved", "installed", "pending reboot", "failed"}, rows)
+		},
+	}
+	of.add(cmd)
+	addOutputFlagCSV(cmd, &output)
+	return cmd
+}
+
+func newApprovalListCmd() *cobra.Command {
+	var of orgFlag
+	var lf listFlags
+	cmd := &cobra.Command{
+		Use:     "approvals UPDATE",
+		Short:   "List an update's approvals and declines, by group",
+		Example: `  patchday update approvals --org acme openssl-3.0.11-1-deb12u2`,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return listInOrg(cmd, &of, lf, "updates/"+url.PathEscape(args[0])+"/approvals", nil,
+				[]string{"group", "action", "deadline", "by", "when"}, func(a struct {
+					Group     string     `json:"group"`
+					Action    string     `json:"action"`
+					Deadline  *time.Time `json:"deadline"`
+					CreatedBy string     `json:"created_by"`
+					CreatedAt time.Time  `json:"created_at"`
+				}) []string {
+					return []string{a.Group, a.Action, timePtrCell(a.Deadline), a.CreatedBy, timeCell(a.CreatedAt)}
+				})
+		},
+	}
+	of.add(cmd)
+	addListFlags(cmd, &lf)
+	return cmd
+}
