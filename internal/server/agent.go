@@ -267,7 +267,7 @@ func (s *Server) agentCheckIn(c *call) error {
 				}
 			}
 			for _, r := range req.Results {
-				_, err := tx.RecordResult(ctx, storeResult(comp, r))
+				stored, err := tx.RecordResult(ctx, storeResult(comp, r))
 				if errors.Is(err, store.ErrUnknownUpdate) {
 					// Acknowledged all the same: resending it would never help.
 					s.log.Warn("result for an unknown update", "computer_id", comp.ID, "update_id", r.UpdateID)
@@ -275,6 +275,15 @@ func (s *Server) agentCheckIn(c *call) error {
 					return err
 				}
 				resp.Acknowledged = append(resp.Acknowledged, r.ID)
+				if stored && r.Status == protocol.StatusFailed {
+					halts, err := tx.CheckHalts(ctx, comp.OrgID, comp.ID, r.UpdateID)
+					if err != nil {
+						return err
+					}
+					for _, h := range halts {
+						s.log.Warn("rollout halted", "update", h.Update, "group", h.Group, "failures", h.Failures, "attempts", h.Attempts)
+					}
+				}
 			}
 			if first {
 				if err := tx.TouchComputers(ctx, map[int64]time.Time{comp.ID: now}); err != nil {
@@ -322,9 +331,18 @@ func (s *Server) issueAssignments(c *call, tx *store.Tx, comp store.Computer, no
 	if err != nil {
 		return "", err
 	}
+	pending, withheld, err := tx.OfferLimited(ctx, comp.OrgID, comp.ID, pending, now)
+	if err != nil {
+		return "", err
+	}
 	windows, until, err := s.windowsOf(ctx, tx, comp.ID, now)
 	if err != nil {
 		return "", err
+	}
+	if withheld {
+		// A rollout limit holds some back: look again at the next check-in.
+		soon := now.UTC()
+		until = &soon
 	}
 	items := make([]protocol.Assignment, 0, len(pending))
 	for _, p := range pending {

@@ -168,6 +168,8 @@ var operatorMay = []string{
 	"PUT /api/v1/orgs/{org}/computers/{computer}/assignments/{update}",
 	"DELETE /api/v1/orgs/{org}/computers/{computer}/assignments/{update}",
 	"POST /api/v1/orgs/{org}/updates/{name}/approvals",
+	"POST /api/v1/orgs/{org}/updates/{name}/approvals/{group}/halt",
+	"POST /api/v1/orgs/{org}/updates/{name}/approvals/{group}/resume",
 	"DELETE /api/v1/orgs/{org}/updates/{name}/approvals/{group}",
 }
 
@@ -208,6 +210,7 @@ func TestViewerCannotMutate(t *testing.T) {
 			"POST /api/v1/orgs/{org}/enroll-tokens":                            map[string]any{"name": "x"},
 			"POST /api/v1/orgs/{org}/groups":                                   map[string]any{"name": "g"},
 			"POST /api/v1/orgs/{org}/updates/{name}/approvals":                 map[string]any{"group": "pilot"},
+			"POST /api/v1/orgs/{org}/updates/{name}/approvals/{group}/halt":    map[string]any{"reason": "test"},
 		}
 		checked := 0
 		for _, pattern := range e.srv.Routes() {
@@ -292,7 +295,11 @@ func TestAuditEveryMutation(t *testing.T) {
 			{"DELETE /api/v1/orgs/{org}/groups/{group}/members/{computer}", "/api/v1/orgs/a/groups/pilot/members/web-01", e.admin, nil, "group.remove_member", "pilot", true, ""},
 			{"PUT /api/v1/orgs/{org}/computers/{computer}/tags", "/api/v1/orgs/a/computers/web-01/tags", e.admin, map[string]any{"tags": []string{"prod"}}, "computer.tag", "1", true, ""},
 			{"POST /api/v1/orgs/{org}/updates/{name}/approvals", "/api/v1/orgs/a/updates/u1/approvals", e.admin, map[string]any{"group": "pilot"}, "update.install", "u1", true, ""},
+			{"POST /api/v1/orgs/{org}/updates/{name}/approvals/{group}/halt", "/api/v1/orgs/a/updates/u1/approvals/pilot/halt", e.admin, map[string]any{}, "update.halt", "u1", true, ""},
+			{"POST /api/v1/orgs/{org}/updates/{name}/approvals/{group}/resume", "/api/v1/orgs/a/updates/u1/approvals/pilot/resume", e.admin, nil, "update.resume", "u1", true, ""},
 			{"DELETE /api/v1/orgs/{org}/updates/{name}/approvals/{group}", "/api/v1/orgs/a/updates/u1/approvals/pilot", e.admin, nil, "update.unapprove", "u1", true, ""},
+			{"POST /api/v1/orgs/{org}/rules", "/api/v1/orgs/a/rules", e.admin, map[string]any{"name": "pilot-critical", "group": "pilot", "min_severity": "critical"}, "rule.create", "pilot-critical", true, ""},
+			{"DELETE /api/v1/orgs/{org}/rules/{rule}", "/api/v1/orgs/a/rules/pilot-critical", e.admin, nil, "rule.delete", "pilot-critical", true, ""},
 			{"DELETE /api/v1/orgs/{org}/groups/{group}", "/api/v1/orgs/a/groups/pilot", e.admin, nil, "group.delete", "pilot", true, ""},
 			{"PUT /api/v1/orgs/{org}/health-policy", "/api/v1/orgs/a/health-policy", e.admin, map[string]any{"grace_days": 3}, "health_policy.set", "a", true, ""},
 			{"DELETE /api/v1/orgs/{org}/enroll-tokens/{id}", fmt.Sprintf("/api/v1/orgs/a/enroll-tokens/%d", enrollTok.ID), e.admin, nil, "enroll_token.revoke", fmt.Sprint(enrollTok.ID), true, ""},

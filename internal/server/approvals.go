@@ -146,3 +146,87 @@ func (s *Server) rolloutStatus(c *call) error {
 	writeJSON(c.w, http.StatusOK, map[string]any{"update": u.Name, "groups": gs})
 	return nil
 }
+
+// haltRollout stops an update's approval for a group by hand.
+func (s *Server) haltRollout(c *call) error {
+	var req struct {
+		Reason string `json:"reason"`
+	}
+	if err := decode(c.w, c.r, &req); err != nil {
+		return err
+	}
+	if len(req.Reason) > 500 {
+		return errInvalid("reason", "must be at most 500 characters")
+	}
+	if req.Reason == "" {
+		req.Reason = "halted by " + c.user.Username
+	}
+	u, err := s.updateOf(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.r.Context()
+	name := c.r.PathValue("group")
+	g, err := s.store.GroupByName(ctx, c.org.ID, name)
+	if err != nil {
+		return storeErr(err, "group "+quote(name))
+	}
+	err = s.store.Update(ctx, func(tx *store.Tx) error {
+		if err := tx.HaltApproval(ctx, c.org.ID, u.ID, g.ID, req.Reason); err != nil {
+			return err
+		}
+		if _, err := tx.SyncApprovals(ctx, c.org.ID, u.ID, 0); err != nil {
+			return err
+		}
+		if err := tx.AddEvent(ctx, c.org.ID, "rollout.halted", u.Name, fmt.Sprintf(`{"update":%q,"group":%q,"by":%q}`, u.Name, g.Name, c.user.Username)); err != nil {
+			return err
+		}
+		return c.audit(tx, c.org.ID, "update.halt", "update", u.Name, map[string]any{"group": g.Name, "reason": req.Reason})
+	})
+	if err != nil {
+		return storeErr(err, "running rollout of "+quote(u.Name)+" in group "+quote(g.Name))
+	}
+	c.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// resumeRollout lifts the halt of an update's approval for a group.
+func (s *Server) resumeRollout(c *call) error {
+	u, err := s.updateOf(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.r.Context()
+	name := c.r.PathValue("group")
+	g, err := s.store.GroupByName(ctx, c.org.ID, name)
+	if err != nil {
+		return storeErr(err, "group "+quote(name))
+	}
+	err = s.store.Update(ctx, func(tx *store.Tx) error {
+		if err := tx.ResumeApproval(ctx, c.org.ID, u.ID, g.ID); err != nil {
+			return err
+		}
+		if _, err := tx.SyncApprovals(ctx, c.org.ID, u.ID, 0); err != nil {
+			return err
+		}
+		return c.audit(tx, c.org.ID, "update.resume", "update", u.Name, map[string]any{"group": g.Name})
+	})
+	if err != nil {
+		return storeErr(err, "halted rollout of "+quote(u.Name)+" in group "+quote(g.Name))
+	}
+	c.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// listEvents answers the organisation's latest events (rollout halts, ...).
+func (s *Server) listEvents(c *call) error {
+	evs, err := s.store.ListEvents(c.r.Context(), c.org.ID, 100)
+	if err != nil {
+		return err
+	}
+	if evs == nil {
+		evs = []store.Event{}
+	}
+	writeJSON(c.w, http.StatusOK, listResponse[store.Event]{Items: evs})
+	return nil
+}

@@ -15,7 +15,7 @@ import (
 func (s *Server) Background(ctx context.Context) {
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
-	var lastHourly time.Time
+	var lastHourly, lastRules time.Time
 	for {
 		if time.Since(lastHourly) >= time.Hour {
 			s.hourly(ctx)
@@ -34,6 +34,12 @@ func (s *Server) Background(ctx context.Context) {
 		}
 		if err := s.eval.Poll(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("applicability poll", "err", err)
+		}
+		if time.Since(lastRules) >= time.Minute {
+			if err := s.ApplyRules(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("auto-approval rules", "err", err)
+			}
+			lastRules = time.Now()
 		}
 	}
 }

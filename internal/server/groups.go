@@ -20,6 +20,11 @@ type groupRequest struct {
 	NoRing      bool    `json:"no_ring"` // PATCH: take the group out of the rings
 	Windows     *string `json:"windows"`
 	Timezone    *string `json:"timezone"`
+	// Rollout limits and halt.
+	MaxStarts          *int `json:"max_starts"`
+	StartWindowMinutes *int `json:"start_window_minutes"`
+	HaltFailurePct     *int `json:"halt_failure_pct"`
+	HaltMinAttempts    *int `json:"halt_min_attempts"`
 }
 
 // checkGroup validates the fields of a group request that are present.
@@ -40,6 +45,16 @@ func checkGroup(req groupRequest) error {
 	if req.Ring != nil && (*req.Ring < 1 || *req.Ring > 100) {
 		return errInvalid("ring", "must be from 1 (the first ring, such as a pilot) to 100")
 	}
+	for _, f := range []struct {
+		name     string
+		v        *int
+		min, max int
+	}{{"max_starts", req.MaxStarts, 0, 1000000}, {"start_window_minutes", req.StartWindowMinutes, 1, 7 * 24 * 60},
+		{"halt_failure_pct", req.HaltFailurePct, 0, 100}, {"halt_min_attempts", req.HaltMinAttempts, 1, 1000000}} {
+		if f.v != nil && (*f.v < f.min || *f.v > f.max) {
+			return errInvalid(f.name, "must be from %d to %d", f.min, f.max)
+		}
+	}
 	if req.Windows != nil || req.Timezone != nil {
 		spec, tz := "", ""
 		if req.Windows != nil {
@@ -59,8 +74,18 @@ func checkGroup(req groupRequest) error {
 	return nil
 }
 
-// applySchedule sets a group's windows and time zone from a request, in canonical form.
+// applySchedule sets a group's windows and time zone (in canonical form) and its rollout
+// limits from a request.
 func applySchedule(g *store.Group, req groupRequest) {
+	for _, f := range []struct {
+		dst *int
+		v   *int
+	}{{&g.MaxStarts, req.MaxStarts}, {&g.StartWindowMinutes, req.StartWindowMinutes}, {&g.HaltFailurePct, req.HaltFailurePct},
+		{&g.HaltMinAttempts, req.HaltMinAttempts}} {
+		if f.v != nil {
+			*f.dst = *f.v
+		}
+	}
 	if req.Windows != nil {
 		g.Windows = *req.Windows
 	}
@@ -173,7 +198,7 @@ func (s *Server) updateGroup(c *call) error {
 	if req.NoRing {
 		g.Ring = nil
 	}
-	scheduleChanged := req.Windows != nil || req.Timezone != nil
+	scheduleChanged := req.Windows != nil || req.Timezone != nil || req.MaxStarts != nil || req.StartWindowMinutes != nil
 	applySchedule(&g, req)
 	ruleChanged := false
 	if req.Rule != nil {

@@ -46,6 +46,12 @@ func (s *Server) apiRoutes() []route {
 		{"POST", "/api/v1/orgs/{org}/updates/{name}/approvals", orgOperate, s.approve},
 		{"DELETE", "/api/v1/orgs/{org}/updates/{name}/approvals/{group}", orgOperate, s.unapprove},
 		{"GET", "/api/v1/orgs/{org}/updates/{name}/rollout", orgRead, s.rolloutStatus},
+		{"POST", "/api/v1/orgs/{org}/updates/{name}/approvals/{group}/halt", orgOperate, s.haltRollout},
+		{"POST", "/api/v1/orgs/{org}/updates/{name}/approvals/{group}/resume", orgOperate, s.resumeRollout},
+		{"GET", "/api/v1/orgs/{org}/events", orgRead, s.listEvents},
+		{"GET", "/api/v1/orgs/{org}/rules", orgRead, s.listRules},
+		{"POST", "/api/v1/orgs/{org}/rules", orgAdmin, s.createRule},
+		{"DELETE", "/api/v1/orgs/{org}/rules/{rule}", orgAdmin, s.deleteRule},
 
 		{"GET", "/api/v1/orgs/{org}/enroll-tokens", orgRead, s.listEnrollTokens},
 		{"POST", "/api/v1/orgs/{org}/enroll-tokens", orgAdmin, s.createEnrollToken},

@@ -44,6 +44,8 @@ func (s *Server) createUpdate(c *call) error {
 	// poll evaluates it again.
 	if err := s.eval.UpdateAdded(ctx); err != nil {
 		s.log.Error("evaluate new update", "update", u.Name, "err", err)
+	} else if err := s.ApplyRules(ctx); err != nil {
+		s.log.Error("auto-approval rules", "err", err)
 	}
 	writeJSON(c.w, http.StatusCreated, updateDetail{Update: u, Relations: rel})
 	return nil

@@ -253,3 +253,76 @@ func timeValue(v any) (*time.Time, error) {
 	}
 	return nil, fmt.Errorf("unexpected time value %T", v)
 }
+
+// OfferLimited keeps the pending assignments a computer may start now under its groups'
+// rollout limits, and records the first offer of each. An update offered before stays; one
+// assigned to the computer directly has no limit; one approved for a group without a limit
+// neither. withheld says some waited for a later window.
+func (tx *Tx) OfferLimited(ctx context.Context, orgID, computerID int64, pending []PendingAssignment, now time.Time) (out []PendingAssignment, withheld bool, err error) {
+	for _, p := range pending {
+		var offered *time.Time
+		var direct bool
+		if err := tx.queryRow(ctx, `SELECT offered_at, approved FROM computer_updates WHERE computer_id = $1 AND update_id = $2`,
+			computerID, p.UpdateID).Scan(&offered, &direct); err != nil {
+			return nil, false, fmt.Errorf("offer %s: %w", p.Name, mapErr(err))
+		}
+		if offered != nil || direct {
+			out = append(out, p)
+			continue
+		}
+		rows, err := tx.query(ctx, `SELECT g.id, g.max_starts, g.start_window_minutes FROM approvals a
+			JOIN group_members m ON m.group_id = a.group_id JOIN computer_groups g ON g.id = a.group_id
+			WHERE a.update_id = $1 AND m.computer_id = $2 AND a.action = 'install' AND a.halted_at IS NULL
+			ORDER BY g.max_starts = 0 DESC, g.id`, p.UpdateID, computerID)
+		if err != nil {
+			return nil, false, fmt.Errorf("offer %s: %w", p.Name, err)
+		}
+		type limit struct {
+			group        int64
+			max, minutes int
+		}
+		var limits []limit
+		for rows.Next() {
+			var l limit
+			if err := rows.Scan(&l.group, &l.max, &l.minutes); err != nil {
+				rows.Close()
+				return nil, false, err
+			}
+			limits = append(limits, l)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, false, err
+		}
+		via := int64(0)
+		for _, l := range limits {
+			if l.max == 0 {
+				via = l.group
+				break
+			}
+			// Offers count against the limit in order: serialise them per organisation.
+			if err := tx.LockOrg(ctx, orgID); err != nil {
+				return nil, false, err
+			}
+			var started int
+			if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM computer_updates WHERE update_id = $1 AND offered_via = $2 AND offered_at > $3`,
+				p.UpdateID, l.group, now.Add(-time.Duration(l.minutes)*time.Minute).UTC()).Scan(&started); err != nil {
+				return nil, false, fmt.Errorf("offer %s: %w", p.Name, err)
+			}
+			if started < l.max {
+				via = l.group
+				break
+			}
+		}
+		if via == 0 {
+			withheld = true
+			continue
+		}
+		if _, err := tx.exec(ctx, `UPDATE computer_updates SET offered_at = $3, offered_via = $4 WHERE computer_id = $1 AND update_id = $2`,
+			computerID, p.UpdateID, now.UTC().Truncate(time.Microsecond), via); err != nil {
+			return nil, false, fmt.Errorf("offer %s: %w", p.Name, err)
+		}
+		out = append(out, p)
+	}
+	return out, withheld, nil
+}

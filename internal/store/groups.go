@@ -9,25 +9,34 @@ import (
 
 // Group is a group of computers: static when Rule is empty, else dynamic.
 type Group struct {
-	ID          int64     `json:"id"`
-	OrgID       int64     `json:"org_id"`
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	Rule        string    `json:"rule"`
-	Ring        *int      `json:"ring,omitempty"`
-	Windows     string    `json:"windows"`  // weekly maintenance windows; "" is any time
-	Timezone    string    `json:"timezone"` // of the windows
-	Members     int       `json:"members"`
-	CreatedAt   time.Time `json:"created_at"`
-	CreatedBy   string    `json:"created_by"`
+	ID          int64  `json:"id"`
+	OrgID       int64  `json:"org_id"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Rule        string `json:"rule"`
+	Ring        *int   `json:"ring,omitempty"`
+	Windows     string `json:"windows"`  // weekly maintenance windows; "" is any time
+	Timezone    string `json:"timezone"` // of the windows
+	// Rollout limits: at most MaxStarts computers (0: no limit) start an update per
+	// StartWindowMinutes; an approval halts when more than HaltFailurePct percent (0: never)
+	// of at least HaltMinAttempts attempted installs failed.
+	MaxStarts          int       `json:"max_starts"`
+	StartWindowMinutes int       `json:"start_window_minutes"`
+	HaltFailurePct     int       `json:"halt_failure_pct"`
+	HaltMinAttempts    int       `json:"halt_min_attempts"`
+	Members            int       `json:"members"`
+	CreatedAt          time.Time `json:"created_at"`
+	CreatedBy          string    `json:"created_by"`
 }
 
 const groupCols = `g.id, g.org_id, g.name, g.description, g.rule, g.ring, g.windows, g.timezone,
+	g.max_starts, g.start_window_minutes, g.halt_failure_pct, g.halt_min_attempts,
 	(SELECT COUNT(*) FROM group_members m WHERE m.group_id = g.id), g.created_at, g.created_by`
 
 func scanGroup(row interface{ Scan(...any) error }) (Group, error) {
 	var g Group
-	err := row.Scan(&g.ID, &g.OrgID, &g.Name, &g.Description, &g.Rule, &g.Ring, &g.Windows, &g.Timezone, &g.Members, &g.CreatedAt, &g.CreatedBy)
+	err := row.Scan(&g.ID, &g.OrgID, &g.Name, &g.Description, &g.Rule, &g.Ring, &g.Windows, &g.Timezone,
+		&g.MaxStarts, &g.StartWindowMinutes, &g.HaltFailurePct, &g.HaltMinAttempts, &g.Members, &g.CreatedAt, &g.CreatedBy)
 	return g, err
 }
 
@@ -37,9 +46,16 @@ func (tx *Tx) CreateGroup(ctx context.Context, g Group) (Group, error) {
 	if g.Timezone == "" {
 		g.Timezone = "UTC"
 	}
-	err := tx.queryRow(ctx, `INSERT INTO computer_groups (org_id, name, description, rule, ring, windows, timezone, created_at, created_by)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`, g.OrgID, g.Name, g.Description, g.Rule, g.Ring, g.Windows, g.Timezone,
-		Now(), g.CreatedBy).Scan(&id)
+	if g.StartWindowMinutes == 0 {
+		g.StartWindowMinutes = 60
+	}
+	if g.HaltMinAttempts == 0 {
+		g.HaltMinAttempts = 3
+	}
+	err := tx.queryRow(ctx, `INSERT INTO computer_groups (org_id, name, description, rule, ring, windows, timezone,
+		max_starts, start_window_minutes, halt_failure_pct, halt_min_attempts, created_at, created_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`, g.OrgID, g.Name, g.Description, g.Rule, g.Ring,
+		g.Windows, g.Timezone, g.MaxStarts, g.StartWindowMinutes, g.HaltFailurePct, g.HaltMinAttempts, Now(), g.CreatedBy).Scan(&id)
 	if err != nil {
 		return Group{}, fmt.Errorf("create group %s: %w", g.Name, mapErr(err))
 	}
@@ -85,8 +101,10 @@ func (r Reader) ListGroups(ctx context.Context, orgID int64) ([]Group, error) {
 
 // UpdateGroup changes a group's description, rule and ring.
 func (tx *Tx) UpdateGroup(ctx context.Context, g Group) (Group, error) {
-	if _, err := tx.exec(ctx, `UPDATE computer_groups SET description = $3, rule = $4, ring = $5, windows = $6, timezone = $7
-		WHERE org_id = $1 AND id = $2`, g.OrgID, g.ID, g.Description, g.Rule, g.Ring, g.Windows, g.Timezone); err != nil {
+	if _, err := tx.exec(ctx, `UPDATE computer_groups SET description = $3, rule = $4, ring = $5, windows = $6, timezone = $7,
+		max_starts = $8, start_window_minutes = $9, halt_failure_pct = $10, halt_min_attempts = $11
+		WHERE org_id = $1 AND id = $2`, g.OrgID, g.ID, g.Description, g.Rule, g.Ring, g.Windows, g.Timezone,
+		g.MaxStarts, g.StartWindowMinutes, g.HaltFailurePct, g.HaltMinAttempts); err != nil {
 		return Group{}, fmt.Errorf("update group %s: %w", g.Name, err)
 	}
 	return tx.GroupByID(ctx, g.OrgID, g.ID)
