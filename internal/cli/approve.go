@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -123,7 +124,7 @@ func newUnapproveCmd() *cobra.Command {
 
 func newRolloutCmd() *cobra.Command {
 	cmd := groupCmd("rollout", "Where an update stands in each group and ring", `  patchday rollout status --org acme openssl-3.0.11-1-deb12u2`)
-	cmd.AddCommand(newRolloutStatusCmd())
+	cmd.AddCommand(newRolloutStatusCmd(), newRolloutHaltCmd(false), newRolloutHaltCmd(true))
 	return cmd
 }
 
@@ -164,6 +165,7 @@ func newRolloutStatusCmd() *cobra.Command {
 					Installed     int        `json:"installed"`
 					PendingReboot int        `json:"pending_reboot"`
 					Failed        int        `json:"failed"`
+					HaltReason    string     `json:"halt_reason"`
 				} `json:"groups"`
 			}
 			if err := decodeItem(raw, &r); err != nil {
@@ -172,10 +174,10 @@ func newRolloutStatusCmd() *cobra.Command {
 			var rows [][]string
 			for _, g := range r.Groups {
 				rows = append(rows, []string{g.Group, ringCell(g.Ring), g.Approval, timePtrCell(g.Deadline), fmt.Sprint(g.Members),
-					fmt.Sprint(g.Needed), fmt.Sprint(g.Approved), fmt.Sprint(g.Installed), fmt.Sprint(g.PendingReboot), fmt.Sprint(g.Failed)})
+					fmt.Sprint(g.Needed), fmt.Sprint(g.Approved), fmt.Sprint(g.Installed), fmt.Sprint(g.PendingReboot), fmt.Sprint(g.Failed), g.HaltReason})
 			}
 			return writeRows(cmd.OutOrStdout(), output, []string{"group", "ring", "approval", "deadline", "members", "needed",
-				"approved", "installed", "pending reboot", "failed"}, rows)
+				"approved", "installed", "pending reboot", "failed", "halted"}, rows)
 		},
 	}
 	of.add(cmd)
@@ -206,5 +208,166 @@ func newApprovalListCmd() *cobra.Command {
 	}
 	of.add(cmd)
 	addListFlags(cmd, &lf)
+	return cmd
+}
+
+func newRolloutHaltCmd(resume bool) *cobra.Command {
+	var of orgFlag
+	var groups []string
+	var reason string
+	use, short, suffix := "halt", "Halt an update's rollout in groups by hand (admins and operators)", "/halt"
+	if resume {
+		use, short, suffix = "resume", "Resume an update's halted rollout in groups (admins and operators)", "/resume"
+	}
+	cmd := &cobra.Command{
+		Use:     use + " UPDATE --group G [--group G...]",
+		Short:   short,
+		Example: `  patchday rollout ` + use + ` --org acme openssl-3.0.11-1-deb12u2 --group broad`,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			org, err := of.get()
+			if err != nil {
+				return err
+			}
+			if len(groups) == 0 {
+				return usageError{fmt.Errorf("--group is required")}
+			}
+			c, err := loggedInClient()
+			if err != nil {
+				return err
+			}
+			for _, g := range groups {
+				var body any
+				if !resume {
+					body = map[string]any{"reason": reason}
+				}
+				if err := c.do(cmd.Context(), http.MethodPost, updatePath(org, args[0])+"/approvals/"+url.PathEscape(g)+suffix, nil, body, nil); err != nil {
+					return fmt.Errorf("group %s: %w", g, err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%sd %s in group %s\n", strings.ToUpper(use[:1])+use[1:], args[0], g)
+			}
+			return nil
+		},
+	}
+	of.add(cmd)
+	cmd.Flags().StringSliceVar(&groups, "group", nil, "a group (repeatable)")
+	if !resume {
+		cmd.Flags().StringVar(&reason, "reason", "", "why, for the record")
+	}
+	return cmd
+}
+
+func newRuleCmd() *cobra.Command {
+	cmd := groupCmd("rule", "Auto-approval rules", `  patchday rule create --org acme pilot-security --group pilot --classification security
+  patchday rule create --org acme broad-after-pilot --group broad --after-ring-pct 95 --deadline-days 7
+  patchday rule list --org acme`)
+	cmd.Long = `An auto-approval rule approves updates for a group by itself: those of a classification
+(--classification) and at least a severity (--min-severity), --delay-days after they
+arrived, and, with --after-ring-pct, only once the ring before the group's (the group of
+ring N-1) has the update approved, not halted, and installed on at least that percentage of
+its machines that needed it: rings advance only on success. Rules run every minute and
+whenever an update arrives; what they approve is audited as rule:NAME.`
+	cmd.AddCommand(newRuleCreateCmd(), newRuleListCmd(), newRuleDeleteCmd())
+	return cmd
+}
+
+func newRuleCreateCmd() *cobra.Command {
+	var of orgFlag
+	var group, classification, minSeverity string
+	var delay, afterPct, deadline int
+	cmd := &cobra.Command{
+		Use:     "create NAME --group G [--classification C] [--min-severity S] [--delay-days N] [--after-ring-pct P] [--deadline-days D]",
+		Short:   "Create an auto-approval rule (admins)",
+		Example: `  patchday rule create --org acme broad-after-pilot --group broad --after-ring-pct 95`,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			org, err := of.get()
+			if err != nil {
+				return err
+			}
+			if err := requireFlag("group", group); err != nil {
+				return err
+			}
+			req := map[string]any{"name": args[0], "group": group, "classification": classification, "min_severity": minSeverity,
+				"delay_days": delay, "after_ring_pct": afterPct}
+			if cmd.Flags().Changed("deadline-days") {
+				req["deadline_days"] = deadline
+			}
+			c, err := loggedInClient()
+			if err != nil {
+				return err
+			}
+			if err := c.do(cmd.Context(), http.MethodPost, "/api/v1/orgs/"+url.PathEscape(org)+"/rules", nil, req, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Created rule %s for group %s\n", args[0], group)
+			return nil
+		},
+	}
+	of.add(cmd)
+	f := cmd.Flags()
+	f.StringVar(&group, "group", "", "the group it approves for")
+	f.StringVar(&classification, "classification", "", "only updates of this classification: security, critical, definition or feature")
+	f.StringVar(&minSeverity, "min-severity", "", "only updates of at least this severity: critical, high, medium or low")
+	f.IntVar(&delay, "delay-days", 0, "days to wait after the update arrived")
+	f.IntVar(&afterPct, "after-ring-pct", 0, "wait until the ring before installed it on this percentage of its machines that needed it")
+	f.IntVar(&deadline, "deadline-days", 0, "give the approval a deadline this many days after it is made")
+	return cmd
+}
+
+func newRuleListCmd() *cobra.Command {
+	var of orgFlag
+	var lf listFlags
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the auto-approval rules",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return listInOrg(cmd, &of, lf, "rules", nil, []string{"name", "group", "classification", "min severity", "delay days",
+				"after ring %", "deadline days"}, func(r struct {
+				Name           string `json:"name"`
+				Group          string `json:"group"`
+				Classification string `json:"classification"`
+				MinSeverity    string `json:"min_severity"`
+				DelayDays      int    `json:"delay_days"`
+				AfterRingPct   int    `json:"after_ring_pct"`
+				DeadlineDays   *int   `json:"deadline_days"`
+			}) []string {
+				d := ""
+				if r.DeadlineDays != nil {
+					d = fmt.Sprint(*r.DeadlineDays)
+				}
+				return []string{r.Name, r.Group, r.Classification, r.MinSeverity, fmt.Sprint(r.DelayDays), fmt.Sprint(r.AfterRingPct), d}
+			})
+		},
+	}
+	of.add(cmd)
+	addListFlags(cmd, &lf)
+	return cmd
+}
+
+func newRuleDeleteCmd() *cobra.Command {
+	var of orgFlag
+	cmd := &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Delete an auto-approval rule (admins); its approvals stay",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			org, err := of.get()
+			if err != nil {
+				return err
+			}
+			c, err := loggedInClient()
+			if err != nil {
+				return err
+			}
+			if err := c.do(cmd.Context(), http.MethodDelete, "/api/v1/orgs/"+url.PathEscape(org)+"/rules/"+url.PathEscape(args[0]), nil, nil, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Deleted rule %s\n", args[0])
+			return nil
+		},
+	}
+	of.add(cmd)
 	return cmd
 }

@@ -31,6 +31,7 @@ func addClientCommands(root *cobra.Command) {
 		newApproveCmd("decline"),
 		newUnapproveCmd(),
 		newRolloutCmd(),
+		newRuleCmd(),
 		newHealthCmd(),
 	)
 }

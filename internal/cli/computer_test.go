@@ -266,6 +266,18 @@ installer: {type: apt}
 	if out := ok(t, "", "update", "approvals", "openssl-next"); !strings.Contains(out, "pilot  install") || !strings.Contains(out, "web    decline") {
 		t.Errorf("update approvals:\n%s", out)
 	}
+	ok(t, "", "rollout", "halt", "openssl-next", "--group", "pilot", "--reason", "smoke test failed")
+	if csv := ok(t, "", "rollout", "status", "openssl-next", "-o", "csv"); !strings.Contains(csv, ",smoke test failed") {
+		t.Errorf("rollout status after halt:\n%s", csv)
+	}
+	ok(t, "", "rollout", "resume", "openssl-next", "--group", "pilot")
+	fails(t, 1, "not found", "", "rollout", "resume", "openssl-next", "--group", "pilot")
+	ok(t, "", "rule", "create", "web-security", "--group", "web", "--classification", "security", "--delay-days", "3")
+	if out := ok(t, "", "rule", "list"); !strings.Contains(out, "web-security  web    security") {
+		t.Errorf("rule list:\n%s", out)
+	}
+	fails(t, 1, "after_ring_pct", "", "rule", "create", "x", "--group", "web", "--after-ring-pct", "50")
+	ok(t, "", "rule", "delete", "web-security")
 	ok(t, "", "unapprove", "openssl-next", "--group", "web")
 	fails(t, 1, "not found", "", "unapprove", "openssl-next", "--group", "web")
 	ok(t, "", "group", "update", "pilot", "--windows", "mon-fri 22:00-04:00", "--timezone", "Europe/Zurich")
