@@ -68,6 +68,7 @@ func newGroupCreateCmd() *cobra.Command {
 	var of orgFlag
 	var rule, description, windows, timezone string
 	var ring int
+	var limits groupLimits
 	var output outputFormat
 	cmd := &cobra.Command{
 		Use:   "create NAME [--rule RULE] [--ring N] [--windows W --timezone TZ] [--description TEXT]",
@@ -96,6 +97,7 @@ func newGroupCreateCmd() *cobra.Command {
 			if timezone != "" {
 				req["timezone"] = timezone
 			}
+			limits.put(cmd, req)
 			c, err := loggedInClient()
 			if err != nil {
 				return err
@@ -121,8 +123,32 @@ func newGroupCreateCmd() *cobra.Command {
 	cmd.Flags().IntVar(&ring, "ring", 0, "its ring in rollouts: 1 goes first")
 	cmd.Flags().StringVar(&windows, "windows", "", `weekly maintenance windows, such as "mon-fri 22:00-04:00; sat,sun 00:00-24:00"`)
 	cmd.Flags().StringVar(&timezone, "timezone", "", "IANA time zone of the windows, such as Europe/Zurich (default UTC)")
+	limits.add(cmd)
 	addOutputFlag(cmd, &output)
 	return cmd
+}
+
+// groupLimits are the rollout limit flags of group create and update.
+type groupLimits struct {
+	maxStarts, window, haltPct, haltMin int
+}
+
+func (l *groupLimits) add(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.IntVar(&l.maxStarts, "max-starts", 0, "at most this many members start an update per --start-window minutes (0: no limit)")
+	f.IntVar(&l.window, "start-window", 60, "the window of --max-starts, in minutes")
+	f.IntVar(&l.haltPct, "halt-failure-pct", 0, "halt an update's rollout when more than this percentage of attempted installs fail (0: never)")
+	f.IntVar(&l.haltMin, "halt-min-attempts", 3, "attempts needed before the halt can trigger")
+}
+
+func (l *groupLimits) put(cmd *cobra.Command, req map[string]any) {
+	for flag, v := range map[string]int{"max-starts": l.maxStarts, "start-window": l.window, "halt-failure-pct": l.haltPct, "halt-min-attempts": l.haltMin} {
+		if cmd.Flags().Changed(flag) {
+			key := map[string]string{"max-starts": "max_starts", "start-window": "start_window_minutes",
+				"halt-failure-pct": "halt_failure_pct", "halt-min-attempts": "halt_min_attempts"}[flag]
+			req[key] = v
+		}
+	}
 }
 
 func newGroupListCmd() *cobra.Command {
@@ -199,6 +225,7 @@ func newGroupUpdateCmd() *cobra.Command {
 	var rule, description, windows, timezone string
 	var ring int
 	var noRing bool
+	var limits groupLimits
 	cmd := &cobra.Command{
 		Use:     "update NAME [--rule RULE] [--ring N | --no-ring] [--windows W] [--timezone TZ] [--description TEXT]",
 		Short:   "Change a group's rule, ring or description (admins)",
@@ -228,6 +255,7 @@ func newGroupUpdateCmd() *cobra.Command {
 			if cmd.Flags().Changed("timezone") {
 				req["timezone"] = timezone
 			}
+			limits.put(cmd, req)
 			if len(req) == 0 {
 				return usageError{fmt.Errorf("give something to change: --rule, --ring, --no-ring, --windows, --timezone or --description")}
 			}
@@ -250,6 +278,7 @@ func newGroupUpdateCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&noRing, "no-ring", false, "take the group out of the rings")
 	cmd.Flags().StringVar(&windows, "windows", "", `weekly maintenance windows ("" for any time)`)
 	cmd.Flags().StringVar(&timezone, "timezone", "", "IANA time zone of the windows")
+	limits.add(cmd)
 	return cmd
 }
 
