@@ -243,7 +243,7 @@ func ForComputer(ctx context.Context, st *store.Store, c store.Computer, now tim
 	}
 	for _, p := range eos {
 		if RunsProduct(c, p) {
-			rep.EndOfSupport = append(rep.EndOfSupport, p.Vendor+" "+p.Name+" "+p.VersionLine)
+			rep.EndOfSupport = append(rep.EndOfSupport, productLabel(p))
 		}
 	}
 	return rep, nil
@@ -360,7 +360,7 @@ func ForComputers(ctx context.Context, st *store.Store, orgID int64, include fun
 			}
 			for _, p := range eos {
 				if RunsProduct(c, p) {
-					rep.EndOfSupport[p.Vendor+" "+p.Name+" "+p.VersionLine]++
+					rep.EndOfSupport[productLabel(p)]++
 				}
 			}
 		}
@@ -387,4 +387,13 @@ func TakeSnapshot(ctx context.Context, st *store.Store, orgID int64, now time.Ti
 		MissingCritical: rep.BySeverity["critical"], MissingHigh: rep.BySeverity["high"], MissingTotal: rep.Missing, TakenAt: now.UTC()}
 	err = st.Update(ctx, func(tx *store.Tx) error { return tx.SaveSnapshot(ctx, orgID, s) })
 	return s, err
+}
+
+// productLabel names a product for people: "Debian GNU/Linux 11", "Example Software Example SQL Engine 2012".
+func productLabel(p store.Product) string {
+	name := p.Name
+	if !strings.HasPrefix(strings.ToLower(p.Name), strings.ToLower(p.Vendor)) {
+		name = p.Vendor + " " + p.Name
+	}
+	return strings.TrimSpace(name + " " + p.VersionLine)
 }
