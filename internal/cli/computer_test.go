@@ -185,7 +185,8 @@ func TestGroups(t *testing.T) {
 		t.Errorf("create web: %s", out)
 	}
 	fails(t, 1, "rule", "", "group", "create", "bad", "--rule", "colour=red")
-	for host, tok := range map[string]string{"web-01": pilotTok, "db-01": plainTok} {
+	for _, m := range []struct{ host, tok string }{{"web-01", pilotTok}, {"db-01", plainTok}} {
+		host, tok := m.host, m.tok
 		// A machine of its own: the fixture tree with another machine id.
 		root := t.TempDir()
 		if err := os.CopyFS(root, os.DirFS(filepath.Join("..", "inventory", "testdata", "debian12"))); err != nil {

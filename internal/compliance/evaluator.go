@@ -325,7 +325,7 @@ func next(row *store.StateRow, v applicability.Verdict) (state string, keep bool
 // change is the StateChange that moves row to state; touched says an approved row moved, so
 // the computer's assignment list may change.
 func change(org, computer, update int64, row *store.StateRow, state string, now time.Time) (store.StateChange, bool) {
-	c := store.StateChange{OrgID: org, ComputerID: computer, UpdateID: update, State: state}
+	c := store.StateChange{OrgID: org, ComputerID: computer, UpdateID: update, State: state, First: row == nil}
 	if state == store.StateNeeded || state == store.StateSuperseded || state == store.StateApproved {
 		if row != nil && row.NeededSince != nil {
 			c.NeededSince = row.NeededSince

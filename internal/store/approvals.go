@@ -156,6 +156,23 @@ const groupDeadline = `(SELECT MIN(a.deadline) FROM approvals a JOIN group_membe
 // memberships say, for one update (updateID > 0), one computer (computerID > 0) or the whole
 // organisation, and records the changes in the history. It returns how many moved.
 func (tx *Tx) SyncApprovals(ctx context.Context, orgID, updateID, computerID int64) (int, error) {
+	// Most updates have no approval yet, and no row can be approved then but by a direct
+	// assignment, which Assign already marks: skip the scan.
+	var some int
+	if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM approvals WHERE org_id = $1 AND ($2 = 0 OR update_id = $2) LIMIT 1) x`,
+		orgID, updateID).Scan(&some); err != nil {
+		return 0, fmt.Errorf("sync approvals: %w", err)
+	}
+	var approvedRows int
+	if some == 0 {
+		if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM computer_updates WHERE org_id = $1 AND state = 'approved'
+			AND NOT approved AND ($2 = 0 OR update_id = $2) LIMIT 1) x`, orgID, updateID).Scan(&approvedRows); err != nil {
+			return 0, fmt.Errorf("sync approvals: %w", err)
+		}
+		if approvedRows == 0 {
+			return 0, nil
+		}
+	}
 	now := Now()
 	moved := 0
 	for _, step := range []struct{ from, to, cond string }{

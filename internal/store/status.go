@@ -54,6 +54,9 @@ type StateChange struct {
 	OrgID, ComputerID, UpdateID int64
 	State                       string
 	NeededSince                 *time.Time
+	// First marks a row that appears for the first time; its needed_since records when, so
+	// it gets no history row (a full evaluation creates millions of them).
+	First bool
 }
 
 // ApplyStateChanges writes state changes and their history. A full evaluation may change
@@ -90,9 +93,15 @@ func (tx *Tx) ApplyStateChanges(ctx context.Context, changes []StateChange) erro
 			}
 		}
 	}
+	hist := make([]StateChange, 0, len(changes))
+	for _, c := range changes {
+		if !c.First {
+			hist = append(hist, c)
+		}
+	}
 	err = tx.batchInsert(ctx, `INSERT INTO update_state_history (org_id, computer_id, update_id, state, at) VALUES `, "",
-		5, len(changes), func(i int) []any {
-			c := changes[i]
+		5, len(hist), func(i int) []any {
+			c := hist[i]
 			state := c.State
 			if state == "" {
 				state = "not_applicable"
