@@ -44,6 +44,9 @@ type serveOptions struct {
 	signingKey      string
 	previousKeys    []string
 	checkInInterval time.Duration
+	declineAfter    time.Duration
+	payloadGrace    time.Duration
+	historyKeep     time.Duration
 }
 
 func newServeCmd() *cobra.Command { return newServerCmd(false) }
@@ -119,6 +122,9 @@ Plain HTTP is served only on loopback addresses; anywhere else give --tls-cert a
 	f.StringVar(&o.signingKey, "signing-key", "", "ed25519 key (PEM, mode 0600) that signs agents' assignments; default <data>/signing.key, created when missing; every node of a cluster needs the same")
 	f.StringSliceVar(&o.previousKeys, "previous-signing-key", nil, "an older signing key that agents may still trust; the server vouches for the new key with it (repeatable)")
 	f.DurationVar(&o.checkInInterval, "checkin-interval", server.DefaultCheckInInterval, "how often agents check in; the server spreads them over it")
+	f.DurationVar(&o.declineAfter, "decline-superseded-after", 30*24*time.Hour, "decline a superseded update no machine needs this long after the newer one arrived (negative: never)")
+	f.DurationVar(&o.payloadGrace, "payload-grace", 7*24*time.Hour, "keep a payload no update uses this long before deleting it")
+	f.DurationVar(&o.historyKeep, "history-retention", 400*24*time.Hour, "keep state history and install results this long")
 	documentEnv(f)
 	f.StringVar(&configFile, "config", "", "YAML config file whose keys are these flags' names [env PATCHDAY_CONFIG]")
 	return cmd
@@ -233,7 +239,8 @@ func runServe(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	}
 	srv := server.New(server.Config{Store: st, Logger: log, Version: Version, TrustedProxies: proxies,
 		SessionTTL: o.sessionTTL, Blobs: blobs, MaxPayloadSize: o.maxPayloadMiB << 20,
-		SigningKey: key, PreviousSigningKeys: previous, CheckInInterval: o.checkInInterval})
+		SigningKey: key, PreviousSigningKeys: previous, CheckInInterval: o.checkInInterval,
+		DeclineSupersededAfter: o.declineAfter, PayloadGrace: o.payloadGrace, HistoryRetention: o.historyKeep})
 	hs := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,

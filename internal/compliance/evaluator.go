@@ -229,6 +229,9 @@ func (e *Evaluator) loadRules(ctx context.Context) error {
 	}
 	for _, u := range rules {
 		e.lastRule = max(e.lastRule, u.ID)
+		if u.Declined {
+			continue
+		}
 		r, ok, err := ruleOf(u)
 		if err != nil {
 			e.log.Warn("update not evaluated", "update_id", u.ID, "err", err)
@@ -576,6 +579,22 @@ func (ic *InventoryChange) Apply() {
 // Release ends the change.
 func (ic *InventoryChange) Release() { ic.e.mu.Unlock() }
 
+// Declined takes declined updates out of the indexes: they are evaluated no more.
+func (e *Evaluator) Declined(ids map[int64]int64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.declined(ids)
+}
+
+func (e *Evaluator) declined(ids map[int64]int64) {
+	for id, org := range ids {
+		if ix := e.orgs[org]; ix != nil {
+			ix.RemoveUpdate(id)
+		}
+		delete(e.rules, id)
+	}
+}
+
 // Poll takes in what other server nodes changed: updates created and inventories received
 // since the last poll. States were stored by the node that saw the change; evaluating new
 // updates again here is idempotent and covers a node that stopped before it finished.
@@ -587,6 +606,11 @@ func (e *Evaluator) Poll(ctx context.Context) error {
 	}
 	since := e.polled.Add(-2 * time.Second) // clocks of nodes differ a little
 	now := store.Now()
+	declined, err := e.st.DeclinedSince(ctx, since)
+	if err != nil {
+		return err
+	}
+	e.declined(declined)
 	// New package versions first: the inventories below may use them.
 	if err := e.st.PackageVersions(ctx, e.maxPV(), func(p store.PackageVersion) error {
 		e.addPVs([]store.PackageVersion{p})
@@ -595,7 +619,7 @@ func (e *Evaluator) Poll(ctx context.Context) error {
 		return err
 	}
 	var changed []store.FleetComputer
-	err := e.st.FleetComputers(ctx, since, func(c store.FleetComputer) error {
+	err = e.st.FleetComputers(ctx, since, func(c store.FleetComputer) error {
 		if e.computers[c.ID].hash != c.InventoryHash && c.PVs != nil {
 			changed = append(changed, c)
 		}

@@ -10,8 +10,8 @@ import (
 
 // Background runs the server's periodic work until ctx ends: every few seconds it writes the
 // batched check-in times and takes in what other nodes changed (new updates, inventories);
-// every hour it takes each organisation's compliance snapshot of the day and deletes
-// inventories no computer uses. Each job is idempotent, so several nodes may run them.
+// every minute it runs the auto-approval rules; every hour it takes each organisation's
+// compliance snapshot of the day and cleans up (see Cleanup). Each job is idempotent, so several nodes may run them.
 func (s *Server) Background(ctx context.Context) {
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
@@ -48,15 +48,8 @@ func (s *Server) hourly(ctx context.Context) {
 	if err := s.TakeSnapshots(ctx); err != nil && ctx.Err() == nil {
 		s.log.Warn("compliance snapshots", "err", err)
 	}
-	err := s.store.Update(ctx, func(tx *store.Tx) error {
-		n, err := tx.DeleteUnusedInventories(ctx, s.cfg.Now().Add(-time.Hour))
-		if n > 0 {
-			s.log.Info("deleted unused inventories", "count", n)
-		}
-		return err
-	})
-	if err != nil && ctx.Err() == nil {
-		s.log.Warn("delete unused inventories", "err", err)
+	if _, err := s.Cleanup(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("cleanup", "err", err)
 	}
 }
 
@@ -78,4 +71,64 @@ func (s *Server) TakeSnapshots(ctx context.Context) error {
 		}
 		p.After = orgs[len(orgs)-1].ID
 	}
+}
+
+// Cleanup keeps the database bounded: it declines superseded updates that no machine needs
+// any more (after Config.DeclineSupersededAfter), deletes payloads no update uses (after
+// Config.PayloadGrace) with their blobs, and deletes state history and install results older
+// than Config.HistoryRetention. The server runs it every hour.
+func (s *Server) Cleanup(ctx context.Context) (store.CleanupCounts, error) {
+	var c store.CleanupCounts
+	now := s.cfg.Now()
+	var declined []int64
+	err := s.store.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		if s.cfg.DeclineSupersededAfter >= 0 {
+			if declined, c.DroppedStates, err = tx.DeclineSuperseded(ctx, now.Add(-s.cfg.DeclineSupersededAfter), "cleanup"); err != nil {
+				return err
+			}
+			c.DeclinedUpdates = int64(len(declined))
+		}
+		if c.Payloads, c.BlobsUnused, err = tx.DeleteUnusedPayloads(ctx, now.Add(-s.cfg.PayloadGrace)); err != nil {
+			return err
+		}
+		if c.History, c.Results, err = tx.DeleteOldHistory(ctx, now.Add(-s.cfg.HistoryRetention)); err != nil {
+			return err
+		}
+		if c.Inventories, err = tx.DeleteUnusedInventories(ctx, now.Add(-time.Hour)); err != nil {
+			return err
+		}
+		if c.DeclinedUpdates > 0 || c.Payloads > 0 {
+			_, err = tx.AppendAudit(ctx, store.AuditEvent{Actor: "cleanup", Action: "cleanup.run", ObjectType: "server", ObjectID: "cleanup",
+				Source: "server", Time: now, Details: mustJSON(c)})
+		}
+		return err
+	})
+	if err != nil {
+		return c, err
+	}
+	if len(declined) > 0 {
+		byOrg, err := s.store.DeclinedSince(ctx, now.Add(-time.Minute))
+		if err == nil {
+			s.eval.Declined(byOrg)
+		}
+	}
+	for _, d := range c.BlobsUnused {
+		if s.cfg.Blobs == nil {
+			break
+		}
+		if err := s.cfg.Blobs.Delete(ctx, d); err != nil {
+			s.log.Warn("delete unused blob", "digest", d, "err", err)
+		}
+	}
+	if c.DeclinedUpdates+c.Payloads+c.History+c.Results+c.Inventories > 0 {
+		s.log.Info("cleanup", "declined_updates", c.DeclinedUpdates, "dropped_states", c.DroppedStates, "payloads", c.Payloads,
+			"history", c.History, "results", c.Results, "inventories", c.Inventories)
+	}
+	return c, nil
+}
+
+func mustJSON(v any) []byte {
+	b, _ := jsonMarshal(v)
+	return b
 }

@@ -22,14 +22,15 @@ const adminPassword = "admin-password-for-tests"
 
 // env is a running API server on a fresh store, with a movable clock.
 type env struct {
-	t     *testing.T
-	store *store.Store
-	srv   *server.Server
-	http  *httptest.Server
-	mu    sync.Mutex
-	now   time.Time
-	admin string // the site admin's token
-	blobs *blob.Disk
+	t       *testing.T
+	store   *store.Store
+	srv     *server.Server
+	http    *httptest.Server
+	mu      sync.Mutex
+	now     time.Time
+	admin   string // the site admin's token
+	blobs   *blob.Disk
+	blobDir string
 }
 
 func newEnv(t *testing.T, engine store.Engine) *env {
@@ -45,7 +46,8 @@ func newEnvWith(t *testing.T, engine store.Engine, configure func(*server.Config
 		t.Fatal(err)
 	}
 	e := &env{t: t, store: st, now: time.Now()}
-	blobs, err := blob.OpenDisk(t.TempDir(), blob.DiskOptions{})
+	e.blobDir = t.TempDir()
+	blobs, err := blob.OpenDisk(e.blobDir, blob.DiskOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,6 +55,14 @@ type Config struct {
 	PreviousSigningKeys []ed25519.PrivateKey
 	// CheckInInterval is the agents' check-in interval (default DefaultCheckInInterval).
 	CheckInInterval time.Duration
+	// DeclineSupersededAfter is how long after a newer update superseded an update that no
+	// machine needs any more the cleanup declines it (default 30 days; negative: never).
+	DeclineSupersededAfter time.Duration
+	// PayloadGrace is how long a payload no update uses is kept (default 7 days).
+	PayloadGrace time.Duration
+	// HistoryRetention is how long state history and install results are kept (default 400
+	// days: a year of monthly releases and some).
+	HistoryRetention time.Duration
 	// Evaluator keeps applicability and the states of updates on computers current; New
 	// makes and loads one when it is nil.
 	Evaluator *compliance.Evaluator
@@ -114,6 +122,15 @@ func New(cfg Config) *Server {
 	if cfg.SigningKey == nil {
 		_, cfg.SigningKey, _ = ed25519.GenerateKey(rand.Reader)
 		cfg.Logger.Warn("no signing key configured: agents enrolled now will need to enroll again after a restart")
+	}
+	if cfg.DeclineSupersededAfter == 0 {
+		cfg.DeclineSupersededAfter = 30 * 24 * time.Hour
+	}
+	if cfg.PayloadGrace == 0 {
+		cfg.PayloadGrace = 7 * 24 * time.Hour
+	}
+	if cfg.HistoryRetention == 0 {
+		cfg.HistoryRetention = 400 * 24 * time.Hour
 	}
 	if cfg.Evaluator == nil {
 		cfg.Evaluator = compliance.NewEvaluator(cfg.Store, cfg.Logger)

@@ -118,7 +118,7 @@ func (r Reader) PendingAssignments(ctx context.Context, computerID int64) ([]Pen
 	rows, err := r.query(ctx, `SELECT u.id, u.name, u.installer, u.definition, cu.deadline, `+groupDeadline+`,
 		COALESCE(p.digest, ''), COALESCE(p.size, 0), COALESCE(p.deb_package, ''), COALESCE(p.deb_version, '')
 		FROM computer_updates cu JOIN updates u ON u.id = cu.update_id LEFT JOIN payloads p ON p.id = u.payload_id
-		WHERE cu.computer_id = $1 AND cu.state IN ('approved', 'failed') AND `+effectiveApproval+`
+		WHERE cu.computer_id = $1 AND cu.state IN ('approved', 'failed') AND u.declined_at IS NULL AND `+effectiveApproval+`
 		AND NOT EXISTS (SELECT 1 FROM update_links l JOIN computer_updates p ON p.update_id = l.other_id AND p.computer_id = cu.computer_id
 			WHERE l.update_id = u.id AND l.kind = 'requires' AND p.state IN ('needed', 'superseded', 'approved', 'failed'))
 		ORDER BY u.id`, computerID)

@@ -87,7 +87,7 @@ type RuleCandidate struct {
 // group, optionally of one classification.
 func (r Reader) RuleCandidates(ctx context.Context, orgID, groupID int64, classification string, cutoff time.Time) ([]RuleCandidate, error) {
 	rows, err := r.query(ctx, `SELECT u.id, u.name, u.classification, u.severity FROM updates u
-		WHERE u.org_id = $1 AND u.created_at <= $2 AND ($3 = '' OR u.classification = $3)
+		WHERE u.org_id = $1 AND u.declined_at IS NULL AND u.created_at <= $2 AND ($3 = '' OR u.classification = $3)
 		AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.update_id = u.id AND a.group_id = $4) ORDER BY u.id`,
 		orgID, cutoff.UTC(), classification, groupID)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -306,4 +307,15 @@ func mapErr(err error) error {
 
 // Now is the store's notion of the current time: UTC with microsecond precision, which both
 // engines keep exactly.
-func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+func Now() time.Time { return clock.Load().(func() time.Time)().UTC().Truncate(time.Microsecond) }
+
+var clock atomic.Value
+
+func init() { clock.Store(time.Now) }
+
+// SetClock makes Now follow another clock, for tests that simulate months passing; it
+// returns a function that restores the real one. Not for concurrent tests.
+func SetClock(now func() time.Time) (restore func()) {
+	clock.Store(now)
+	return func() { clock.Store(time.Now) }
+}

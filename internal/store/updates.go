@@ -232,6 +232,7 @@ func (r Reader) Relations(ctx context.Context, updateID int64) (UpdateRelations,
 type UpdateRule struct {
 	ID            int64
 	OrgID         int64
+	Declined      bool
 	Installer     string
 	Definition    json.RawMessage
 	Supersedes    []int64
@@ -240,7 +241,7 @@ type UpdateRule struct {
 
 // UpdateRules lists every update with an id above after, in id order, with its links.
 func (r Reader) UpdateRules(ctx context.Context, after int64) ([]UpdateRule, error) {
-	rows, err := r.query(ctx, `SELECT id, org_id, installer, definition FROM updates WHERE id > $1 ORDER BY id`, after)
+	rows, err := r.query(ctx, `SELECT id, org_id, installer, definition, declined_at IS NOT NULL FROM updates WHERE id > $1 ORDER BY id`, after)
 	if err != nil {
 		return nil, fmt.Errorf("update rules: %w", err)
 	}
@@ -249,7 +250,7 @@ func (r Reader) UpdateRules(ctx context.Context, after int64) ([]UpdateRule, err
 	for rows.Next() {
 		var u UpdateRule
 		var def string
-		if err := rows.Scan(&u.ID, &u.OrgID, &u.Installer, &def); err != nil {
+		if err := rows.Scan(&u.ID, &u.OrgID, &u.Installer, &def, &u.Declined); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("update rules: %w", err)
 		}
@@ -283,4 +284,22 @@ func (r Reader) UpdateRules(ctx context.Context, after int64) ([]UpdateRule, err
 		}
 	}
 	return out, links.Err()
+}
+
+// DeclinedSince lists the updates declined at or after since, by organisation.
+func (r Reader) DeclinedSince(ctx context.Context, since time.Time) (map[int64]int64, error) {
+	rows, err := r.query(ctx, `SELECT id, org_id FROM updates WHERE declined_at >= $1`, since.UTC())
+	if err != nil {
+		return nil, fmt.Errorf("declined updates: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]int64{}
+	for rows.Next() {
+		var id, org int64
+		if err := rows.Scan(&id, &org); err != nil {
+			return nil, err
+		}
+		out[id] = org
+	}
+	return out, rows.Err()
 }
