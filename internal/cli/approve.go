@@ -262,7 +262,8 @@ func newRuleCmd() *cobra.Command {
   patchday rule create --org acme broad-after-pilot --group broad --after-ring-pct 95 --deadline-days 7
   patchday rule list --org acme`)
 	cmd.Long = `An auto-approval rule approves updates for a group by itself: those of a classification
-(--classification) and at least a severity (--min-severity), --delay-days after they
+(--classification), at least a severity (--min-severity), a package (--package, a package
+URL or its start) or an advisory (--advisory), each when given, --delay-days after they
 arrived, and, with --after-ring-pct, only once the ring before the group's (the group of
 ring N-1) has the update approved, not halted, and installed on at least that percentage of
 its machines that needed it: rings advance only on success. Rules run every minute and
@@ -273,10 +274,10 @@ whenever an update arrives; what they approve is audited as rule:NAME.`
 
 func newRuleCreateCmd() *cobra.Command {
 	var of orgFlag
-	var group, classification, minSeverity string
+	var group, classification, minSeverity, purl, advisory string
 	var delay, afterPct, deadline int
 	cmd := &cobra.Command{
-		Use:     "create NAME --group G [--classification C] [--min-severity S] [--delay-days N] [--after-ring-pct P] [--deadline-days D]",
+		Use:     "create NAME --group G [--classification C] [--min-severity S] [--package PURL] [--advisory ID] [--delay-days N] [--after-ring-pct P] [--deadline-days D]",
 		Short:   "Create an auto-approval rule (admins)",
 		Example: `  patchday rule create --org acme broad-after-pilot --group broad --after-ring-pct 95`,
 		Args:    exactArgs(1),
@@ -289,7 +290,7 @@ func newRuleCreateCmd() *cobra.Command {
 				return err
 			}
 			req := map[string]any{"name": args[0], "group": group, "classification": classification, "min_severity": minSeverity,
-				"delay_days": delay, "after_ring_pct": afterPct}
+				"purl_prefix": purl, "advisory": advisory, "delay_days": delay, "after_ring_pct": afterPct}
 			if cmd.Flags().Changed("deadline-days") {
 				req["deadline_days"] = deadline
 			}
@@ -309,6 +310,8 @@ func newRuleCreateCmd() *cobra.Command {
 	f.StringVar(&group, "group", "", "the group it approves for")
 	f.StringVar(&classification, "classification", "", "only updates of this classification: security, critical, definition or feature")
 	f.StringVar(&minSeverity, "min-severity", "", "only updates of at least this severity: critical, high, medium or low")
+	f.StringVar(&purl, "package", "", "only updates of this package URL or below it, such as pkg:deb/debian/openssl")
+	f.StringVar(&advisory, "advisory", "", "only updates that fix this advisory (tracking id)")
 	f.IntVar(&delay, "delay-days", 0, "days to wait after the update arrived")
 	f.IntVar(&afterPct, "after-ring-pct", 0, "wait until the ring before installed it on this percentage of its machines that needed it")
 	f.IntVar(&deadline, "deadline-days", 0, "give the approval a deadline this many days after it is made")

@@ -35,7 +35,7 @@ func ApplyRules(ctx context.Context, tx *store.Tx, orgID int64, now time.Time, a
 		if r.DelayDays == 0 {
 			cutoff = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC) // every update, however new
 		}
-		cands, err := tx.RuleCandidates(ctx, orgID, r.GroupID, r.Classification, cutoff)
+		cands, err := tx.RuleCandidates(ctx, r, cutoff)
 		if err != nil {
 			return out, err
 		}

@@ -2,15 +2,18 @@ package rollout
 
 import (
 	"fmt"
+	"github.com/robfig/cron/v3"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// Schedule is a group's weekly maintenance windows in its time zone, written like
+// Schedule is a group's maintenance windows in its time zone, written like
 // "mon-fri 22:00-04:00; sat,sun 00:00-24:00": days (a range or a list), then a start and an
-// end time. An end at or before the start runs into the next day.
+// end time (an end at or before the start runs into the next day); or as a cron expression
+// for the starts and a duration: "cron 0 2 * * sun 3h" (Sundays, 02:00 to 05:00). As in
+// cron, a day of the month and a day of the week both given match either.
 type Schedule struct {
 	Spec  string
 	loc   *time.Location
@@ -20,6 +23,8 @@ type Schedule struct {
 type slot struct {
 	days       [7]bool // by time.Weekday
 	start, dur time.Duration
+	cron       cron.Schedule // instead of days and start, when set
+	cronSpec   string
 }
 
 var dayNames = map[string]time.Weekday{"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday, "wed": time.Wednesday,
@@ -45,6 +50,14 @@ func ParseSchedule(spec, tz string) (Schedule, error) {
 			continue
 		}
 		f := strings.Fields(part)
+		if len(f) > 0 && f[0] == "cron" {
+			sl, err := parseCron(f[1:])
+			if err != nil {
+				return Schedule{}, fmt.Errorf("window %q: %v", part, err)
+			}
+			s.slots = append(s.slots, sl)
+			continue
+		}
 		if len(f) != 2 {
 			return Schedule{}, fmt.Errorf("window %q must be DAYS HH:MM-HH:MM, such as mon-fri 22:00-04:00", part)
 		}
@@ -97,6 +110,10 @@ func (s Schedule) String() string {
 	var parts []string
 	names := []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
 	for _, sl := range s.slots {
+		if sl.cron != nil {
+			parts = append(parts, "cron "+sl.cronSpec+" "+sl.dur.String())
+			continue
+		}
 		var days []string
 		for _, w := range []time.Weekday{1, 2, 3, 4, 5, 6, 0} {
 			if sl.days[w] {
@@ -129,9 +146,21 @@ func (s Schedule) Windows(from, to time.Time) []Window {
 	}
 	local := from.In(s.loc)
 	day := time.Date(local.Year(), local.Month(), local.Day()-1, 0, 0, 0, 0, s.loc)
+	for _, sl := range s.slots {
+		if sl.cron == nil {
+			continue
+		}
+		// Starts from one duration before from, so a window open at from counts.
+		for t := sl.cron.Next(from.Add(-sl.dur).In(s.loc).Add(-time.Second)); t.Before(to); t = sl.cron.Next(t) {
+			w := Window{t.UTC(), t.Add(sl.dur).UTC()}
+			if w.End.After(from) {
+				out = append(out, w)
+			}
+		}
+	}
 	for ; day.Before(to); day = day.AddDate(0, 0, 1) {
 		for _, sl := range s.slots {
-			if !sl.days[day.Weekday()] {
+			if sl.cron != nil || !sl.days[day.Weekday()] {
 				continue
 			}
 			start := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, s.loc).Add(sl.start)
@@ -159,4 +188,21 @@ func Merge(ws []Window) []Window {
 		merged = append(merged, w)
 	}
 	return merged
+}
+
+// parseCron reads "MIN HOUR DOM MON DOW DURATION".
+func parseCron(f []string) (slot, error) {
+	if len(f) != 6 {
+		return slot{}, fmt.Errorf("a cron window is cron MIN HOUR DAY-OF-MONTH MONTH DAY-OF-WEEK DURATION, such as cron 0 2 * * sun 3h")
+	}
+	spec := strings.Join(f[:5], " ")
+	sched, err := cron.ParseStandard(spec)
+	if err != nil {
+		return slot{}, fmt.Errorf("cron expression %q: %v", spec, err)
+	}
+	dur, err := time.ParseDuration(f[5])
+	if err != nil || dur <= 0 || dur > 7*24*time.Hour {
+		return slot{}, fmt.Errorf("duration %q must be like 3h or 90m, at most a week", f[5])
+	}
+	return slot{cron: sched, cronSpec: spec, dur: dur}, nil
 }

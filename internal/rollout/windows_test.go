@@ -53,3 +53,29 @@ func TestScheduleWindows(t *testing.T) {
 		t.Error("an empty schedule has windows")
 	}
 }
+
+func TestCronWindows(t *testing.T) {
+	s, err := ParseSchedule("cron 0 2 * * sun 3h", "Europe/Zurich")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Spec != "cron 0 2 * * sun 3h0m0s" {
+		t.Errorf("spec %q", s.Spec)
+	}
+	// From 2026-11-01 (a Sunday) 02:30 Zurich: that window is open, then the next Sundays.
+	from := time.Date(2026, 11, 1, 1, 30, 0, 0, time.UTC)
+	ws := s.Windows(from, from.Add(15*24*time.Hour))
+	var got []string
+	for _, w := range ws {
+		got = append(got, w.Start.Format(time.RFC3339)+"/"+w.End.Format("15:04"))
+	}
+	want := "2026-11-01T01:00:00Z/04:00 2026-11-08T01:00:00Z/04:00 2026-11-15T01:00:00Z/04:00"
+	if strings.Join(got, " ") != want {
+		t.Errorf("cron windows %q, want %q", strings.Join(got, " "), want)
+	}
+	for _, bad := range []string{"cron 0 2 * * sun", "cron 61 2 * * sun 3h", "cron 0 2 * * sun forever"} {
+		if _, err := ParseSchedule(bad, ""); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

@@ -185,6 +185,17 @@ func TestApprovalRuleDelayAndFilters(t *testing.T) {
 	if approvals("crit") != 1 || approvals("low") != 0 {
 		t.Errorf("after the delay: crit %d, low %d approvals", approvals("crit"), approvals("low"))
 	}
+	// Rules by package and by advisory.
+	e.must(201, "POST", "/api/v1/orgs/a/rules", e.admin, map[string]any{"name": "openssl-pkg", "group": "first", "purl_prefix": "pkg:deb/debian/openssl"})
+	e.must(201, "POST", "/api/v1/orgs/a/rules", e.admin, map[string]any{"name": "by-advisory", "group": "all", "advisory": "EXAMPLE-2026-0001"})
+	e.must(201, "POST", "/api/v1/orgs/a/groups", e.admin, map[string]any{"name": "ssh-only"})
+	e.must(201, "POST", "/api/v1/orgs/a/rules", e.admin, map[string]any{"name": "other-pkg", "group": "ssh-only", "purl_prefix": "pkg:deb/debian/openssh"})
+	if err := e.srv.ApplyRules(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := approvals("low"); n != 2 { // first (by package) and all (by advisory)
+		t.Errorf("low after the package and advisory rules: %d approvals, want 2", n)
+	}
 	var evs struct{ Items []store.AuditEvent }
 	e.must(200, "GET", "/api/v1/audit?actor=rule:critical-after-2-days", e.admin, nil).json(t, &evs)
 	if len(evs.Items) != 1 || evs.Items[0].ObjectID != "crit" {
@@ -199,6 +210,7 @@ func TestApprovalRuleDelayAndFilters(t *testing.T) {
 		{map[string]any{"name": "x", "group": "first", "after_ring_pct": 90}, "after_ring_pct"},
 		{map[string]any{"name": "x", "group": "all", "classification": "optional"}, "classification"},
 		{map[string]any{"name": "X!", "group": "all"}, "name"},
+		{map[string]any{"name": "x", "group": "all", "purl_prefix": "openssl"}, "purl_prefix"},
 	} {
 		r := e.do("POST", "/api/v1/orgs/a/rules", e.admin, tc.body)
 		if r.status != 400 || r.err(t).Error.Field != tc.field {

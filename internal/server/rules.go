@@ -16,6 +16,8 @@ type ruleRequest struct {
 	Group          string `json:"group"`
 	Classification string `json:"classification"`
 	MinSeverity    string `json:"min_severity"`
+	PURLPrefix     string `json:"purl_prefix"`
+	Advisory       string `json:"advisory"`
 	DelayDays      int    `json:"delay_days"`
 	AfterRingPct   int    `json:"after_ring_pct"`
 	DeadlineDays   *int   `json:"deadline_days"`
@@ -36,6 +38,12 @@ func (s *Server) createRule(c *call) error {
 	}
 	if req.MinSeverity != "" && csaf.SeverityRank(req.MinSeverity) < 0 {
 		return errInvalid("min_severity", "must be one of %s", strings.Join(csaf.Severities, ", "))
+	}
+	if req.PURLPrefix != "" && (!strings.HasPrefix(req.PURLPrefix, "pkg:") || len(req.PURLPrefix) > 300) {
+		return errInvalid("purl_prefix", "must be a package URL or its start, such as pkg:deb/debian/openssl or pkg:deb/debian")
+	}
+	if len(req.Advisory) > 200 {
+		return errInvalid("advisory", "must be at most 200 characters")
 	}
 	if req.DelayDays < 0 || req.DelayDays > 365 {
 		return errInvalid("delay_days", "must be from 0 to 365")
@@ -60,7 +68,7 @@ func (s *Server) createRule(c *call) error {
 	err = s.store.Update(ctx, func(tx *store.Tx) error {
 		var err error
 		if r, err = tx.CreateRule(ctx, store.ApprovalRule{OrgID: c.org.ID, Name: req.Name, GroupID: g.ID, Classification: req.Classification,
-			MinSeverity: req.MinSeverity, DelayDays: req.DelayDays, AfterRingPct: req.AfterRingPct, DeadlineDays: req.DeadlineDays,
+			MinSeverity: req.MinSeverity, PURLPrefix: req.PURLPrefix, Advisory: req.Advisory, DelayDays: req.DelayDays, AfterRingPct: req.AfterRingPct, DeadlineDays: req.DeadlineDays,
 			CreatedBy: c.user.Username}); err != nil {
 			return err
 		}

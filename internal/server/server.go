@@ -147,8 +147,9 @@ func New(cfg Config) *Server {
 		log:    cfg.Logger,
 		mux:    http.NewServeMux(),
 		reg:    prometheus.NewRegistry(),
-		logins: newLimiterSet(cfg.LoginRate, cfg.LoginBurst),
-		agents: newLimiterSet(cfg.AgentRate, cfg.AgentBurst),
+		logins: newLimiterSet(cfg.LoginRate, cfg.LoginBurst, maxLimiters),
+		// One bucket per computer, for fleets of a few hundred thousand (about 100 bytes each).
+		agents: newLimiterSet(cfg.AgentRate, cfg.AgentBurst, 500000),
 		cache:  newAuthCache(cfg.AuthCacheTTL),
 		eval:   cfg.Evaluator,
 	}
@@ -422,10 +423,11 @@ type limiterSet struct {
 	m     map[string]*limiter
 	rate  rate.Limit
 	burst int
+	max   int // keys kept at most
 }
 
-func newLimiterSet(r rate.Limit, burst int) *limiterSet {
-	return &limiterSet{m: map[string]*limiter{}, rate: r, burst: burst}
+func newLimiterSet(r rate.Limit, burst, max int) *limiterSet {
+	return &limiterSet{m: map[string]*limiter{}, rate: r, burst: burst, max: max}
 }
 
 // wait returns 0 when key may go ahead, else how long to wait. With spend it takes one
@@ -434,7 +436,7 @@ func (ls *limiterSet) wait(key string, spend bool) time.Duration {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	now := time.Now()
-	if len(ls.m) >= maxLimiters {
+	if len(ls.m) >= ls.max {
 		// Forget idle keys first; if a flood of keys leaves none idle, forget an arbitrary
 		// half: the map stays bounded and no newcomer is refused for it.
 		for k, l := range ls.m {
@@ -443,7 +445,7 @@ func (ls *limiterSet) wait(key string, spend bool) time.Duration {
 			}
 		}
 		for k := range ls.m {
-			if len(ls.m) < maxLimiters/2 {
+			if len(ls.m) < ls.max/2 {
 				break
 			}
 			delete(ls.m, k)

@@ -243,13 +243,44 @@ func (tx *Tx) SetComputerHealth(ctx context.Context, id int64, health []byte, di
 	return nil
 }
 
-// TouchComputers records check-in times, many in one statement each.
+// TouchComputers records check-in times: a few hundred computers per statement, since a
+// flush of a busy fleet holds thousands.
 func (tx *Tx) TouchComputers(ctx context.Context, seen map[int64]time.Time) error {
-	for id, at := range seen {
-		if _, err := tx.exec(ctx, `UPDATE computers SET last_checkin_at = $2 WHERE id = $1
-			AND (last_checkin_at IS NULL OR last_checkin_at < $2)`, id, at.UTC().Truncate(time.Microsecond)); err != nil {
-			return fmt.Errorf("record check-in of computer %d: %w", id, err)
+	ids := make([]int64, 0, len(seen))
+	for id := range seen {
+		ids = append(ids, id)
+	}
+	const per = 400
+	for len(ids) > 0 {
+		n := min(per, len(ids))
+		var q strings.Builder
+		args := make([]any, 0, 2*n)
+		q.WriteString(`UPDATE computers SET last_checkin_at = CASE id`)
+		for i, id := range ids[:n] {
+			if tx.engine == Postgres {
+				fmt.Fprintf(&q, " WHEN $%d THEN $%d::timestamptz", 2*i+1, 2*i+2)
+			} else {
+				q.WriteString(" WHEN ? THEN ?")
+			}
+			args = append(args, id, seen[id].UTC().Truncate(time.Microsecond))
 		}
+		q.WriteString(" END WHERE id IN (")
+		for i, id := range ids[:n] {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			if tx.engine == Postgres {
+				fmt.Fprintf(&q, "$%d", len(args)+1)
+			} else {
+				q.WriteString("?")
+			}
+			args = append(args, id)
+		}
+		q.WriteString(")")
+		if _, err := tx.exec(ctx, q.String(), args...); err != nil {
+			return fmt.Errorf("record check-ins: %w", err)
+		}
+		ids = ids[n:]
 	}
 	return nil
 }

@@ -116,12 +116,13 @@ type FleetComputer struct {
 }
 
 // FleetComputers calls fn for every active computer with an inventory whose inventory
-// changed after since (all when since is zero), in id order.
+// changed after since (all when since is zero), in id order. Every stored inventory sets
+// inventory_at, so the index on it serves the frequent polls.
 func (r Reader) FleetComputers(ctx context.Context, since time.Time, fn func(FleetComputer) error) error {
 	rows, err := r.query(ctx, `SELECT c.id, c.org_id, c.os_id, c.os_version, c.arch, c.languages, c.inventory_hash, c.inventory_at, i.pvs,
 		CASE WHEN i.pvs IS NULL THEN i.data END
 		FROM computers c JOIN inventories i ON i.hash = c.inventory_hash
-		WHERE c.revoked_at IS NULL AND COALESCE(c.inventory_at, c.enrolled_at) > $1 ORDER BY c.id`, since.UTC())
+		WHERE c.revoked_at IS NULL AND c.inventory_at > $1 ORDER BY c.id`, since.UTC())
 	if err != nil {
 		return fmt.Errorf("fleet: %w", err)
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -15,6 +16,8 @@ type ApprovalRule struct {
 	Group          string    `json:"group"`
 	Classification string    `json:"classification,omitempty"`
 	MinSeverity    string    `json:"min_severity,omitempty"`
+	PURLPrefix     string    `json:"purl_prefix,omitempty"`
+	Advisory       string    `json:"advisory,omitempty"`
 	DelayDays      int       `json:"delay_days"`
 	AfterRingPct   int       `json:"after_ring_pct,omitempty"`
 	DeadlineDays   *int      `json:"deadline_days,omitempty"`
@@ -22,12 +25,14 @@ type ApprovalRule struct {
 	CreatedBy      string    `json:"created_by"`
 }
 
-const ruleCols = `r.id, r.org_id, r.name, r.group_id, g.name, r.classification, r.min_severity, r.delay_days, r.after_ring_pct,
+const ruleCols = `r.id, r.org_id, r.name, r.group_id, g.name, r.classification, r.min_severity, r.purl_prefix, r.advisory,
+	r.delay_days, r.after_ring_pct,
 	r.deadline_days, r.created_at, r.created_by`
 
 func scanRule(row interface{ Scan(...any) error }) (ApprovalRule, error) {
 	var r ApprovalRule
-	err := row.Scan(&r.ID, &r.OrgID, &r.Name, &r.GroupID, &r.Group, &r.Classification, &r.MinSeverity, &r.DelayDays, &r.AfterRingPct,
+	err := row.Scan(&r.ID, &r.OrgID, &r.Name, &r.GroupID, &r.Group, &r.Classification, &r.MinSeverity, &r.PURLPrefix, &r.Advisory,
+		&r.DelayDays, &r.AfterRingPct,
 		&r.DeadlineDays, &r.CreatedAt, &r.CreatedBy)
 	return r, err
 }
@@ -35,9 +40,10 @@ func scanRule(row interface{ Scan(...any) error }) (ApprovalRule, error) {
 // CreateRule stores an auto-approval rule.
 func (tx *Tx) CreateRule(ctx context.Context, r ApprovalRule) (ApprovalRule, error) {
 	var id int64
-	err := tx.queryRow(ctx, `INSERT INTO approval_rules (org_id, name, group_id, classification, min_severity, delay_days, after_ring_pct,
-		deadline_days, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-		r.OrgID, r.Name, r.GroupID, r.Classification, r.MinSeverity, r.DelayDays, r.AfterRingPct, r.DeadlineDays, Now(), r.CreatedBy).Scan(&id)
+	err := tx.queryRow(ctx, `INSERT INTO approval_rules (org_id, name, group_id, classification, min_severity, purl_prefix, advisory,
+		delay_days, after_ring_pct, deadline_days, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+		r.OrgID, r.Name, r.GroupID, r.Classification, r.MinSeverity, r.PURLPrefix, r.Advisory, r.DelayDays, r.AfterRingPct, r.DeadlineDays,
+		Now(), r.CreatedBy).Scan(&id)
 	if err != nil {
 		return ApprovalRule{}, fmt.Errorf("create rule %s: %w", r.Name, mapErr(err))
 	}
@@ -84,12 +90,15 @@ type RuleCandidate struct {
 }
 
 // RuleCandidates lists the updates created before cutoff that have no decision yet for the
-// group, optionally of one classification.
-func (r Reader) RuleCandidates(ctx context.Context, orgID, groupID int64, classification string, cutoff time.Time) ([]RuleCandidate, error) {
+// group and match the rule's classification, package and advisory (each when set).
+func (r Reader) RuleCandidates(ctx context.Context, rule ApprovalRule, cutoff time.Time) ([]RuleCandidate, error) {
 	rows, err := r.query(ctx, `SELECT u.id, u.name, u.classification, u.severity FROM updates u
 		WHERE u.org_id = $1 AND u.declined_at IS NULL AND u.created_at <= $2 AND ($3 = '' OR u.classification = $3)
+		AND ($5 = '' OR u.purl = $5 OR u.purl LIKE $6 ESCAPE '\')
+		AND ($7 = '' OR EXISTS (SELECT 1 FROM update_advisories ua JOIN advisories ad ON ad.id = ua.advisory_id
+			WHERE ua.update_id = u.id AND ad.tracking_id = $7))
 		AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.update_id = u.id AND a.group_id = $4) ORDER BY u.id`,
-		orgID, cutoff.UTC(), classification, groupID)
+		rule.OrgID, cutoff.UTC(), rule.Classification, rule.GroupID, rule.PURLPrefix, prefixPattern(rule.PURLPrefix), rule.Advisory)
 	if err != nil {
 		return nil, fmt.Errorf("rule candidates: %w", err)
 	}
@@ -125,4 +134,12 @@ func (r Reader) RingSuccess(ctx context.Context, orgID, updateID int64, ring int
 		return 0, 0, false, fmt.Errorf("ring %d: %w", ring, err)
 	}
 	return needed, installed, groups > 0 && running == groups, nil
+}
+
+// prefixPattern is a LIKE pattern for values starting with s, at a purl boundary.
+func prefixPattern(s string) string {
+	if s == "" {
+		return ""
+	}
+	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(strings.TrimSuffix(s, "/")) + "/%"
 }
