@@ -21,6 +21,8 @@ test:
 bench:
 	scripts/bench-api.sh
 	scripts/bench-catalog.sh
+	scripts/bench-agents.sh
+	scripts/bench-fleet.sh
 
 clean:
 	rm -rf bin
