@@ -126,10 +126,12 @@ func TestReportsAndHealth(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The fixture machine has openssl 3.0.19-1~deb12u2.
+	ok(t, "", "advisory", "import", filepath.Join("..", "server", "testdata", "minimal-csaf.json"))
 	ok(t, "", "update", "create", "-f", writeTemp(t, "u.yaml", `name: openssl-next
 title: OpenSSL next
 classification: security
 severity: critical
+advisories: [EXAMPLE-2026-0001]
 applicability: {purl: "pkg:deb/debian/openssl", vers: "vers:deb/<3.0.20-1~deb12u1"}
 installer: {type: apt}
 `))
@@ -168,6 +170,12 @@ installer: {type: apt}
 		t.Errorf("report computer -o csv:\n%s", csv)
 	}
 	fails(t, 2, "must be table, json or csv", "", "report", "compliance", "-o", "xml")
+	if csv := ok(t, "", "report", "advisory", "EXAMPLE-2026-0001", "-o", "csv"); !strings.Contains(csv, "EXAMPLE-2026-0001,1,web-01,pending,openssl-next,") {
+		t.Errorf("report advisory -o csv:\n%s", csv)
+	}
+	if out := ok(t, "", "report", "advisory", "EXAMPLE-2026-0001"); !strings.Contains(out, "AFFECTED        1") {
+		t.Errorf("report advisory:\n%s", out)
+	}
 }
 
 // Groups: static ones filled by hand and by enrollment tokens, dynamic ones by rules over

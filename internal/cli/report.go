@@ -31,7 +31,12 @@ func reportCmd(use, short, long, example string, nargs int, path func(cmd *cobra
 			}
 			p, q := path(cmd, args)
 			var raw json.RawMessage
-			if err := c.do(cmd.Context(), http.MethodGet, "/api/v1/orgs/"+url.PathEscape(org)+"/"+p, q, nil, &raw); err != nil {
+			if p == "reports/advisory" {
+				// Its machines come a page at a time: fetch them all.
+				if raw, err = advisoryReportPages(cmd, c, org, q.Get("tracking_id")); err != nil {
+					return err
+				}
+			} else if err := c.do(cmd.Context(), http.MethodGet, "/api/v1/orgs/"+url.PathEscape(org)+"/"+p, q, nil, &raw); err != nil {
 				return err
 			}
 			if output == outputJSON {
@@ -80,6 +85,37 @@ func exposedRows(reps []apiAdvisoryReport) [][]string {
 }
 
 var exposedHeaders = []string{"advisory", "computer id", "hostname", "status", "updates", "days exposed", "error"}
+
+// advisoryReportPages fetches every page of an advisory report and joins their computers.
+func advisoryReportPages(cmd *cobra.Command, c *client, org, trackingID string) (json.RawMessage, error) {
+	var all map[string]any
+	var computers []any
+	cursor := ""
+	for {
+		q := url.Values{"tracking_id": {trackingID}, "limit": {"500"}}
+		if cursor != "" {
+			q.Set("cursor", cursor)
+		}
+		var page map[string]any
+		if err := c.do(cmd.Context(), http.MethodGet, "/api/v1/orgs/"+url.PathEscape(org)+"/reports/advisory", q, nil, &page); err != nil {
+			return nil, err
+		}
+		if all == nil {
+			all = page
+		}
+		if cs, ok := page["computers"].([]any); ok {
+			computers = append(computers, cs...)
+		}
+		next, _ := page["next_cursor"].(string)
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	all["computers"] = computers
+	delete(all, "next_cursor")
+	return json.Marshal(all)
+}
 
 func newReportAdvisoryCmd() *cobra.Command {
 	return reportCmd("advisory TRACKING-ID", "Which machines an advisory concerns: patched, pending, failed",

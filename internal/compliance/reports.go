@@ -2,6 +2,7 @@ package compliance
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -65,10 +66,16 @@ type AdvisoryReport struct {
 	PendingReboot int               `json:"pending_reboot"`
 	Failed        int               `json:"failed"`
 	Computers     []ExposedComputer `json:"computers"`
+	// NextCursor, when set, continues the list of computers (the counts are of all).
+	NextCursor string `json:"next_cursor,omitempty"`
 }
 
-// ForAdvisory builds the report of one advisory.
-func ForAdvisory(ctx context.Context, st *store.Store, orgID int64, a store.Advisory, now time.Time) (AdvisoryReport, error) {
+// AllComputers asks ForAdvisory for every computer at once.
+var AllComputers = store.Page{Limit: 1 << 30}
+
+// ForAdvisory builds the report of one advisory, its computers a page at a time (counts are
+// always of all of them, counted in the database).
+func ForAdvisory(ctx context.Context, st *store.Store, orgID int64, a store.Advisory, page store.Page, now time.Time) (AdvisoryReport, error) {
 	rep := AdvisoryReport{TrackingID: a.TrackingID, Title: a.Title, Severity: a.Severity, CVEs: a.CVEs,
 		Updates: []string{}, Computers: []ExposedComputer{}}
 	ups, err := st.ListUpdates(ctx, orgID, store.UpdateFilter{AdvisoryID: a.ID, Page: store.Page{Limit: 10000}})
@@ -78,23 +85,20 @@ func ForAdvisory(ctx context.Context, st *store.Store, orgID int64, a store.Advi
 	for _, u := range ups {
 		rep.Updates = append(rep.Updates, u.Name)
 	}
-	exps, err := st.AdvisoryExposures(ctx, orgID, a.ID)
+	counts, err := st.AdvisoryStatusCounts(ctx, a.ID)
+	if err != nil {
+		return rep, err
+	}
+	rep.Affected, rep.Patched, rep.Pending, rep.PendingReboot, rep.Failed = counts.Affected, counts.Patched, counts.Pending,
+		counts.PendingReboot, counts.Failed
+	exps, err := st.AdvisoryExposures(ctx, a.ID, store.Page{After: page.After, Limit: page.Limit + 1})
 	if err != nil {
 		return rep, err
 	}
 	rep.Computers = group(exps, now)
-	for _, c := range rep.Computers {
-		rep.Affected++
-		switch c.Status {
-		case StatusPatched:
-			rep.Patched++
-		case StatusPending:
-			rep.Pending++
-		case StatusPendingReboot:
-			rep.PendingReboot++
-		case StatusFailed:
-			rep.Failed++
-		}
+	if len(rep.Computers) > page.Limit {
+		rep.Computers = rep.Computers[:page.Limit]
+		rep.NextCursor = fmt.Sprint(rep.Computers[page.Limit-1].ComputerID)
 	}
 	return rep, nil
 }
@@ -147,7 +151,7 @@ func ForCVE(ctx context.Context, st *store.Store, orgID int64, cve string, now t
 	}
 	worst := map[int64]string{}
 	for _, a := range as {
-		ar, err := ForAdvisory(ctx, st, orgID, a, now)
+		ar, err := ForAdvisory(ctx, st, orgID, a, AllComputers, now)
 		if err != nil {
 			return rep, err
 		}

@@ -32,9 +32,17 @@ func (s *Server) advisoryReport(c *call) error {
 	if err != nil {
 		return storeErr(err, "advisory")
 	}
-	rep, err := compliance.ForAdvisory(ctx, s.store, c.org.ID, a, s.cfg.Now())
+	p, err := page(c.r)
 	if err != nil {
 		return err
+	}
+	rep, err := compliance.ForAdvisory(ctx, s.store, c.org.ID, a, p, s.cfg.Now())
+	if err != nil {
+		return err
+	}
+	if rep.NextCursor != "" {
+		id, _ := strconv.ParseInt(rep.NextCursor, 10, 64)
+		rep.NextCursor = encodeCursor(id)
 	}
 	writeJSON(c.w, http.StatusOK, rep)
 	return nil

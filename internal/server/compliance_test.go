@@ -157,6 +157,16 @@ func TestApplicabilityAndReports(t *testing.T) {
 		if !v.Compliant {
 			t.Errorf("web-01 after the upgrade %+v", v)
 		}
+		// The report's machines come a page at a time; its counts are of all.
+		var p1, p2 compliance.AdvisoryReport
+		e.must(200, "GET", "/api/v1/orgs/a/reports/advisory?tracking_id=EXAMPLE-2026-0001&limit=1", e.admin, nil).json(t, &p1)
+		if p1.Affected != 2 || len(p1.Computers) != 1 || p1.NextCursor == "" {
+			t.Fatalf("first page %+v", p1)
+		}
+		e.must(200, "GET", "/api/v1/orgs/a/reports/advisory?tracking_id=EXAMPLE-2026-0001&limit=1&cursor="+p1.NextCursor, e.admin, nil).json(t, &p2)
+		if len(p2.Computers) != 1 || p2.NextCursor != "" || p2.Computers[0].ComputerID == p1.Computers[0].ComputerID {
+			t.Errorf("second page %+v", p2)
+		}
 
 		// The organisation's report and its daily snapshot.
 		if err := e.srv.TakeSnapshots(t.Context()); err != nil {

@@ -43,25 +43,122 @@ func (r Reader) exposures(ctx context.Context, q string, args ...any) ([]Exposur
 	return out, rows.Err()
 }
 
-// AdvisoryExposures lists the states of the updates that fix an advisory, on every active
-// computer they concern, by computer.
-func (r Reader) AdvisoryExposures(ctx context.Context, orgID, advisoryID int64) ([]Exposure, error) {
-	out, err := r.exposures(ctx, `SELECT `+exposureCols+` FROM computer_updates cu
-		JOIN update_advisories ua ON ua.update_id = cu.update_id
-		JOIN updates u ON u.id = cu.update_id JOIN computers c ON c.id = cu.computer_id
-		WHERE ua.advisory_id = $1 AND cu.org_id = $2 AND c.revoked_at IS NULL
-		ORDER BY cu.computer_id, cu.update_id`, advisoryID, orgID)
+// AdvisoryExposures lists the states of the updates that fix an advisory on the active
+// computers it concerns, by computer: those with an id above p.After, at most p.Limit
+// computers (all their rows). The advisory belongs to one organisation, and so do its
+// updates' states: no organisation filter, which would lead the planner to scan them all.
+func (r Reader) AdvisoryExposures(ctx context.Context, advisoryID int64, p Page) ([]Exposure, error) {
+	// First the page's computers, walking the primary key (computer_id, update_id) in
+	// order so that the scan stops at the page's end; then their rows.
+	rows, err := r.query(ctx, `SELECT DISTINCT cu.computer_id FROM computer_updates cu JOIN computers c ON c.id = cu.computer_id
+		WHERE cu.computer_id > $2 AND c.revoked_at IS NULL
+		AND cu.update_id IN (SELECT update_id FROM update_advisories WHERE advisory_id = $1)
+		ORDER BY cu.computer_id LIMIT $3`, advisoryID, p.After, p.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("exposure to advisory %d: %w", advisoryID, err)
 	}
-	return out, nil
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	out, err := r.exposures(ctx, `SELECT `+exposureCols+` FROM computer_updates cu
+		JOIN update_advisories ua ON ua.update_id = cu.update_id
+		JOIN updates u ON u.id = cu.update_id JOIN computers c ON c.id = cu.computer_id
+		WHERE ua.advisory_id = $1 AND cu.computer_id >= $2 AND cu.computer_id <= $3
+		ORDER BY cu.computer_id, cu.update_id`, advisoryID, ids[0], ids[len(ids)-1])
+	if err != nil {
+		return nil, fmt.Errorf("exposure to advisory %d: %w", advisoryID, err)
+	}
+	// The range may hold revoked computers between the page's: keep the page's only.
+	keep := map[int64]bool{}
+	for _, id := range ids {
+		keep[id] = true
+	}
+	n := 0
+	for _, e := range out {
+		if keep[e.ComputerID] {
+			out[n] = e
+			n++
+		}
+	}
+	return out[:n], nil
+}
+
+// StatusCounts are how many computers stand where towards an advisory: the worst state of
+// its updates on each.
+type StatusCounts struct {
+	Affected, Patched, Pending, PendingReboot, Failed int
+}
+
+// AdvisoryStatusCounts counts the active computers an advisory concerns by status, in the
+// database, without reading them.
+func (r Reader) AdvisoryStatusCounts(ctx context.Context, advisoryID int64) (StatusCounts, error) {
+	var c StatusCounts
+	// Most advisories have one update: then the states count straight from the index on
+	// (update_id, state), without grouping by computer. (No organisation filter: see
+	// AdvisoryExposures.)
+	var updates int
+	var only int64
+	if err := r.queryRow(ctx, `SELECT COUNT(*), COALESCE(MIN(update_id), 0) FROM update_advisories WHERE advisory_id = $1`,
+		advisoryID).Scan(&updates, &only); err != nil {
+		return c, fmt.Errorf("exposure to advisory %d: %w", advisoryID, err)
+	}
+	if updates == 1 {
+		rows, err := r.query(ctx, `SELECT cu.state, COUNT(*) FROM computer_updates cu JOIN computers c ON c.id = cu.computer_id
+			WHERE cu.update_id = $1 AND c.revoked_at IS NULL GROUP BY cu.state`, only)
+		if err != nil {
+			return c, fmt.Errorf("exposure to advisory %d: %w", advisoryID, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var state string
+			var n int
+			if err := rows.Scan(&state, &n); err != nil {
+				return c, err
+			}
+			c.Affected += n
+			switch state {
+			case StateInstalled:
+				c.Patched += n
+			case StatePendingReboot:
+				c.PendingReboot += n
+			case StateFailed:
+				c.Failed += n
+			default:
+				c.Pending += n
+			}
+		}
+		return c, rows.Err()
+	}
+	err := r.queryRow(ctx, `SELECT COUNT(*),
+		COALESCE(SUM(CASE WHEN worst = 0 THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN worst = 2 THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN worst = 1 THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN worst = 3 THEN 1 ELSE 0 END), 0)
+		FROM (SELECT cu.computer_id, MAX(CASE cu.state WHEN 'installed' THEN 0 WHEN 'pending_reboot' THEN 1
+				WHEN 'failed' THEN 3 ELSE 2 END) AS worst
+			FROM computer_updates cu JOIN update_advisories ua ON ua.update_id = cu.update_id
+			JOIN computers c ON c.id = cu.computer_id
+			WHERE ua.advisory_id = $1 AND c.revoked_at IS NULL GROUP BY cu.computer_id) x`,
+		advisoryID).Scan(&c.Affected, &c.Patched, &c.Pending, &c.PendingReboot, &c.Failed)
+	if err != nil {
+		return StatusCounts{}, fmt.Errorf("exposure to advisory %d: %w", advisoryID, err)
+	}
+	return c, nil
 }
 
 // ComputerExposures lists the updates that concern a computer.
 func (r Reader) ComputerExposures(ctx context.Context, orgID, computerID int64) ([]Exposure, error) {
 	out, err := r.exposures(ctx, `SELECT `+exposureCols+` FROM computer_updates cu
 		JOIN updates u ON u.id = cu.update_id JOIN computers c ON c.id = cu.computer_id
-		WHERE cu.computer_id = $1 AND cu.org_id = $2 ORDER BY cu.update_id`, computerID, orgID)
+		WHERE cu.computer_id = $1 AND c.org_id = $2 ORDER BY cu.update_id`, computerID, orgID)
 	if err != nil {
 		return nil, fmt.Errorf("exposure of computer %d: %w", computerID, err)
 	}
