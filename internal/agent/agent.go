@@ -108,6 +108,11 @@ func Enroll(ctx context.Context, cfg Config, server, token, caFile string) (*Age
 	}
 	var resp protocol.EnrollResponse
 	req := protocol.EnrollRequest{Token: token, AgentVersion: cfg.Version, Inventory: inv, Health: health}
+	// Enrolled before, with the same server: prove it, to stay the same computer.
+	var old identity
+	if ok, _ := readJSONFile(cfg.identityPath(), &old); ok && old.Server == strings.TrimRight(server, "/") {
+		req.PreviousCredential = old.Credential
+	}
 	if err := post(ctx, client, strings.TrimRight(server, "/")+protocol.PathEnroll, "", cfg.Version, req, &resp); err != nil {
 		return nil, fmt.Errorf("enroll: %w", err)
 	}
@@ -124,8 +129,8 @@ func Enroll(ctx context.Context, cfg Config, server, token, caFile string) (*Age
 	if err := writeJSONFile(cfg.identityPath(), id, 0o600); err != nil {
 		return nil, fmt.Errorf("save identity: %w", err)
 	}
-	// A new enrollment starts a new sequence of assignment lists.
-	if err := writeJSONFile(cfg.progressPath(), progress{}, 0o600); err != nil {
+	// A new enrollment accepts only lists newer than the last one issued to the computer.
+	if err := writeJSONFile(cfg.progressPath(), progress{Sequence: resp.Sequence}, 0o600); err != nil {
 		return nil, fmt.Errorf("save progress: %w", err)
 	}
 	return Open(cfg)

@@ -618,3 +618,43 @@ func TestArtifactEndToEnd(t *testing.T) {
 		t.Errorf("the install command did not run: %q", b)
 	}
 }
+
+// The acknowledgements of an answer are not signed: a forged list deletes nothing but the
+// results the request carried.
+func TestForgedAcknowledgements(t *testing.T) {
+	f := newFleet(t)
+	m := newMachine(t, "h")
+	a := enroll(t, f, m)
+	st, _ := a.Status()
+	f.debUpdate("pd-ack-1", buildDeb(t, "pd-ack", "1.0-1", ""), "pd-ack", "1.0-1")
+	f.assign(st.ComputerID, "pd-ack-1")
+	if _, err := a.CheckIn(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.down.Store(true)
+	a.InstallDue(context.Background()) // the payload cannot come: nothing spooled
+	f.down.Store(false)
+	if _, err := a.InstallDue(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.setTamper(func(path string, body []byte) []byte {
+		if path != protocol.PathCheckIn {
+			return body
+		}
+		var cr map[string]any
+		json.Unmarshal(body, &cr)
+		cr["acknowledged"] = []string{"../identity", "../progress", "0123456789abcdef0123456789abcdef"}
+		b, _ := json.Marshal(cr)
+		return b
+	})
+	a.CheckIn(context.Background())
+	f.setTamper(nil)
+	for _, name := range []string{"identity.json", "progress.json"} {
+		if _, err := os.Stat(filepath.Join(m.cfg.StateDir, name)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if st, _ := a.Status(); st.Spooled != 1 {
+		t.Errorf("the unacknowledged result was dropped: %d spooled", st.Spooled)
+	}
+}

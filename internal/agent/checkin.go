@@ -69,7 +69,19 @@ func (a *Agent) send(ctx context.Context, req protocol.CheckIn) (protocol.CheckI
 		return resp, fmt.Errorf("check in: %w", err)
 	}
 	// The acknowledged results are stored on the server, whatever else this answer holds.
-	if err := a.spool.drop(resp.Acknowledged); err != nil {
+	// The list is not signed: only ids this request carried are dropped, so an answer
+	// cannot make the agent delete anything else (or lose results it did not send).
+	sent := map[string]bool{}
+	for _, r := range req.Results {
+		sent[r.ID] = true
+	}
+	var acked []string
+	for _, id := range resp.Acknowledged {
+		if sent[id] {
+			acked = append(acked, id)
+		}
+	}
+	if err := a.spool.drop(acked); err != nil {
 		return resp, err
 	}
 	return resp, nil

@@ -222,6 +222,10 @@ func (a *Agent) Recover(ctx context.Context) error {
 	if err != nil || !ok {
 		return err
 	}
+	if a.spool.has(fl.ResultID) {
+		// The result was spooled before the stop: it says what happened.
+		return os.Remove(a.cfg.inflightPath())
+	}
 	r, done := a.alreadyInstalled(ctx, fl)
 	if !done {
 		r = fl.result(installer.Result{ExitCode: -1,

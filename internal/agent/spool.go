@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -53,9 +54,24 @@ func (s spool) list(max int) ([]protocol.Result, error) {
 	return out, nil
 }
 
+// resultID is the shape of the ids the agent makes (newID): nothing else names a spool file.
+var resultID = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+// has says whether a result is spooled.
+func (s spool) has(id string) bool {
+	if !resultID.MatchString(id) {
+		return false
+	}
+	_, err := os.Stat(s.path(id))
+	return err == nil
+}
+
 // drop removes acknowledged results.
 func (s spool) drop(ids []string) error {
 	for _, id := range ids {
+		if !resultID.MatchString(id) {
+			continue
+		}
 		if err := os.Remove(s.path(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("drop spooled result %s: %w", id, err)
 		}

@@ -393,7 +393,7 @@ func newComputerRevokeCmd() *cobra.Command {
 		Use:   "revoke ID|HOSTNAME",
 		Short: "Revoke a computer's agent credential: the server refuses the agent from then on",
 		Long: `Revoke a computer's agent credential. Its agent is refused at its next check-in and logs
-why; its history stays. Enrolling the machine again with a valid token makes it active again.`,
+why; its history stays. Enrolling the machine again makes a new computer.`,
 		Example: `  patchday computer revoke --org acme old-laptop`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -101,7 +101,7 @@ func BenchmarkFleet(b *testing.B) {
 			for k := 0; k < 1000 && done < n; k++ {
 				host := fmt.Sprintf("host-%06d", done)
 				facts := store.ComputerFacts{Hostname: host, MachineID: host, OSID: "debian", OSVersion: "12", Arch: "amd64"}
-				c, err := tx.EnrollComputer(ctx, org.ID, facts, "cred-"+host, 0)
+				c, err := tx.EnrollComputer(ctx, org.ID, facts, "cred-"+host, 0, "")
 				if err != nil {
 					return err
 				}

@@ -118,7 +118,7 @@ func takeInventory(t *testing.T, st *store.Store, ev *Evaluator, org int64, comp
 	err = st.Update(ctx, func(tx *store.Tx) error {
 		if comp.ID == 0 {
 			var err error
-			if comp, err = tx.EnrollComputer(ctx, org, facts, "hash-"+inv.Hostname, 0); err != nil {
+			if comp, err = tx.EnrollComputer(ctx, org, facts, "hash-"+inv.Hostname, 0, ""); err != nil {
 				return err
 			}
 			ic.For(comp)

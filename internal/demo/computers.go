@@ -70,7 +70,7 @@ func loadComputers(ctx context.Context, tx *store.Tx, orgID int64, now time.Time
 			OSName: inv.OSName, Kernel: inv.Kernel, Arch: inv.Arch, AgentVersion: "demo", Languages: inv.Languages}
 		secret := make([]byte, 32)
 		rand.Read(secret) // no agent holds it: the demo machines cannot check in
-		c, err := tx.EnrollComputer(ctx, orgID, facts, hex.EncodeToString(secret), 0)
+		c, err := tx.EnrollComputer(ctx, orgID, facts, hex.EncodeToString(secret), 0, "")
 		if err != nil {
 			return err
 		}

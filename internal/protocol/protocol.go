@@ -21,10 +21,13 @@ const MaxBody = 8 << 20
 
 // EnrollRequest registers a machine with an organisation's enrollment token.
 type EnrollRequest struct {
-	Token        string    `json:"token"`
-	AgentVersion string    `json:"agent_version"`
-	Inventory    Inventory `json:"inventory"`
-	Health       Health    `json:"health"`
+	Token string `json:"token"`
+	// PreviousCredential is the credential the agent holds from an earlier enrollment, if
+	// any: with it the server keeps the same computer, else it makes a new one.
+	PreviousCredential string    `json:"previous_credential,omitempty"`
+	AgentVersion       string    `json:"agent_version"`
+	Inventory          Inventory `json:"inventory"`
+	Health             Health    `json:"health"`
 }
 
 // EnrollResponse gives the agent its identity and the key that signs its assignments.
@@ -37,6 +40,9 @@ type EnrollResponse struct {
 	SigningKey string `json:"signing_key"`
 	// CheckInInterval is the server's suggested interval in seconds.
 	CheckInInterval int `json:"checkin_interval"`
+	// Sequence is the sequence of the last list issued to this computer: the agent accepts
+	// only lists above it, so lists recorded before a re-enrollment cannot be replayed.
+	Sequence uint64 `json:"sequence"`
 }
 
 // CheckIn is what the agent sends at every check-in.

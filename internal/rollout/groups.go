@@ -38,9 +38,12 @@ func RefreshComputer(ctx context.Context, tx *store.Tx, c store.Computer) error 
 			return err
 		}
 	}
-	// Its groups decide which approvals reach it.
-	_, err = tx.SyncApprovals(ctx, c.OrgID, 0, c.ID)
-	return err
+	// Its groups decide which approvals reach it, and its maintenance windows: its list is
+	// rebuilt at its next check-in even when no state moves.
+	if _, err = tx.SyncApprovals(ctx, c.OrgID, 0, c.ID); err != nil {
+		return err
+	}
+	return tx.BumpAssignGen(ctx, c.OrgID)
 }
 
 // RefreshGroup recomputes a dynamic group's members over its organisation's active
@@ -91,6 +94,9 @@ func RefreshGroup(ctx context.Context, tx *store.Tx, g store.Group) (joined, lef
 	}
 	if joined+left > 0 {
 		if _, err := tx.SyncApprovals(ctx, g.OrgID, 0, 0); err != nil {
+			return joined, left, err
+		}
+		if err := tx.BumpAssignGen(ctx, g.OrgID); err != nil {
 			return joined, left, err
 		}
 	}

@@ -150,12 +150,15 @@ func (s Schedule) Windows(from, to time.Time) []Window {
 		if sl.cron == nil {
 			continue
 		}
-		// Starts from one duration before from, so a window open at from counts.
-		for t := sl.cron.Next(from.Add(-sl.dur).In(s.loc).Add(-time.Second)); t.Before(to); t = sl.cron.Next(t) {
+		// Starts from one duration before from, so a window open at from counts. Next
+		// gives the zero time when no start is left; the count bounds a minutely schedule.
+		t := sl.cron.Next(from.Add(-sl.dur).In(s.loc).Add(-time.Second))
+		for n := 0; !t.IsZero() && t.Before(to) && n < maxCronStarts; n++ {
 			w := Window{t.UTC(), t.Add(sl.dur).UTC()}
 			if w.End.After(from) {
 				out = append(out, w)
 			}
+			t = sl.cron.Next(t)
 		}
 	}
 	for ; day.Before(to); day = day.AddDate(0, 0, 1) {
@@ -163,7 +166,8 @@ func (s Schedule) Windows(from, to time.Time) []Window {
 			if sl.cron != nil || !sl.days[day.Weekday()] {
 				continue
 			}
-			start := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, s.loc).Add(sl.start)
+			// The wall-clock time on that day: 22:00 stays 22:00 when the clocks change.
+			start := time.Date(day.Year(), day.Month(), day.Day(), int(sl.start/time.Hour), int(sl.start%time.Hour/time.Minute), 0, 0, s.loc)
 			w := Window{start.UTC(), start.Add(sl.dur).UTC()}
 			if w.End.After(from) && w.Start.Before(to) {
 				out = append(out, w)
@@ -204,5 +208,23 @@ func parseCron(f []string) (slot, error) {
 	if err != nil || dur <= 0 || dur > 7*24*time.Hour {
 		return slot{}, fmt.Errorf("duration %q must be like 3h or 90m, at most a week", f[5])
 	}
+	// A schedule that never fires (the 30th of February) is a mistake, not "never": refuse it.
+	if next := sched.Next(time.Now()); next.IsZero() || next.After(time.Now().AddDate(1, 0, 0)) {
+		return slot{}, fmt.Errorf("cron expression %q has no start within a year", spec)
+	}
 	return slot{cron: sched, cronSpec: spec, dur: dur}, nil
+}
+
+// maxCronStarts bounds the windows one cron slot yields for one span.
+const maxCronStarts = 10000
+
+// Next returns the first window that ends after from, looking up to a year ahead; ok is
+// false for an empty schedule.
+func (s Schedule) Next(from time.Time) (Window, bool) {
+	for span := 7 * 24 * time.Hour; span <= 400*24*time.Hour; span *= 4 {
+		if ws := s.Windows(from, from.Add(span)); len(ws) > 0 {
+			return ws[0], true
+		}
+	}
+	return Window{}, false
 }

@@ -79,3 +79,30 @@ func TestCronWindows(t *testing.T) {
 		}
 	}
 }
+
+func TestWindowEdgeCases(t *testing.T) {
+	if _, err := ParseSchedule("cron 0 2 30 2 * 3h", ""); err == nil {
+		t.Error("a cron window on the 30th of February was accepted")
+	}
+	// A monthly window: none in the coming week, but Next finds it.
+	s, err := ParseSchedule("cron 0 2 1 * * 3h", "UTC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := time.Date(2026, 11, 10, 12, 0, 0, 0, time.UTC)
+	if ws := s.Windows(from, from.Add(7*24*time.Hour)); len(ws) != 0 {
+		t.Fatalf("windows in the week: %v", ws)
+	}
+	if w, ok := s.Next(from); !ok || !w.Start.Equal(time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)) {
+		t.Errorf("next window %v %v", w, ok)
+	}
+	// The wall clock holds across the changes of daylight saving time.
+	z, _ := ParseSchedule("sun 22:00-23:00", "Europe/Zurich")
+	loc, _ := time.LoadLocation("Europe/Zurich")
+	for _, day := range []time.Time{time.Date(2026, 3, 29, 0, 0, 0, 0, loc), time.Date(2026, 10, 25, 0, 0, 0, 0, loc)} {
+		ws := z.Windows(day, day.Add(24*time.Hour))
+		if len(ws) != 1 || ws[0].Start.In(loc).Hour() != 22 || ws[0].End.In(loc).Hour() != 23 {
+			t.Errorf("%s: %v", day.Format(time.DateOnly), ws)
+		}
+	}
+}

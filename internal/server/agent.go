@@ -72,6 +72,16 @@ func (s *Server) agentEnroll(c *call) error {
 		s.allowLogin(source)
 		return errInvalid("token", "must be an enrollment token (pde_...) from `patchday enroll-token create`")
 	}
+	// A token that cannot enroll is refused before any heavy work, and before the
+	// evaluator's lock and the write transaction are taken.
+	if err := s.store.CheckEnrollToken(c.r.Context(), auth.HashToken(req.Token), s.cfg.Now()); err != nil {
+		if errors.Is(err, store.ErrTokenUnknown) || errors.Is(err, store.ErrTokenRevoked) ||
+			errors.Is(err, store.ErrTokenExpired) || errors.Is(err, store.ErrTokenUsedUp) {
+			s.allowLogin(source)
+			return &apiError{Status: http.StatusUnauthorized, Code: "enrollment_refused", Field: "token", Message: err.Error()}
+		}
+		return err
+	}
 	inv := &req.Inventory
 	if err := checkInventory(inv); err != nil {
 		return err
@@ -105,7 +115,11 @@ func (s *Server) agentEnroll(c *call) error {
 			return err
 		}
 		f := factsOf(inv, req.AgentVersion)
-		if comp, err = tx.EnrollComputer(ctx, tok.OrgID, f, credHash, tok.ID); err != nil {
+		prev := ""
+		if auth.LooksLikeSecret(req.PreviousCredential, auth.AgentPrefix) {
+			prev = auth.HashToken(req.PreviousCredential)
+		}
+		if comp, err = tx.EnrollComputer(ctx, tok.OrgID, f, credHash, tok.ID, prev); err != nil {
 			return err
 		}
 		if err := tx.SaveInventory(ctx, invHash, blob, len(inv.Packages)); err != nil {
@@ -160,6 +174,7 @@ func (s *Server) agentEnroll(c *call) error {
 		ComputerID: comp.ID, Org: org.Slug, Credential: secret,
 		SigningKey:      protocol.EncodeKey(s.cfg.SigningKey.Public().(ed25519.PublicKey)),
 		CheckInInterval: int(s.cfg.CheckInInterval / time.Second),
+		Sequence:        comp.Assign.Seq,
 	})
 	return nil
 }
@@ -267,7 +282,7 @@ func (s *Server) agentCheckIn(c *call) error {
 				}
 			}
 			for _, r := range req.Results {
-				stored, err := tx.RecordResult(ctx, storeResult(comp, r))
+				stored, err := tx.RecordResult(ctx, storeResult(comp, r, now))
 				if errors.Is(err, store.ErrUnknownUpdate) {
 					// Acknowledged all the same: resending it would never help.
 					s.log.Warn("result for an unknown update", "computer_id", comp.ID, "update_id", r.UpdateID)
@@ -386,12 +401,31 @@ func (s *Server) windowsOf(ctx context.Context, tx *store.Tx, computerID int64, 
 		return nil, nil, err
 	}
 	var all []rollout.Window
+	scheduled := false
 	for _, g := range groups {
-		sched, err := rollout.ParseSchedule(g.Windows, g.Timezone)
-		if err != nil || sched.Empty() {
+		if g.Windows == "" {
 			continue
 		}
-		all = append(all, sched.Windows(now, now.Add(7*24*time.Hour))...)
+		scheduled = true
+		sched, err := rollout.ParseSchedule(g.Windows, g.Timezone)
+		if err != nil {
+			// Stored schedules were checked on the way in; one that no longer parses
+			// (a time zone gone from the system) allows nothing rather than everything.
+			s.log.Warn("maintenance windows do not parse", "group", g.Name, "err", err)
+			continue
+		}
+		ws := sched.Windows(now, now.Add(7*24*time.Hour))
+		if len(ws) == 0 {
+			// A monthly window: none this week, but the next one says "not before".
+			if w, ok := sched.Next(now); ok {
+				ws = []rollout.Window{w}
+			}
+		}
+		all = append(all, ws...)
+	}
+	if scheduled && len(all) == 0 {
+		// Windows exist but none can be found: install only past the deadline.
+		all = []rollout.Window{{Start: time.Unix(0, 0).UTC(), End: time.Unix(0, 0).UTC()}}
 	}
 	if len(all) == 0 {
 		return nil, nil, nil
@@ -571,7 +605,14 @@ func checkResult(r protocol.Result) *apiError {
 	return nil
 }
 
-func storeResult(comp store.Computer, r protocol.Result) store.InstallResult {
+func storeResult(comp store.Computer, r protocol.Result, now time.Time) store.InstallResult {
+	// The agent's clock decides nothing the server keeps: no time after the result arrived.
+	if r.FinishedAt.After(now) {
+		r.FinishedAt = now
+	}
+	if r.StartedAt.After(r.FinishedAt) {
+		r.StartedAt = r.FinishedAt
+	}
 	return store.InstallResult{ComputerID: comp.ID, ID: r.ID, OrgID: comp.OrgID, UpdateID: r.UpdateID, Sequence: r.Sequence,
 		Status: r.Status, Version: r.Version, ExitCode: r.ExitCode, Error: r.Error, Log: r.Log, RebootRequired: r.RebootRequired,
 		StartedAt: r.StartedAt, FinishedAt: r.FinishedAt}

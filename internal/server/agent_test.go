@@ -290,23 +290,46 @@ func TestAssignmentsResultsAndRevocation(t *testing.T) {
 			t.Errorf("bad result id: %d %s", r.status, r.body)
 		}
 
-		// Revocation: the agent is refused and told why.
+		// An agent enrolling again with the credential it holds stays the same computer; its
+		// floor is the last sequence issued, so lists recorded earlier are replays.
+		var er2 protocol.EnrollResponse
+		e.must(201, "POST", protocol.PathEnroll, "", protocol.EnrollRequest{Token: tok, PreviousCredential: er.Credential,
+			Inventory: testInventory("web-01")}).json(t, &er2)
+		if er2.ComputerID != er.ComputerID || er2.Credential == er.Credential || er2.Sequence != 3 {
+			t.Errorf("re-enrollment: computer %d (was %d), sequence %d", er2.ComputerID, er.ComputerID, er2.Sequence)
+		}
+		e.must(401, "POST", protocol.PathCheckIn, er.Credential, base)
+		if _, err := protocol.VerifyAssignments(first.Assignments, key, er.ComputerID, er2.Sequence, ""); !errors.Is(err, protocol.ErrReplay) {
+			t.Errorf("an old list after re-enrollment: %v", err)
+		}
+		cr = e.checkin(er2.Credential, base)
+		if l, err := protocol.VerifyAssignments(cr.Assignments, key, er.ComputerID, er2.Sequence, ""); err != nil || l.Sequence != 4 {
+			t.Errorf("the first list after re-enrollment: %+v %v", l, err)
+		}
+		// The machine id alone takes nothing over: the same machine without the credential
+		// becomes another computer.
+		er3 := e.enroll(tok, "web-01")
+		if er3.ComputerID == er.ComputerID {
+			t.Error("a machine id alone rebound the computer")
+		}
+		e.checkin(er2.Credential, base)
+
+		// Revocation: the agent is refused and told why, and stays revoked.
 		e.must(200, "POST", fmt.Sprintf("/api/v1/orgs/a/computers/%d/revoke", er.ComputerID), e.admin, nil)
-		r := e.do("POST", protocol.PathCheckIn, er.Credential, base)
+		r := e.do("POST", protocol.PathCheckIn, er2.Credential, base)
 		if r.status != 401 || r.err(t).Error.Code != "agent_revoked" {
 			t.Errorf("revoked agent: %d %s", r.status, r.body)
 		}
-		// Enrolling the same machine again gives the same computer a new credential.
-		er2 := e.enroll(tok, "web-01")
-		if er2.ComputerID != er.ComputerID || er2.Credential == er.Credential {
-			t.Errorf("re-enrollment: computer %d (was %d)", er2.ComputerID, er.ComputerID)
+		var er4 protocol.EnrollResponse
+		e.must(201, "POST", protocol.PathEnroll, "", protocol.EnrollRequest{Token: tok, PreviousCredential: er2.Credential,
+			Inventory: testInventory("web-01")}).json(t, &er4)
+		if er4.ComputerID == er.ComputerID {
+			t.Error("enrolling again un-revoked a revoked computer")
 		}
-		e.must(401, "POST", protocol.PathCheckIn, er.Credential, base)
-		e.checkin(er2.Credential, base)
 		// Enrollment is audited, as the enrollment token.
 		var evs struct{ Items []store.AuditEvent }
 		e.must(200, "GET", "/api/v1/audit?action=computer.enroll", e.admin, nil).json(t, &evs)
-		if len(evs.Items) != 2 || evs.Items[0].Actor != "enroll-token:test" {
+		if len(evs.Items) != 4 || evs.Items[0].Actor != "enroll-token:test" {
 			t.Errorf("enroll audit %+v", evs.Items)
 		}
 	})

@@ -253,6 +253,9 @@ func (s *Server) deleteGroup(c *call) error {
 		if _, err := tx.SyncApprovals(ctx, c.org.ID, 0, 0); err != nil {
 			return err
 		}
+		if err := tx.BumpAssignGen(ctx, c.org.ID); err != nil {
+			return err
+		}
 		return c.audit(tx, c.org.ID, "group.delete", "group", g.Name, map[string]any{"members": g.Members})
 	})
 	if err != nil {
@@ -316,6 +319,9 @@ func (s *Server) changeMember(c *call, add bool) error {
 			return errNotFound("computer " + itoa(comp.ID) + " in group " + quote(g.Name))
 		}
 		if _, err := tx.SyncApprovals(ctx, c.org.ID, 0, comp.ID); err != nil {
+			return err
+		}
+		if err := tx.BumpAssignGen(ctx, c.org.ID); err != nil { // its windows may change
 			return err
 		}
 		return c.audit(tx, c.org.ID, action, "group", g.Name, map[string]any{"computer_id": comp.ID, "hostname": comp.Hostname})

@@ -115,7 +115,7 @@ func (tx *Tx) DeleteOldHistory(ctx context.Context, before time.Time) (history, 
 		return 0, 0, fmt.Errorf("delete old history: %w", err)
 	}
 	history, _ = res.RowsAffected()
-	res, err = tx.exec(ctx, `DELETE FROM install_results WHERE finished_at < $1`, before.UTC())
+	res, err = tx.exec(ctx, `DELETE FROM install_results WHERE received_at < $1`, before.UTC())
 	if err != nil {
 		return 0, 0, fmt.Errorf("delete old results: %w", err)
 	}

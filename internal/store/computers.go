@@ -72,28 +72,32 @@ type ComputerFacts struct {
 	Languages                                                                []string
 }
 
-// EnrollComputer registers a machine, or, when a computer with the same machine id exists in
-// the organisation, gives that computer the new credential (a reinstalled agent keeps its
-// history). A revoked computer that enrolls again with a valid token is active again.
-func (tx *Tx) EnrollComputer(ctx context.Context, orgID int64, f ComputerFacts, credentialHash string, tokenID int64) (Computer, error) {
+// EnrollComputer registers a machine as a new computer; or, when previousHash is the
+// credential hash of an active computer of the organisation (an agent enrolling again with
+// the credential it holds), gives that computer the new credential and starts a new
+// sequence of assignment lists for it. A machine id alone never rebinds a computer: anyone
+// on the machine can read it, and a revoked computer stays revoked.
+func (tx *Tx) EnrollComputer(ctx context.Context, orgID int64, f ComputerFacts, credentialHash string, tokenID int64, previousHash string) (Computer, error) {
 	now := Now()
 	var token any // NULL when enrolled without a token (tests, imports)
 	if tokenID > 0 {
 		token = tokenID
 	}
 	var id int64
-	err := errNoSuchMachine
-	if f.MachineID != "" {
-		err = tx.queryRow(ctx, `SELECT id FROM computers WHERE org_id = $1 AND machine_id = $2 ORDER BY id DESC LIMIT 1`,
-			orgID, f.MachineID).Scan(&id)
+	err := ErrNotFound
+	if previousHash != "" {
+		err = tx.queryRow(ctx, `SELECT id FROM computers WHERE org_id = $1 AND credential_hash = $2 AND revoked_at IS NULL`,
+			orgID, previousHash).Scan(&id)
+		err = mapErr(err)
 	}
 	switch {
 	case err == nil:
+		// assign_digest '' makes the next list a new sequence number, above the one the
+		// enrollment answer gives the agent as its floor.
 		_, err = tx.exec(ctx, `UPDATE computers SET hostname = $2, os_id = $3, os_version = $4, os_name = $5, kernel = $6,
-			arch = $7, agent_version = $8, credential_hash = $9, enroll_token_id = $10, revoked_at = NULL, revoked_by = '',
-			assign_gen = -1 WHERE id = $1`,
-			id, f.Hostname, f.OSID, f.OSVersion, f.OSName, f.Kernel, f.Arch, f.AgentVersion, credentialHash, token)
-	case errors.Is(err, errNoSuchMachine) || errors.Is(mapErr(err), ErrNotFound):
+			arch = $7, agent_version = $8, credential_hash = $9, enroll_token_id = $10, assign_gen = -1, assign_digest = ''
+			WHERE id = $1`, id, f.Hostname, f.OSID, f.OSVersion, f.OSName, f.Kernel, f.Arch, f.AgentVersion, credentialHash, token)
+	case errors.Is(err, ErrNotFound):
 		err = tx.queryRow(ctx, `INSERT INTO computers (org_id, hostname, machine_id, os_id, os_version, os_name, kernel, arch,
 			agent_version, credential_hash, enroll_token_id, enrolled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 			RETURNING id`, orgID, f.Hostname, f.MachineID, f.OSID, f.OSVersion, f.OSName, f.Kernel, f.Arch, f.AgentVersion,

@@ -24,7 +24,7 @@ func TestTouchComputers(t *testing.T) {
 					return err
 				}
 				for i := range 1000 {
-					c, err := tx.EnrollComputer(ctx, o.ID, store.ComputerFacts{Hostname: fmt.Sprintf("h%d", i), MachineID: fmt.Sprint(i)}, fmt.Sprint("cred", i), 0)
+					c, err := tx.EnrollComputer(ctx, o.ID, store.ComputerFacts{Hostname: fmt.Sprintf("h%d", i), MachineID: fmt.Sprint(i)}, fmt.Sprint("cred", i), 0, "")
 					if err != nil {
 						return err
 					}

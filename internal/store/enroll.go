@@ -86,12 +86,11 @@ func (tx *Tx) RevokeEnrollToken(ctx context.Context, orgID, id int64) (EnrollTok
 
 // Reasons an enrollment token is refused.
 var (
-	ErrTokenUnknown  = errors.New("unknown enrollment token")
-	ErrTokenRevoked  = errors.New("the enrollment token was revoked")
-	ErrTokenExpired  = errors.New("the enrollment token expired")
-	ErrTokenUsedUp   = errors.New("the enrollment token reached its maximum number of uses")
-	ErrAgentRevoked  = errors.New("the computer's credential was revoked")
-	errNoSuchMachine = errors.New("no computer with this machine id")
+	ErrTokenUnknown = errors.New("unknown enrollment token")
+	ErrTokenRevoked = errors.New("the enrollment token was revoked")
+	ErrTokenExpired = errors.New("the enrollment token expired")
+	ErrTokenUsedUp  = errors.New("the enrollment token reached its maximum number of uses")
+	ErrAgentRevoked = errors.New("the computer's credential was revoked")
 )
 
 // UseEnrollToken counts one use of the token with this hash, if it is still valid at now; the
@@ -119,4 +118,23 @@ func (tx *Tx) UseEnrollToken(ctx context.Context, hash string, now time.Time) (E
 	default:
 		return EnrollToken{}, ErrTokenUsedUp
 	}
+}
+
+// CheckEnrollToken says, without using it, whether the token with this hash could enroll a
+// machine at now: nil, or the reason it cannot.
+func (r Reader) CheckEnrollToken(ctx context.Context, hash string, now time.Time) error {
+	t, err := scanEnrollToken(r.queryRow(ctx, `SELECT `+enrollTokenCols+` FROM enroll_tokens WHERE hash = $1`, hash))
+	switch {
+	case errors.Is(mapErr(err), ErrNotFound):
+		return ErrTokenUnknown
+	case err != nil:
+		return fmt.Errorf("enrollment token: %w", err)
+	case t.RevokedAt != nil:
+		return ErrTokenRevoked
+	case !now.Before(t.ExpiresAt):
+		return ErrTokenExpired
+	case t.MaxUses != nil && t.Uses >= *t.MaxUses:
+		return ErrTokenUsedUp
+	}
+	return nil
 }
