@@ -176,6 +176,11 @@ installer: {type: apt}
 	if out := ok(t, "", "report", "advisory", "EXAMPLE-2026-0001"); !strings.Contains(out, "AFFECTED        1") {
 		t.Errorf("report advisory:\n%s", out)
 	}
+	// A revoked computer leaves the counts.
+	ok(t, "", "computer", "revoke", "web-01")
+	if out := ok(t, "", "report", "advisory", "EXAMPLE-2026-0001"); !strings.Contains(out, "AFFECTED        0") || !strings.Contains(out, "PENDING         0") {
+		t.Errorf("report advisory after revoking its only machine:\n%s", out)
+	}
 }
 
 // Groups: static ones filled by hand and by enrollment tokens, dynamic ones by rules over

@@ -113,31 +113,45 @@ func (r Reader) AdvisoryStatusCounts(ctx context.Context, advisoryID int64) (Sta
 		return c, fmt.Errorf("exposure to advisory %d: %w", advisoryID, err)
 	}
 	if updates == 1 {
-		rows, err := r.query(ctx, `SELECT cu.state, COUNT(*) FROM computer_updates cu JOIN computers c ON c.id = cu.computer_id
-			WHERE cu.update_id = $1 AND c.revoked_at IS NULL GROUP BY cu.state`, only)
-		if err != nil {
-			return c, fmt.Errorf("exposure to advisory %d: %w", advisoryID, err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var state string
-			var n int
-			if err := rows.Scan(&state, &n); err != nil {
+		// All states from the index alone, less those of the (few) revoked computers.
+		for _, q := range []struct {
+			sql  string
+			sign int
+		}{
+			{`SELECT state, COUNT(*) FROM computer_updates WHERE update_id = $1 GROUP BY state`, 1},
+			{`SELECT cu.state, COUNT(*) FROM computers c JOIN computer_updates cu ON cu.computer_id = c.id AND cu.update_id = $1
+				WHERE c.revoked_at IS NOT NULL AND c.org_id = (SELECT org_id FROM updates WHERE id = $1) GROUP BY cu.state`, -1},
+		} {
+			rows, err := r.query(ctx, q.sql, only)
+			if err != nil {
+				return c, fmt.Errorf("exposure to advisory %d: %w", advisoryID, err)
+			}
+			for rows.Next() {
+				var state string
+				var n int
+				if err := rows.Scan(&state, &n); err != nil {
+					rows.Close()
+					return c, err
+				}
+				n *= q.sign
+				c.Affected += n
+				switch state {
+				case StateInstalled:
+					c.Patched += n
+				case StatePendingReboot:
+					c.PendingReboot += n
+				case StateFailed:
+					c.Failed += n
+				default:
+					c.Pending += n
+				}
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
 				return c, err
 			}
-			c.Affected += n
-			switch state {
-			case StateInstalled:
-				c.Patched += n
-			case StatePendingReboot:
-				c.PendingReboot += n
-			case StateFailed:
-				c.Failed += n
-			default:
-				c.Pending += n
-			}
 		}
-		return c, rows.Err()
+		return c, nil
 	}
 	err := r.queryRow(ctx, `SELECT COUNT(*),
 		COALESCE(SUM(CASE WHEN worst = 0 THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN worst = 2 THEN 1 ELSE 0 END), 0),
