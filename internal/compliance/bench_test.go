@@ -224,6 +224,12 @@ func BenchmarkFleet(b *testing.B) {
 			b.Fatal(err)
 		}
 		report := time.Since(t0)
+		t1 := time.Now()
+		if _, err := st.AdvisoryStatusCounts(ctx, a.ID); err != nil {
+			b.Fatal(err)
+		}
+		counts := time.Since(t1)
+		b.Logf("of which the counts: %v", counts.Round(time.Millisecond))
 		b.ReportMetric(report.Seconds()*1000, "ms/advisory-report")
 		b.Logf("advisory report: %v for %d affected (%d listed)", report.Round(time.Millisecond), rep.Affected, len(rep.Computers))
 		b.Logf("full evaluation %v (peak heap %d MB); new update %v; which machines: %v for %d machines",

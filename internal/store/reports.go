@@ -49,10 +49,11 @@ func (r Reader) exposures(ctx context.Context, q string, args ...any) ([]Exposur
 // updates' states: no organisation filter, which would lead the planner to scan them all.
 func (r Reader) AdvisoryExposures(ctx context.Context, advisoryID int64, p Page) ([]Exposure, error) {
 	// First the page's computers, walking the primary key (computer_id, update_id) in
-	// order so that the scan stops at the page's end; then their rows.
+	// order so that the scan stops at the page's end (the unary + keeps SQLite from
+	// choosing the update_id index and sorting every row); then their rows.
 	rows, err := r.query(ctx, `SELECT DISTINCT cu.computer_id FROM computer_updates cu JOIN computers c ON c.id = cu.computer_id
 		WHERE cu.computer_id > $2 AND c.revoked_at IS NULL
-		AND cu.update_id IN (SELECT update_id FROM update_advisories WHERE advisory_id = $1)
+		AND +cu.update_id IN (SELECT update_id FROM update_advisories WHERE advisory_id = $1)
 		ORDER BY cu.computer_id LIMIT $3`, advisoryID, p.After, p.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("exposure to advisory %d: %w", advisoryID, err)
