@@ -171,6 +171,7 @@ var operatorMay = []string{
 	"POST /api/v1/orgs/{org}/updates/{name}/approvals/{group}/halt",
 	"POST /api/v1/orgs/{org}/updates/{name}/approvals/{group}/resume",
 	"DELETE /api/v1/orgs/{org}/updates/{name}/approvals/{group}",
+	"POST /api/v1/orgs/{org}/scans",
 }
 
 // agentProtocol are the routes agents call, authenticated by an enrollment token or an agent
@@ -211,6 +212,7 @@ func TestViewerCannotMutate(t *testing.T) {
 			"POST /api/v1/orgs/{org}/groups":                                   map[string]any{"name": "g"},
 			"POST /api/v1/orgs/{org}/updates/{name}/approvals":                 map[string]any{"group": "pilot"},
 			"POST /api/v1/orgs/{org}/updates/{name}/approvals/{group}/halt":    map[string]any{"reason": "test"},
+			"POST /api/v1/orgs/{org}/scans":                                    testScan(),
 		}
 		checked := 0
 		for _, pattern := range e.srv.Routes() {
@@ -298,6 +300,7 @@ func TestAuditEveryMutation(t *testing.T) {
 			{"POST /api/v1/orgs/{org}/updates/{name}/approvals/{group}/halt", "/api/v1/orgs/a/updates/u1/approvals/pilot/halt", e.admin, map[string]any{}, "update.halt", "u1", true, ""},
 			{"POST /api/v1/orgs/{org}/updates/{name}/approvals/{group}/resume", "/api/v1/orgs/a/updates/u1/approvals/pilot/resume", e.admin, nil, "update.resume", "u1", true, ""},
 			{"DELETE /api/v1/orgs/{org}/updates/{name}/approvals/{group}", "/api/v1/orgs/a/updates/u1/approvals/pilot", e.admin, nil, "update.unapprove", "u1", true, ""},
+			{"POST /api/v1/orgs/{org}/scans", "/api/v1/orgs/a/scans", e.admin, testScan(), "scan.upload", "1", true, ""},
 			{"POST /api/v1/orgs/{org}/rules", "/api/v1/orgs/a/rules", e.admin, map[string]any{"name": "pilot-critical", "group": "pilot", "min_severity": "critical"}, "rule.create", "pilot-critical", true, ""},
 			{"DELETE /api/v1/orgs/{org}/rules/{rule}", "/api/v1/orgs/a/rules/pilot-critical", e.admin, nil, "rule.delete", "pilot-critical", true, ""},
 			{"DELETE /api/v1/orgs/{org}/groups/{group}", "/api/v1/orgs/a/groups/pilot", e.admin, nil, "group.delete", "pilot", true, ""},

@@ -1,0 +1,191 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/patchday/patchday/internal/store"
+)
+
+// maxScanBody bounds an uploaded scan: 100,000 findings of a few hundred bytes.
+const maxScanBody = 32 << 20
+
+// scanUpload is a scan result as `patchday scan --upload` sends it (internal/scan.Result).
+type scanUpload struct {
+	Started     time.Time              `json:"started"`
+	Finished    time.Time              `json:"finished"`
+	Targets     []string               `json:"targets"`
+	Ports       int                    `json:"ports"`
+	Interrupted bool                   `json:"interrupted"`
+	Stats       struct{ Attempts int } `json:"stats"`
+	Findings    []json.RawMessage      `json:"findings"`
+}
+
+type scanFindingUpload struct {
+	Host      string          `json:"host"`
+	Port      int             `json:"port"`
+	Protocol  string          `json:"protocol"`
+	Service   string          `json:"service"`
+	Product   string          `json:"product"`
+	Version   string          `json:"version"`
+	Violation json.RawMessage `json:"violation"`
+}
+
+type scanResponse struct {
+	store.Scan
+	Findings []store.ScanFinding `json:"findings"`
+	// ClosedPorts are the findings of the previous scan of the same targets that are gone.
+	ClosedPorts []store.ScanFinding `json:"closed_ports,omitempty"`
+}
+
+// uploadScan stores a scan, compares it with the previous scan of the same targets, matches
+// its products to advisories and raises events for new open ports and policy violations.
+func (s *Server) uploadScan(c *call) error {
+	var up scanUpload
+	if err := decodeLimit(c.w, c.r, &up, maxScanBody); err != nil {
+		return err
+	}
+	switch {
+	case len(up.Targets) == 0 || len(up.Targets) > 10000:
+		return errInvalid("targets", "must name 1 to 10,000 targets")
+	case up.Ports < 1 || up.Ports > 65536:
+		return errInvalid("ports", "must be the number of ports scanned per target, 1 to 65536")
+	case up.Started.IsZero() || up.Finished.Before(up.Started):
+		return errInvalid("finished", "must not be before started")
+	case len(up.Findings) > 100000:
+		return errInvalid("findings", "must hold at most 100,000 findings")
+	}
+	targets := slices.Clone(up.Targets)
+	slices.Sort(targets)
+	sc := store.Scan{OrgID: c.org.ID, Targets: truncate(strings.Join(targets, " "), 4096), Ports: up.Ports, StartedAt: up.Started,
+		FinishedAt: up.Finished, Interrupted: up.Interrupted, Attempts: up.Stats.Attempts, UploadedBy: c.user.Username}
+	seen := map[string]bool{}
+	findings := make([]store.ScanFinding, 0, len(up.Findings))
+	for i, raw := range up.Findings {
+		var f scanFindingUpload
+		if err := json.Unmarshal(raw, &f); err != nil {
+			return errInvalid(fmt.Sprintf("findings[%d]", i), "is not a finding: %v", err)
+		}
+		field := func(name string) string { return fmt.Sprintf("findings[%d].%s", i, name) }
+		addr, err := netip.ParseAddr(f.Host)
+		switch {
+		case err != nil:
+			return errInvalid(field("host"), "must be an IP address")
+		case f.Port < 1 || f.Port > 65535:
+			return errInvalid(field("port"), "must be from 1 to 65535")
+		case f.Protocol != "tcp" && f.Protocol != "udp":
+			return errInvalid(field("protocol"), "must be tcp or udp")
+		case len(raw) > 16<<10 || len(f.Service) > 64 || len(f.Product) > 256 || len(f.Version) > 256:
+			return errInvalid(field("detail"), "is too large")
+		}
+		key := fmt.Sprint(f.Protocol, addr, f.Port)
+		if seen[key] {
+			return errInvalid(field("port"), "repeats %s/%s:%d", f.Protocol, addr, f.Port)
+		}
+		seen[key] = true
+		sf := store.ScanFinding{Host: addr.String(), Port: f.Port, Protocol: f.Protocol, Service: f.Service, Product: f.Product,
+			Version: f.Version, Detail: raw}
+		if len(f.Violation) > 0 && string(f.Violation) != "null" {
+			var v struct {
+				Message string `json:"message"`
+			}
+			if json.Unmarshal(f.Violation, &v) == nil && v.Message != "" {
+				sf.Violation = truncate(v.Message, 500)
+			} else {
+				sf.Violation = truncate(string(f.Violation), 500)
+			}
+		}
+		findings = append(findings, sf)
+	}
+	ctx := c.r.Context()
+	// Which advisories name the products and versions found.
+	matched := map[string][]string{}
+	for i := range findings {
+		f := &findings[i]
+		if f.Product == "" || f.Version == "" {
+			continue
+		}
+		key := f.Product + " " + f.Version
+		if _, done := matched[key]; !done {
+			as, err := s.store.ListAdvisories(ctx, c.org.ID, store.AdvisoryFilter{Product: key, Limit: 20})
+			if err != nil {
+				return err
+			}
+			ids := []string{}
+			for _, a := range as {
+				ids = append(ids, a.TrackingID)
+			}
+			matched[key] = ids
+		}
+		if ids := matched[key]; len(ids) > 0 {
+			var d map[string]any
+			if json.Unmarshal(f.Detail, &d) == nil {
+				d["advisories"] = ids
+				f.Detail, _ = json.Marshal(d)
+			}
+		}
+	}
+	var resp scanResponse
+	err := s.store.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		if resp.Scan, resp.ClosedPorts, err = tx.SaveScan(ctx, sc, findings); err != nil {
+			return err
+		}
+		if resp.Opened > 0 {
+			if err := tx.AddEvent(ctx, c.org.ID, "scan.opened", sc.Targets, fmt.Sprintf(`{"scan":%d,"opened":%d}`, resp.ID, resp.Opened)); err != nil {
+				return err
+			}
+		}
+		if resp.Violations > 0 {
+			if err := tx.AddEvent(ctx, c.org.ID, "scan.violation", sc.Targets, fmt.Sprintf(`{"scan":%d,"violations":%d}`, resp.ID, resp.Violations)); err != nil {
+				return err
+			}
+		}
+		return c.audit(tx, c.org.ID, "scan.upload", "scan", itoa(resp.ID), map[string]any{"targets": len(up.Targets),
+			"open": resp.OpenPorts, "opened": resp.Opened, "closed": resp.Closed, "violations": resp.Violations})
+	})
+	if err != nil {
+		return err
+	}
+	resp.Findings = findings
+	writeJSON(c.w, http.StatusCreated, resp)
+	return nil
+}
+
+func (s *Server) listScans(c *call) error {
+	p, err := page(c.r)
+	if err != nil {
+		return err
+	}
+	scans, err := s.store.ListScans(c.r.Context(), c.org.ID, store.Page{After: p.After, Limit: p.Limit + 1})
+	if err != nil {
+		return err
+	}
+	writeList(c.w, scans, p.Limit, func(s store.Scan) int64 { return s.ID })
+	return nil
+}
+
+func (s *Server) getScan(c *call) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	sc, err := s.store.Scan(c.r.Context(), c.org.ID, id)
+	if err != nil {
+		return storeErr(err, "scan "+itoa(id))
+	}
+	fs, err := s.store.ScanFindings(c.r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if fs == nil {
+		fs = []store.ScanFinding{}
+	}
+	writeJSON(c.w, http.StatusOK, scanResponse{Scan: sc, Findings: fs})
+	return nil
+}

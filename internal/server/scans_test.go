@@ -1,0 +1,86 @@
+package server_test
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/patchday/patchday/internal/store"
+)
+
+// testScan is a small scan result as patchday scan --upload sends it.
+func testScan(findings ...map[string]any) map[string]any {
+	if findings == nil {
+		findings = []map[string]any{
+			{"host": "10.0.0.5", "port": 22, "protocol": "tcp", "state": "open", "service": "ssh", "product": "OpenSSH", "version": "9.2p1"},
+			{"host": "10.0.0.5", "port": 445, "protocol": "tcp", "state": "open", "service": "smb",
+				"violation": map[string]any{"zone": "servers", "message": "tcp/445 open in zone servers, which allows only tcp/22"}},
+		}
+	}
+	start := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	return map[string]any{"targets": []string{"10.0.0.0/29"}, "ports": 100, "started": start, "finished": start.Add(time.Minute),
+		"stats": map[string]any{"attempts": 800}, "findings": findings}
+}
+
+// Scans are stored per targets and compared with the previous scan of the same targets;
+// new open ports and violations raise events.
+func TestScanUploadAndDiff(t *testing.T) {
+	forEngines(t, func(t *testing.T, e *env) {
+		e.createOrg("a")
+		var first struct {
+			store.Scan
+			Findings    []store.ScanFinding
+			ClosedPorts []store.ScanFinding `json:"closed_ports"`
+		}
+		e.must(201, "POST", "/api/v1/orgs/a/scans", e.admin, testScan()).json(t, &first)
+		if first.OpenPorts != 2 || first.Violations != 1 || first.Opened != 0 || len(first.Findings) != 2 {
+			t.Fatalf("first scan %+v", first)
+		}
+		// The next scan of the same targets: 445 closed, 3389 opened.
+		second := first
+		e.must(201, "POST", "/api/v1/orgs/a/scans", e.admin, testScan(
+			map[string]any{"host": "10.0.0.5", "port": 22, "protocol": "tcp", "service": "ssh", "product": "OpenSSH", "version": "9.2p1"},
+			map[string]any{"host": "10.0.0.5", "port": 3389, "protocol": "tcp", "service": "rdp"},
+		)).json(t, &second)
+		if second.Opened != 1 || second.Closed != 1 || len(second.ClosedPorts) != 1 || second.ClosedPorts[0].Port != 445 {
+			t.Errorf("second scan %+v", second)
+		}
+		for _, f := range second.Findings {
+			if (f.Port == 3389) != (f.Change == "opened") {
+				t.Errorf("finding %+v", f)
+			}
+		}
+		var got struct {
+			store.Scan
+			Findings []store.ScanFinding
+		}
+		e.must(200, "GET", "/api/v1/orgs/a/scans/"+itoa(second.ID), e.admin, nil).json(t, &got)
+		if len(got.Findings) != 2 {
+			t.Errorf("stored findings %+v", got.Findings)
+		}
+		var evs struct{ Items []store.Event }
+		e.must(200, "GET", "/api/v1/orgs/a/events", e.admin, nil).json(t, &evs)
+		kinds := map[string]int{}
+		for _, ev := range evs.Items {
+			kinds[ev.Kind]++
+		}
+		if kinds["scan.violation"] != 1 || kinds["scan.opened"] != 1 {
+			t.Errorf("events %v", kinds)
+		}
+		for _, tc := range []struct {
+			finding map[string]any
+			field   string
+		}{
+			{map[string]any{"host": "not-an-ip", "port": 22, "protocol": "tcp"}, "findings[0].host"},
+			{map[string]any{"host": "10.0.0.1", "port": 70000, "protocol": "tcp"}, "findings[0].port"},
+			{map[string]any{"host": "10.0.0.1", "port": 22, "protocol": "sctp"}, "findings[0].protocol"},
+		} {
+			r := e.do("POST", "/api/v1/orgs/a/scans", e.admin, testScan(tc.finding))
+			if r.status != 400 || r.err(t).Error.Field != tc.field {
+				t.Errorf("%v: %d %s", tc.finding, r.status, r.body)
+			}
+		}
+	})
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
