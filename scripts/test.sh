@@ -21,17 +21,30 @@ fi
 step "go vet"
 go vet ./...
 
-step "Debian tools for the agent's install tests"
+step "Debian packages the tests use"
 # The agent tests build .deb files with dpkg-deb and a local apt repository with
-# dpkg-scanpackages (dpkg-dev), and install into sandbox roots with dpkg and apt-get.
-if ! command -v dpkg-scanpackages >/dev/null 2>&1; then
-	if [ "$(id -u)" = 0 ]; then
-		apt-get install -y -q dpkg-dev >/dev/null || echo "WARNING: could not install dpkg-dev" >&2
-	elif command -v sudo >/dev/null 2>&1; then
-		sudo apt-get install -y -q dpkg-dev >/dev/null || echo "WARNING: could not install dpkg-dev" >&2
+# dpkg-scanpackages (dpkg-dev), and install into sandbox roots with dpkg and apt-get. The
+# scanner's probe tests start real sshd and nginx servers on loopback (never as services).
+need=()
+command -v dpkg-scanpackages >/dev/null 2>&1 || need+=(dpkg-dev)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+[ -x /usr/sbin/nginx ] || need+=(nginx)
+if [ ${#need[@]} -gt 0 ]; then
+	sudo=""
+	[ "$(id -u)" = 0 ] || sudo=sudo
+	echo "installing ${need[*]}" >&2
+	# The packages' own services stay off: a policy-rc.d refuses their start during the
+	# install (Debian's documented mechanism), and goes away afterwards.
+	policy=""
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		policy=/usr/sbin/policy-rc.d
+		printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null && $sudo chmod +x "$policy"
 	fi
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null 2>&1 ||
+		echo "WARNING: could not install ${need[*]}" >&2
+	[ -z "$policy" ] || $sudo rm -f "$policy"
 fi
-for tool in dpkg dpkg-deb dpkg-scanpackages apt-get; do
+for tool in dpkg dpkg-deb dpkg-scanpackages apt-get /usr/sbin/sshd /usr/sbin/nginx; do
 	command -v "$tool" >/dev/null 2>&1 || echo "WARNING: $tool is missing: the tests that need it are skipped (and fail under CI=true)" >&2
 done
 

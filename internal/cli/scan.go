@@ -126,7 +126,7 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 	if o.rate == 0 {
 		s.Rate = scan.Unlimited
 	}
-	identify(s)
+	identifyServices(s)
 	opts := scan.Options{UDPPorts: udpPorts, Targets: args, ReportAll: o.reportAll, Policy: policy}
 	stderr := cmd.ErrOrStderr()
 	if f, ok := stderr.(*os.File); ok && isTerminal(f) {
@@ -182,6 +182,3 @@ func progressBar(w io.Writer) func(scan.Progress) {
 		fmt.Fprintf(w, "\r[%s%s] %d/%d probes, %d open", strings.Repeat("#", n), strings.Repeat(".", width-n), p.Done, p.Total, p.Open)
 	}
 }
-
-// identify plugs service identification into a scanner (see scan_identify.go).
-var identify = func(*scan.Scanner) {}

@@ -3,6 +3,8 @@ package cli
 import (
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -59,6 +61,21 @@ func TestScanCommand(t *testing.T) {
 	r := run(t, "", "scan", "127.0.0.1", "--ports", spec, "--upload", "--org", "default")
 	if r.code != 0 || !strings.Contains(r.stderr, "uploaded as scan 1") {
 		t.Errorf("upload: %d %s", r.code, r.stderr)
+	}
+	// Services are identified: an HTTP server with its Server header.
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Server", "nginx/1.22.1")
+	}))
+	defer web.Close()
+	webPort := web.Listener.Addr().(*net.TCPAddr).Port
+	got := jsonOut[struct {
+		Findings []struct {
+			Port                      int
+			Service, Product, Version string
+		}
+	}](t, ok(t, "", "scan", "127.0.0.1", "--ports", fmt.Sprint(webPort), "-o", "json"))
+	if len(got.Findings) != 1 || got.Findings[0].Service != "http" || got.Findings[0].Product != "nginx" || got.Findings[0].Version != "1.22.1" {
+		t.Errorf("identified %+v", got.Findings)
 	}
 	fails(t, 2, "8.8.8.8", "", "scan", "8.8.8.8", "--ports", "53")
 	fails(t, 2, "--ports", "", "scan", "127.0.0.1", "--ports", "99999")
