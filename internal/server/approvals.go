@@ -87,7 +87,10 @@ func (s *Server) approve(c *call) error {
 	return nil
 }
 
-func (s *Server) unapprove(c *call) error {
+// changeApproval runs change on the approval of the path's update for the path's group, then
+// re-syncs the update's states and audits action. what names the object a 404 is about.
+func (s *Server) changeApproval(c *call, action, what string, details map[string]any,
+	change func(tx *store.Tx, u store.Update, g store.Group) error) error {
 	u, err := s.updateOf(c)
 	if err != nil {
 		return err
@@ -99,19 +102,29 @@ func (s *Server) unapprove(c *call) error {
 		return storeErr(err, "group "+quote(name))
 	}
 	err = s.store.Update(ctx, func(tx *store.Tx) error {
-		if err := tx.DeleteApproval(ctx, c.org.ID, u.ID, g.ID); err != nil {
+		if err := change(tx, u, g); err != nil {
 			return err
 		}
 		if _, err := tx.SyncApprovals(ctx, c.org.ID, u.ID, 0); err != nil {
 			return err
 		}
-		return c.audit(tx, c.org.ID, "update.unapprove", "update", u.Name, map[string]any{"group": g.Name})
+		if details == nil {
+			details = map[string]any{}
+		}
+		details["group"] = g.Name
+		return c.audit(tx, c.org.ID, action, "update", u.Name, details)
 	})
 	if err != nil {
-		return storeErr(err, "approval of "+quote(u.Name)+" for group "+quote(g.Name))
+		return storeErr(err, what+" of "+quote(u.Name)+" in group "+quote(g.Name))
 	}
 	c.w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+func (s *Server) unapprove(c *call) error {
+	return s.changeApproval(c, "update.unapprove", "approval", nil, func(tx *store.Tx, u store.Update, g store.Group) error {
+		return tx.DeleteApproval(c.r.Context(), c.org.ID, u.ID, g.ID)
+	})
 }
 
 func (s *Server) listApprovals(c *call) error {
@@ -161,61 +174,21 @@ func (s *Server) haltRollout(c *call) error {
 	if req.Reason == "" {
 		req.Reason = "halted by " + c.user.Username
 	}
-	u, err := s.updateOf(c)
-	if err != nil {
-		return err
-	}
-	ctx := c.r.Context()
-	name := c.r.PathValue("group")
-	g, err := s.store.GroupByName(ctx, c.org.ID, name)
-	if err != nil {
-		return storeErr(err, "group "+quote(name))
-	}
-	err = s.store.Update(ctx, func(tx *store.Tx) error {
-		if err := tx.HaltApproval(ctx, c.org.ID, u.ID, g.ID, req.Reason); err != nil {
-			return err
-		}
-		if _, err := tx.SyncApprovals(ctx, c.org.ID, u.ID, 0); err != nil {
-			return err
-		}
-		if err := tx.AddEvent(ctx, c.org.ID, "rollout.halted", u.Name, fmt.Sprintf(`{"update":%q,"group":%q,"by":%q}`, u.Name, g.Name, c.user.Username)); err != nil {
-			return err
-		}
-		return c.audit(tx, c.org.ID, "update.halt", "update", u.Name, map[string]any{"group": g.Name, "reason": req.Reason})
-	})
-	if err != nil {
-		return storeErr(err, "running rollout of "+quote(u.Name)+" in group "+quote(g.Name))
-	}
-	c.w.WriteHeader(http.StatusNoContent)
-	return nil
+	return s.changeApproval(c, "update.halt", "running rollout", map[string]any{"reason": req.Reason},
+		func(tx *store.Tx, u store.Update, g store.Group) error {
+			ctx := c.r.Context()
+			if err := tx.HaltApproval(ctx, c.org.ID, u.ID, g.ID, req.Reason); err != nil {
+				return err
+			}
+			return tx.AddEvent(ctx, c.org.ID, "rollout.halted", u.Name, fmt.Sprintf(`{"update":%q,"group":%q,"by":%q}`, u.Name, g.Name, c.user.Username))
+		})
 }
 
 // resumeRollout lifts the halt of an update's approval for a group.
 func (s *Server) resumeRollout(c *call) error {
-	u, err := s.updateOf(c)
-	if err != nil {
-		return err
-	}
-	ctx := c.r.Context()
-	name := c.r.PathValue("group")
-	g, err := s.store.GroupByName(ctx, c.org.ID, name)
-	if err != nil {
-		return storeErr(err, "group "+quote(name))
-	}
-	err = s.store.Update(ctx, func(tx *store.Tx) error {
-		if err := tx.ResumeApproval(ctx, c.org.ID, u.ID, g.ID); err != nil {
-			return err
-		}
-		if _, err := tx.SyncApprovals(ctx, c.org.ID, u.ID, 0); err != nil {
-			return err
-		}
-		return c.audit(tx, c.org.ID, "update.resume", "update", u.Name, map[string]any{"group": g.Name})
+	return s.changeApproval(c, "update.resume", "halted rollout", nil, func(tx *store.Tx, u store.Update, g store.Group) error {
+		return tx.ResumeApproval(c.r.Context(), c.org.ID, u.ID, g.ID)
 	})
-	if err != nil {
-		return storeErr(err, "halted rollout of "+quote(u.Name)+" in group "+quote(g.Name))
-	}
-	c.w.WriteHeader(http.StatusNoContent)
-	return nil
 }
 
 // listEvents answers the organisation's latest events (rollout halts, ...).
