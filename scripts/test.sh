@@ -24,11 +24,16 @@ go vet ./...
 step "Debian packages the tests use"
 # The agent tests build .deb files with dpkg-deb and a local apt repository with
 # dpkg-scanpackages (dpkg-dev), and install into sandbox roots with dpkg and apt-get. The
-# scanner's probe tests start real sshd and nginx servers on loopback (never as services).
+# scanner's tests start real sshd, nginx and SMTP (aiosmtpd) servers in network namespaces
+# (ip, from iproute2) or on loopback, never as services, and compare with nmap. The
+# notification tests deliver to the same SMTP server.
 need=()
 command -v dpkg-scanpackages >/dev/null 2>&1 || need+=(dpkg-dev)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 [ -x /usr/sbin/nginx ] || need+=(nginx)
+[ -x /usr/bin/nmap ] || need+=(nmap)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+/usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need+=(python3-aiosmtpd)
 if [ ${#need[@]} -gt 0 ]; then
 	sudo=""
 	[ "$(id -u)" = 0 ] || sudo=sudo
@@ -44,7 +49,7 @@ if [ ${#need[@]} -gt 0 ]; then
 		echo "WARNING: could not install ${need[*]}" >&2
 	[ -z "$policy" ] || $sudo rm -f "$policy"
 fi
-for tool in dpkg dpkg-deb dpkg-scanpackages apt-get /usr/sbin/sshd /usr/sbin/nginx; do
+for tool in dpkg dpkg-deb dpkg-scanpackages apt-get /usr/sbin/sshd /usr/sbin/nginx /usr/bin/nmap ip; do
 	command -v "$tool" >/dev/null 2>&1 || echo "WARNING: $tool is missing: the tests that need it are skipped (and fail under CI=true)" >&2
 done
 
