@@ -267,6 +267,7 @@ func showCompliance(cmd *cobra.Command, format outputFormat, raw json.RawMessage
 		WithCritical int            `json:"computers_missing_critical"`
 		Silent       []string       `json:"not_seen"`
 		EndOfSupport map[string]int `json:"end_of_support"`
+		Network      *apiNetwork    `json:"network"`
 		History      []struct {
 			Day             string `json:"day"`
 			Computers       int    `json:"computers"`
@@ -293,6 +294,11 @@ func showCompliance(cmd *cobra.Command, format outputFormat, raw json.RawMessage
 			"not seen", strings.Join(r.Silent, " "), "end of support", strings.Join(eos, "; ")); err != nil {
 			return err
 		}
+		if n := r.Network; n != nil && n.Scans > 0 {
+			if err := keyValues(w, "network", n.summary()); err != nil {
+				return err
+			}
+		}
 		if len(r.History) == 0 {
 			return nil
 		}
@@ -308,6 +314,81 @@ func showCompliance(cmd *cobra.Command, format outputFormat, raw json.RawMessage
 			fmt.Sprint(h.MissingCritical), fmt.Sprint(h.MissingHigh), fmt.Sprint(h.MissingTotal)})
 	}
 	return writeRows(w, format, []string{"day", "computers", "compliant", "percent", "missing critical", "missing high", "missing total"}, rows)
+}
+
+// apiNetwork is the exposure report (store.NetworkExposure).
+type apiNetwork struct {
+	Scans      int        `json:"scans"`
+	Hosts      int        `json:"hosts"`
+	OpenPorts  int        `json:"open_ports"`
+	Violations int        `json:"violations"`
+	Vulnerable int        `json:"vulnerable"`
+	Opened     int        `json:"opened"`
+	LastScanAt *time.Time `json:"last_scan_at"`
+	Findings   []struct {
+		ScanID     int64    `json:"scan_id"`
+		Host       string   `json:"host"`
+		Port       int      `json:"port"`
+		Protocol   string   `json:"protocol"`
+		Service    string   `json:"service"`
+		Product    string   `json:"product"`
+		Version    string   `json:"version"`
+		Violation  string   `json:"violation"`
+		Change     string   `json:"change"`
+		Advisories []string `json:"advisories"`
+		Severity   string   `json:"severity"`
+	} `json:"findings"`
+}
+
+func (n apiNetwork) summary() string {
+	return fmt.Sprintf("%d open ports on %d hosts in %d scans: %d of vulnerable products, %d breaking the policy, %d new",
+		n.OpenPorts, n.Hosts, n.Scans, n.Vulnerable, n.Violations, n.Opened)
+}
+
+func newReportExposureCmd() *cobra.Command {
+	cmd := reportCmd("exposure", "What the latest exposure scans found: vulnerable services, policy violations, new ports",
+		`Show, for the latest scan of each set of targets received in the last --days (default 30), the
+open ports, those of products that advisories affect (matched by product and version), those
+that break the firewall policy the scan was run with, and those that were not open in the scan
+before. Scans come from "patchday scan --upload" and from agents' scan schedules ("patchday
+scan schedule"). The findings are listed most severe first.`,
+		`  patchday report exposure --org acme
+  patchday report exposure --org acme --days 7 --limit 1000 -o csv`, 0,
+		func(cmd *cobra.Command, _ []string) (string, url.Values) {
+			days, _ := cmd.Flags().GetInt("days")
+			limit, _ := cmd.Flags().GetInt("limit")
+			return "reports/exposure", url.Values{"days": {fmt.Sprint(days)}, "limit": {fmt.Sprint(limit)}}
+		}, showExposure)
+	cmd.Flags().Int("days", 30, "only scans received in these last days")
+	cmd.Flags().Int("limit", 100, "findings to list")
+	return cmd
+}
+
+func showExposure(cmd *cobra.Command, format outputFormat, raw json.RawMessage) error {
+	var n apiNetwork
+	if err := decodeItem(raw, &n); err != nil {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	if format == outputTable {
+		last := "never"
+		if n.LastScanAt != nil {
+			last = n.LastScanAt.Local().Format(time.DateTime)
+		}
+		if err := keyValues(w, "exposure", n.summary(), "last scan", last); err != nil {
+			return err
+		}
+		if len(n.Findings) == 0 {
+			return nil
+		}
+		fmt.Fprintln(w)
+	}
+	var rows [][]string
+	for _, f := range n.Findings {
+		rows = append(rows, []string{f.Host, fmt.Sprint(f.Port), f.Protocol, f.Service, strings.TrimSpace(f.Product + " " + f.Version),
+			f.Severity, strings.Join(f.Advisories, " "), f.Violation, f.Change, fmt.Sprint(f.ScanID)})
+	}
+	return writeRows(w, format, []string{"host", "port", "protocol", "service", "product", "severity", "advisories", "violation", "change", "scan"}, rows)
 }
 
 type apiVerdict struct {

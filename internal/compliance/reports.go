@@ -300,11 +300,29 @@ type OrgReport struct {
 	EndOfSupport map[string]int   `json:"end_of_support"` // product -> computers running it
 	NonCompliant []Verdict        `json:"non_compliant"`
 	Snapshots    []store.Snapshot `json:"history"`
+	// Network is what the latest exposure scans found (organisation reports only).
+	Network *store.NetworkExposure `json:"network,omitempty"`
 }
+
+// NetworkDays is how far back an organisation's report looks for exposure scans, and
+// NetworkFindings how many of their findings it lists.
+const (
+	NetworkDays     = 30
+	NetworkFindings = 10
+)
 
 // ForOrg builds the organisation's report: every active computer judged by the policy.
 func ForOrg(ctx context.Context, st *store.Store, orgID int64, now time.Time) (OrgReport, error) {
-	return ForComputers(ctx, st, orgID, nil, now)
+	rep, err := ForComputers(ctx, st, orgID, nil, now)
+	if err != nil {
+		return rep, err
+	}
+	ne, err := st.NetworkExposure(ctx, orgID, now.AddDate(0, 0, -NetworkDays), NetworkFindings)
+	if err != nil {
+		return rep, err
+	}
+	rep.Network = &ne
+	return rep, nil
 }
 
 // ForComputers is ForOrg for the active computers that include accepts (all when nil), such

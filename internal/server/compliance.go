@@ -101,6 +101,33 @@ func (s *Server) complianceReport(c *call) error {
 	return nil
 }
 
+// exposureReport answers what the latest scan of each set of targets found: ?days=N (default
+// 30) and ?limit=N findings (default 100, at most 10,000).
+func (s *Server) exposureReport(c *call) error {
+	q := c.r.URL.Query()
+	days, limit := compliance.NetworkDays, 100
+	if v := q.Get("days"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 3660 {
+			return errInvalid("days", "must be a number of days from 1 to 3660")
+		}
+		days = n
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			return errInvalid("limit", "must be from 1 to 10000")
+		}
+		limit = n
+	}
+	rep, err := s.store.NetworkExposure(c.r.Context(), c.org.ID, s.cfg.Now().AddDate(0, 0, -days), limit)
+	if err != nil {
+		return err
+	}
+	writeJSON(c.w, http.StatusOK, rep)
+	return nil
+}
+
 // computerHealth answers one computer's health verdict.
 func (s *Server) computerHealth(c *call) error {
 	comp, err := s.computerOf(c)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/patchday/patchday/internal/csaf"
 	"github.com/patchday/patchday/internal/store"
 )
 
@@ -49,49 +51,73 @@ type scanResponse struct {
 	ClosedPorts []store.ScanFinding `json:"closed_ports,omitempty"`
 }
 
-// uploadScan stores a scan, compares it with the previous scan of the same targets, matches
-// its products to advisories and raises events for new open ports and policy violations.
+// uploadScan stores a scan from `patchday scan --upload`.
 func (s *Server) uploadScan(c *call) error {
 	var up scanUpload
 	if err := decodeLimit(c.w, c.r, &up, maxScanBody); err != nil {
 		return err
 	}
+	resp, err := s.saveScan(c, c.org.ID, up, scanOrigin{by: c.user.Username})
+	if err != nil {
+		return err
+	}
+	writeJSON(c.w, http.StatusCreated, resp)
+	return nil
+}
+
+// scanOrigin says who made a scan: a user, or an agent for a schedule.
+type scanOrigin struct {
+	by         string
+	scheduleID *int64
+	computerID *int64
+}
+
+// saveScan checks an uploaded scan, matches its products to advisories, stores it, compares
+// it with the previous scan of the same targets and raises events for new open ports and
+// policy violations.
+func (s *Server) saveScan(c *call, orgID int64, up scanUpload, origin scanOrigin) (scanResponse, error) {
+	var resp scanResponse
 	switch {
 	case len(up.Targets) == 0 || len(up.Targets) > 10000:
-		return errInvalid("targets", "must name 1 to 10,000 targets")
+		return resp, errInvalid("targets", "must name 1 to 10,000 targets")
 	case up.Ports < 1 || up.Ports > 65536:
-		return errInvalid("ports", "must be the number of ports scanned per target, 1 to 65536")
+		return resp, errInvalid("ports", "must be the number of ports scanned per target, 1 to 65536")
 	case up.Started.IsZero() || up.Finished.Before(up.Started):
-		return errInvalid("finished", "must not be before started")
+		return resp, errInvalid("finished", "must not be before started")
 	case len(up.Findings) > 100000:
-		return errInvalid("findings", "must hold at most 100,000 findings")
+		return resp, errInvalid("findings", "must hold at most 100,000 findings")
+	}
+	// The scanner's clock decides nothing the server keeps: no time after the upload.
+	if now := s.cfg.Now(); up.Finished.After(now) {
+		up.Started, up.Finished = now.Add(-up.Finished.Sub(up.Started)), now
 	}
 	targets := slices.Clone(up.Targets)
 	slices.Sort(targets)
-	sc := store.Scan{OrgID: c.org.ID, Targets: truncate(strings.Join(targets, " "), 4096), Ports: up.Ports, StartedAt: up.Started,
-		FinishedAt: up.Finished, Interrupted: up.Interrupted, Attempts: up.Stats.Attempts, UploadedBy: c.user.Username}
+	sc := store.Scan{OrgID: orgID, Targets: truncate(strings.Join(targets, " "), 4096), Ports: up.Ports, StartedAt: up.Started,
+		FinishedAt: up.Finished, Interrupted: up.Interrupted, Attempts: up.Stats.Attempts, UploadedBy: origin.by,
+		ScheduleID: origin.scheduleID, ComputerID: origin.computerID}
 	seen := map[string]bool{}
 	findings := make([]store.ScanFinding, 0, len(up.Findings))
 	for i, raw := range up.Findings {
 		var f scanFindingUpload
 		if err := json.Unmarshal(raw, &f); err != nil {
-			return errInvalid(fmt.Sprintf("findings[%d]", i), "is not a finding: %v", err)
+			return resp, errInvalid(fmt.Sprintf("findings[%d]", i), "is not a finding: %v", err)
 		}
 		field := func(name string) string { return fmt.Sprintf("findings[%d].%s", i, name) }
 		addr, err := netip.ParseAddr(f.Host)
 		switch {
 		case err != nil:
-			return errInvalid(field("host"), "must be an IP address")
+			return resp, errInvalid(field("host"), "must be an IP address")
 		case f.Port < 1 || f.Port > 65535:
-			return errInvalid(field("port"), "must be from 1 to 65535")
+			return resp, errInvalid(field("port"), "must be from 1 to 65535")
 		case f.Protocol != "tcp" && f.Protocol != "udp":
-			return errInvalid(field("protocol"), "must be tcp or udp")
+			return resp, errInvalid(field("protocol"), "must be tcp or udp")
 		case len(raw) > 16<<10 || len(f.Service) > 64 || len(f.Product) > 256 || len(f.Version) > 256:
-			return errInvalid(field("detail"), "is too large")
+			return resp, errInvalid(field("detail"), "is too large")
 		}
 		key := fmt.Sprint(f.Protocol, addr, f.Port)
 		if seen[key] {
-			return errInvalid(field("port"), "repeats %s/%s:%d", f.Protocol, addr, f.Port)
+			return resp, errInvalid(field("port"), "repeats %s/%s:%d", f.Protocol, addr, f.Port)
 		}
 		seen[key] = true
 		sf := store.ScanFinding{Host: addr.String(), Port: f.Port, Protocol: f.Protocol, Service: f.Service, Product: f.Product,
@@ -109,57 +135,88 @@ func (s *Server) uploadScan(c *call) error {
 		findings = append(findings, sf)
 	}
 	ctx := c.r.Context()
-	// Which advisories name the products and versions found.
-	matched := map[string][]string{}
-	for i := range findings {
-		f := &findings[i]
-		if f.Product == "" || f.Version == "" {
-			continue
-		}
-		key := f.Product + " " + f.Version
-		if _, done := matched[key]; !done {
-			as, err := s.store.ListAdvisories(ctx, c.org.ID, store.AdvisoryFilter{Product: key, Limit: 20})
-			if err != nil {
-				return err
-			}
-			ids := []string{}
-			for _, a := range as {
-				ids = append(ids, a.TrackingID)
-			}
-			matched[key] = ids
-		}
-		if ids := matched[key]; len(ids) > 0 {
-			var d map[string]any
-			if json.Unmarshal(f.Detail, &d) == nil {
-				d["advisories"] = ids
-				f.Detail, _ = json.Marshal(d)
-			}
-		}
+	if err := s.matchAdvisories(ctx, orgID, findings); err != nil {
+		return resp, err
 	}
-	var resp scanResponse
 	err := s.store.Update(ctx, func(tx *store.Tx) error {
 		var err error
 		if resp.Scan, resp.ClosedPorts, err = tx.SaveScan(ctx, sc, findings); err != nil {
 			return err
 		}
 		if resp.Opened > 0 {
-			if err := tx.AddEvent(ctx, c.org.ID, "scan.opened", sc.Targets, fmt.Sprintf(`{"scan":%d,"opened":%d}`, resp.ID, resp.Opened)); err != nil {
+			if err := tx.AddEvent(ctx, orgID, "scan.opened", sc.Targets, fmt.Sprintf(`{"scan":%d,"opened":%d}`, resp.ID, resp.Opened)); err != nil {
 				return err
 			}
 		}
 		if resp.Violations > 0 {
-			if err := tx.AddEvent(ctx, c.org.ID, "scan.violation", sc.Targets, fmt.Sprintf(`{"scan":%d,"violations":%d}`, resp.ID, resp.Violations)); err != nil {
+			if err := tx.AddEvent(ctx, orgID, "scan.violation", sc.Targets, fmt.Sprintf(`{"scan":%d,"violations":%d}`, resp.ID, resp.Violations)); err != nil {
 				return err
 			}
 		}
-		return c.audit(tx, c.org.ID, "scan.upload", "scan", itoa(resp.ID), map[string]any{"targets": len(up.Targets),
+		return c.audit(tx, orgID, "scan.upload", "scan", itoa(resp.ID), map[string]any{"targets": len(up.Targets),
 			"open": resp.OpenPorts, "opened": resp.Opened, "closed": resp.Closed, "violations": resp.Violations})
 	})
 	if err != nil {
-		return err
+		return resp, err
 	}
 	resp.Findings = findings
-	writeJSON(c.w, http.StatusCreated, resp)
+	return resp, nil
+}
+
+// matchAdvisories marks each finding with the advisories whose affected products are its
+// product at its version (csaf.Document.MatchService), and the highest of their severities.
+// Candidates are the advisories that name the product; each document is read once.
+func (s *Server) matchAdvisories(ctx context.Context, orgID int64, findings []store.ScanFinding) error {
+	type hit struct {
+		ids      []string
+		severity string
+	}
+	byProduct := map[string]hit{}
+	docs := map[int64]*csaf.Document{}
+	for i := range findings {
+		f := &findings[i]
+		if f.Product == "" {
+			continue
+		}
+		key := f.Product + "\x00" + f.Version
+		h, done := byProduct[key]
+		if !done {
+			cands, err := s.store.ListAdvisories(ctx, orgID, store.AdvisoryFilter{Product: f.Product, Limit: 500})
+			if err != nil {
+				return err
+			}
+			for _, a := range cands {
+				d, ok := docs[a.ID]
+				if !ok {
+					rev, err := s.store.AdvisoryRevision(ctx, a.ID, a.Revisions)
+					if err != nil {
+						return err
+					}
+					if d, err = csaf.Parse(rev.Document); err != nil {
+						return fmt.Errorf("advisory %s: %w", a.TrackingID, err)
+					}
+					docs[a.ID] = d
+				}
+				if len(d.MatchService(f.Product, f.Version)) == 0 {
+					continue
+				}
+				h.ids = append(h.ids, a.TrackingID)
+				if csaf.SeverityRank(a.Severity) > csaf.SeverityRank(h.severity) || h.severity == "" {
+					h.severity = a.Severity
+				}
+			}
+			byProduct[key] = h
+		}
+		if len(h.ids) == 0 {
+			continue
+		}
+		f.Advisories, f.Severity = h.ids, h.severity
+		var d map[string]any
+		if json.Unmarshal(f.Detail, &d) == nil {
+			d["advisories"] = h.ids
+			f.Detail, _ = json.Marshal(d)
+		}
+	}
 	return nil
 }
 

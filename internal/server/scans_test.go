@@ -1,7 +1,11 @@
 package server_test
 
 import (
+	"fmt"
+	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,3 +88,60 @@ func TestScanUploadAndDiff(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// Findings are matched to the advisories whose affected products are their product and
+// version, and the exposure report (and the organisation's compliance report) sums up the
+// latest scan of each set of targets.
+func TestScanAdvisoriesAndExposureReport(t *testing.T) {
+	doc, err := os.ReadFile("testdata/services-csaf.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	forEngines(t, func(t *testing.T, e *env) {
+		e.must(201, "POST", "/api/v1/orgs/default/advisories", e.admin, doc)
+		var empty store.NetworkExposure
+		e.must(200, "GET", "/api/v1/orgs/default/reports/exposure", e.admin, nil).json(t, &empty)
+		if empty.Scans != 0 || len(empty.Findings) != 0 {
+			t.Fatalf("exposure before any scan: %+v", empty)
+		}
+		e.must(201, "POST", "/api/v1/orgs/default/scans", e.admin, testScan(
+			map[string]any{"host": "10.0.0.5", "port": 22, "protocol": "tcp", "service": "ssh", "product": "OpenSSH", "version": "9.2p1"},
+			map[string]any{"host": "10.0.0.6", "port": 22, "protocol": "tcp", "service": "ssh", "product": "OpenSSH", "version": "9.3p2"},
+			map[string]any{"host": "10.0.0.5", "port": 80, "protocol": "tcp", "service": "http", "product": "nginx", "version": "1.22.1"},
+			map[string]any{"host": "10.0.0.6", "port": 80, "protocol": "tcp", "service": "http", "product": "nginx", "version": "1.24.0"},
+			map[string]any{"host": "10.0.0.6", "port": 445, "protocol": "tcp", "service": "smb",
+				"violation": map[string]any{"message": "tcp/445 open in zone servers, which allows only tcp/22"}},
+		))
+		var rep store.NetworkExposure
+		e.must(200, "GET", "/api/v1/orgs/default/reports/exposure", e.admin, nil).json(t, &rep)
+		if rep.Scans != 1 || rep.Hosts != 2 || rep.OpenPorts != 5 || rep.Vulnerable != 2 || rep.Violations != 1 || rep.LastScanAt == nil {
+			t.Fatalf("exposure %+v", rep)
+		}
+		var got []string
+		for _, f := range rep.Findings {
+			got = append(got, fmt.Sprintf("%s:%d %s %v %t", f.Host, f.Port, f.Severity, f.Advisories, f.Violation != ""))
+		}
+		want := []string{"10.0.0.5:22 high [EX-2026-0042] false", "10.0.0.5:80 high [EX-2026-0042] false", "10.0.0.6:445  [] true"}
+		if !slices.Equal(got, want) {
+			t.Errorf("findings\n got %q\nwant %q", got, want)
+		}
+		// A newer scan of the same targets replaces the older one in the report.
+		e.must(201, "POST", "/api/v1/orgs/default/scans", e.admin, testScan(
+			map[string]any{"host": "10.0.0.5", "port": 22, "protocol": "tcp", "service": "ssh", "product": "OpenSSH", "version": "9.3p2"},
+		))
+		var comp struct {
+			Network store.NetworkExposure `json:"network"`
+		}
+		e.must(200, "GET", "/api/v1/orgs/default/reports/compliance", e.admin, nil).json(t, &comp)
+		if n := comp.Network; n.Scans != 1 || n.OpenPorts != 1 || n.Vulnerable != 0 || n.Violations != 0 || len(n.Findings) != 0 {
+			t.Errorf("compliance report's network part %+v", n)
+		}
+		for _, q := range []string{"days=0", "days=x", "limit=0", "limit=10001"} {
+			r := e.do("GET", "/api/v1/orgs/default/reports/exposure?"+q, e.admin, nil)
+			field, _, _ := strings.Cut(q, "=")
+			if r.status != 400 || r.err(t).Error.Field != field {
+				t.Errorf("%s: %d %s", q, r.status, r.body)
+			}
+		}
+	})
+}

@@ -1,9 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -23,30 +26,37 @@ type Scan struct {
 	Closed      int       `json:"closed"`
 	UploadedBy  string    `json:"uploaded_by"`
 	ReceivedAt  time.Time `json:"received_at"`
+	// ScheduleID and ComputerID: the schedule and the agent of a distributed scan.
+	ScheduleID *int64 `json:"schedule_id,omitempty"`
+	ComputerID *int64 `json:"computer_id,omitempty"`
 }
 
 // ScanFinding is one open port of a scan.
 type ScanFinding struct {
-	Host      string          `json:"host"`
-	Port      int             `json:"port"`
-	Protocol  string          `json:"protocol"`
-	Service   string          `json:"service,omitempty"`
-	Product   string          `json:"product,omitempty"`
-	Version   string          `json:"version,omitempty"`
-	Violation string          `json:"violation,omitempty"`
-	Change    string          `json:"change,omitempty"` // "opened": not open in the previous scan of the same targets
-	Detail    json.RawMessage `json:"detail,omitempty"`
+	Host      string `json:"host"`
+	Port      int    `json:"port"`
+	Protocol  string `json:"protocol"`
+	Service   string `json:"service,omitempty"`
+	Product   string `json:"product,omitempty"`
+	Version   string `json:"version,omitempty"`
+	Violation string `json:"violation,omitempty"`
+	Change    string `json:"change,omitempty"` // "opened": not open in the previous scan of the same targets
+	// Advisories affect the product and version found (tracking ids); Severity is the
+	// highest of theirs.
+	Advisories []string        `json:"advisories,omitempty"`
+	Severity   string          `json:"severity,omitempty"`
+	Detail     json.RawMessage `json:"detail,omitempty"`
 }
 
 func (f ScanFinding) key() string { return fmt.Sprintf("%s/%s/%d", f.Protocol, f.Host, f.Port) }
 
 const scanCols = `id, org_id, targets, ports, started_at, finished_at, interrupted, attempts, open_ports, violations, opened, closed,
-	uploaded_by, received_at`
+	uploaded_by, received_at, schedule_id, computer_id`
 
 func scanScan(row interface{ Scan(...any) error }) (Scan, error) {
 	var s Scan
 	err := row.Scan(&s.ID, &s.OrgID, &s.Targets, &s.Ports, &s.StartedAt, &s.FinishedAt, &s.Interrupted, &s.Attempts, &s.OpenPorts,
-		&s.Violations, &s.Opened, &s.Closed, &s.UploadedBy, &s.ReceivedAt)
+		&s.Violations, &s.Opened, &s.Closed, &s.UploadedBy, &s.ReceivedAt, &s.ScheduleID, &s.ComputerID)
 	return s, err
 }
 
@@ -90,20 +100,23 @@ func (tx *Tx) SaveScan(ctx context.Context, s Scan, findings []ScanFinding) (Sca
 	s.Closed = len(closed)
 	s.ReceivedAt = Now()
 	err = tx.queryRow(ctx, `INSERT INTO scans (org_id, targets, ports, started_at, finished_at, interrupted, attempts, open_ports, violations,
-		opened, closed, uploaded_by, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
+		opened, closed, uploaded_by, received_at, schedule_id, computer_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+		RETURNING id`,
 		s.OrgID, s.Targets, s.Ports, s.StartedAt.UTC(), s.FinishedAt.UTC(), s.Interrupted, s.Attempts, s.OpenPorts, s.Violations,
-		s.Opened, s.Closed, s.UploadedBy, s.ReceivedAt).Scan(&s.ID)
+		s.Opened, s.Closed, s.UploadedBy, s.ReceivedAt, s.ScheduleID, s.ComputerID).Scan(&s.ID)
 	if err != nil {
 		return Scan{}, nil, fmt.Errorf("save scan: %w", mapErr(err))
 	}
-	err = tx.batchInsert(ctx, `INSERT INTO scan_findings (scan_id, host, port, protocol, service, product, version, detail, violation, change) VALUES `,
-		"", 10, len(findings), func(i int) []any {
+	err = tx.batchInsert(ctx, `INSERT INTO scan_findings (scan_id, host, port, protocol, service, product, version, detail, violation, change,
+		advisories, severity) VALUES `,
+		"", 12, len(findings), func(i int) []any {
 			f := findings[i]
 			detail := string(f.Detail)
 			if detail == "" {
 				detail = "{}"
 			}
-			return []any{s.ID, f.Host, f.Port, f.Protocol, f.Service, f.Product, f.Version, detail, f.Violation, f.Change}
+			return []any{s.ID, f.Host, f.Port, f.Protocol, f.Service, f.Product, f.Version, detail, f.Violation, f.Change,
+				strings.Join(f.Advisories, " "), f.Severity}
 		})
 	if err != nil {
 		return Scan{}, nil, fmt.Errorf("save scan findings: %w", mapErr(err))
@@ -144,8 +157,8 @@ func (r Reader) ListScans(ctx context.Context, orgID int64, p Page) ([]Scan, err
 
 // ScanFindings lists a scan's findings by protocol, host and port.
 func (r Reader) ScanFindings(ctx context.Context, scanID int64) ([]ScanFinding, error) {
-	rows, err := r.query(ctx, `SELECT host, port, protocol, service, product, version, detail, violation, change FROM scan_findings
-		WHERE scan_id = $1 ORDER BY protocol, host, port`, scanID)
+	rows, err := r.query(ctx, `SELECT host, port, protocol, service, product, version, detail, violation, change, advisories, severity
+		FROM scan_findings WHERE scan_id = $1 ORDER BY protocol, host, port`, scanID)
 	if err != nil {
 		return nil, fmt.Errorf("scan findings: %w", err)
 	}
@@ -153,12 +166,125 @@ func (r Reader) ScanFindings(ctx context.Context, scanID int64) ([]ScanFinding, 
 	var out []ScanFinding
 	for rows.Next() {
 		var f ScanFinding
-		var d string
-		if err := rows.Scan(&f.Host, &f.Port, &f.Protocol, &f.Service, &f.Product, &f.Version, &d, &f.Violation, &f.Change); err != nil {
+		var d, advisories string
+		if err := rows.Scan(&f.Host, &f.Port, &f.Protocol, &f.Service, &f.Product, &f.Version, &d, &f.Violation, &f.Change,
+			&advisories, &f.Severity); err != nil {
 			return nil, err
 		}
 		f.Detail = json.RawMessage(d)
+		f.Advisories = strings.Fields(advisories)
 		out = append(out, f)
 	}
 	return out, rows.Err()
+}
+
+// NetworkExposure is what the latest scan of each set of targets found, for reports.
+type NetworkExposure struct {
+	Scans      int        `json:"scans"` // the latest scan of each set of targets since the cut-off
+	Hosts      int        `json:"hosts"` // with an open port
+	OpenPorts  int        `json:"open_ports"`
+	Violations int        `json:"violations"`
+	Vulnerable int        `json:"vulnerable"` // open ports whose product and version advisories affect
+	Opened     int        `json:"opened"`     // open ports new since the scan before
+	LastScanAt *time.Time `json:"last_scan_at,omitempty"`
+	// Findings are the ones that need attention (vulnerable, breaking the policy or new),
+	// most severe first.
+	Findings []NetworkExposureFinding `json:"findings"`
+}
+
+// NetworkExposureFinding is a finding with the scan it comes from.
+type NetworkExposureFinding struct {
+	ScanID     int64     `json:"scan_id"`
+	Targets    string    `json:"targets"`
+	ReceivedAt time.Time `json:"received_at"`
+	ScanFinding
+}
+
+// latestScans selects, of an organisation's scans received since $2, the newest of each set
+// of targets.
+const latestScans = `SELECT s.id FROM scans s WHERE s.org_id = $1 AND s.received_at >= $2
+	AND s.id = (SELECT MAX(s2.id) FROM scans s2 WHERE s2.org_id = s.org_id AND s2.targets = s.targets)`
+
+// NetworkExposure summarises the latest scans received since since, with at most limit findings.
+func (r Reader) NetworkExposure(ctx context.Context, orgID int64, since time.Time, limit int) (NetworkExposure, error) {
+	var e NetworkExposure
+	err := r.queryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(open_ports), 0), COALESCE(SUM(violations), 0), COALESCE(SUM(opened), 0)
+		FROM scans WHERE id IN (`+latestScans+`)`, orgID, since.UTC()).Scan(&e.Scans, &e.OpenPorts, &e.Violations, &e.Opened)
+	if err != nil {
+		return NetworkExposure{}, fmt.Errorf("exposure: %w", err)
+	}
+	if e.Scans == 0 {
+		e.Findings = []NetworkExposureFinding{}
+		return e, nil
+	}
+	var at time.Time
+	if err := r.queryRow(ctx, `SELECT received_at FROM scans WHERE org_id = $1 ORDER BY id DESC LIMIT 1`, orgID).Scan(&at); err == nil {
+		e.LastScanAt = &at
+	}
+	err = r.queryRow(ctx, `SELECT COUNT(DISTINCT host), COUNT(CASE WHEN advisories <> '' THEN 1 END) FROM scan_findings
+		WHERE scan_id IN (`+latestScans+`)`, orgID, since.UTC()).Scan(&e.Hosts, &e.Vulnerable)
+	if err != nil {
+		return NetworkExposure{}, fmt.Errorf("exposure hosts: %w", err)
+	}
+	// Bounded: a fleet's worth of findings that need attention, sorted here.
+	rows, err := r.query(ctx, `SELECT s.id, s.targets, s.received_at, f.host, f.port, f.protocol, f.service, f.product, f.version,
+		f.violation, f.change, f.advisories, f.severity FROM scan_findings f JOIN scans s ON s.id = f.scan_id
+		WHERE f.scan_id IN (`+latestScans+`) AND (f.advisories <> '' OR f.violation <> '' OR f.change = 'opened')
+		LIMIT 20000`, orgID, since.UTC())
+	if err != nil {
+		return NetworkExposure{}, fmt.Errorf("exposure findings: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var f NetworkExposureFinding
+		var advisories string
+		if err := rows.Scan(&f.ScanID, &f.Targets, &f.ReceivedAt, &f.Host, &f.Port, &f.Protocol, &f.Service, &f.Product, &f.Version,
+			&f.Violation, &f.Change, &advisories, &f.Severity); err != nil {
+			return NetworkExposure{}, err
+		}
+		f.Advisories = strings.Fields(advisories)
+		e.Findings = append(e.Findings, f)
+	}
+	if err := rows.Err(); err != nil {
+		return NetworkExposure{}, err
+	}
+	slices.SortFunc(e.Findings, func(a, b NetworkExposureFinding) int {
+		return cmp.Or(
+			cmp.Compare(severityRank(b.Severity), severityRank(a.Severity)),
+			cmp.Compare(b2i(b.Violation != ""), b2i(a.Violation != "")),
+			strings.Compare(a.Host, b.Host), cmp.Compare(a.Port, b.Port), strings.Compare(a.Protocol, b.Protocol))
+	})
+	if len(e.Findings) > limit {
+		e.Findings = e.Findings[:limit]
+	}
+	if e.Findings == nil {
+		e.Findings = []NetworkExposureFinding{}
+	}
+	return e, nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// severityRank orders severities as csaf.SeverityRank does, with no severity last.
+func severityRank(s string) int {
+	switch s {
+	case "critical":
+		return 4
+	case "high":
+		return 3
+	case "medium":
+		return 2
+	case "low":
+		return 1
+	case "none":
+		return 0
+	case "":
+		return -2
+	}
+	return -1
 }
