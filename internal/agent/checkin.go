@@ -47,6 +47,14 @@ func (a *Agent) CheckIn(ctx context.Context) (time.Duration, error) {
 	nextAt := now.Add(next)
 	a.prog.NextCheckIn = &nextAt
 	a.prog.LastError = ""
+	if resp.ScanTasks != nil {
+		// Scan tasks stand apart from the assignment list: a refused one changes nothing else.
+		if err := a.acceptScanTasks(resp.ScanTasks, inv.Networks); err != nil {
+			a.log.Error("scan tasks refused", "err", err)
+		}
+	} else {
+		a.prog.ScanTasks = nil // the server sends tasks while they are due, and only then
+	}
 	if err := a.accept(resp); err != nil {
 		a.prog.LastError = err.Error()
 		if serr := a.saveProgress(); serr != nil {

@@ -32,6 +32,11 @@ func (a *Agent) RunOnce(ctx context.Context) (time.Duration, error) {
 			return 0, err
 		}
 	}
+	// Scans of the machine's subnets for the server's scan schedules: after the installs,
+	// which matter more. Reports that cannot be delivered wait for the next cycle.
+	if _, serr := a.ScanDue(ctx); serr != nil {
+		a.log.Warn("scan reports wait for the next cycle", "err", serr)
+	}
 	return next, err
 }
 

@@ -46,6 +46,11 @@ type progress struct {
 	LastError string `json:"last_error,omitempty"`
 	// Attempts counts failed installs per update, for the retry backoff.
 	Attempts map[int64]attempt `json:"attempts,omitempty"`
+	// ScanIssued is when the last scan task list accepted was made; ScanTasks are its
+	// tasks, and Scans when each (schedule/subnet) last ran.
+	ScanIssued *time.Time           `json:"scan_issued,omitempty"`
+	ScanTasks  []protocol.ScanTask  `json:"scan_tasks,omitempty"`
+	Scans      map[string]time.Time `json:"scans,omitempty"`
 }
 
 type attempt struct {

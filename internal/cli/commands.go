@@ -33,6 +33,7 @@ func addClientCommands(root *cobra.Command) {
 		newRolloutCmd(),
 		newRuleCmd(),
 		newScanCmd(),
+		newScanScheduleCmd(),
 		newHealthCmd(),
 	)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/patchday/patchday/internal/scan"
+	"github.com/patchday/patchday/internal/scan/probe"
 )
 
 type scanOptions struct {
@@ -126,7 +127,7 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 	if o.rate == 0 {
 		s.Rate = scan.Unlimited
 	}
-	identifyServices(s)
+	probe.Attach(s)
 	opts := scan.Options{UDPPorts: udpPorts, Targets: args, ReportAll: o.reportAll, Policy: policy}
 	stderr := cmd.ErrOrStderr()
 	if f, ok := stderr.(*os.File); ok && isTerminal(f) {

@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -80,4 +82,52 @@ func TestScanCommand(t *testing.T) {
 	fails(t, 2, "8.8.8.8", "", "scan", "8.8.8.8", "--ports", "53")
 	fails(t, 2, "--ports", "", "scan", "127.0.0.1", "--ports", "99999")
 	fails(t, 2, "at least one target", "", "scan")
+}
+
+// Uploaded scans show in the exposure report, matched to advisories; scan schedules are
+// made, shown, changed and deleted.
+func TestExposureReportAndScanSchedules(t *testing.T) {
+	ts := newTestServer(t)
+	cliEnv(t)
+	loginAdmin(t, ts)
+	t.Setenv(envOrg, "default")
+	ok(t, "", "advisory", "import", filepath.Join("..", "csaf", "testdata", "services.json"))
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Server", "nginx/1.22.1")
+	}))
+	defer web.Close()
+	port := fmt.Sprint(web.Listener.Addr().(*net.TCPAddr).Port)
+	ok(t, "", "scan", "127.0.0.1", "--ports", port, "--upload")
+	out := ok(t, "", "report", "exposure")
+	for _, want := range []string{"1 open ports on 1 hosts in 1 scans: 1 of vulnerable products", "127.0.0.1", "nginx 1.22.1", "high", "EX-2026-0042"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report exposure lacks %q:\n%s", want, out)
+		}
+	}
+	if csv := ok(t, "", "report", "exposure", "-o", "csv"); !strings.HasPrefix(csv, "host,port,protocol,service,product,severity,advisories,violation,change,scan\n127.0.0.1,"+port+",tcp,http,nginx 1.22.1,high,EX-2026-0042,,,1") {
+		t.Errorf("report exposure -o csv:\n%s", csv)
+	}
+	if out := ok(t, "", "report", "compliance"); !strings.Contains(out, "1 open ports on 1 hosts in 1 scans") {
+		t.Errorf("report compliance lacks the network line:\n%s", out)
+	}
+
+	ok(t, "", "group", "create", "office")
+	policy := filepath.Join(t.TempDir(), "policy.yaml")
+	os.WriteFile(policy, []byte("zones:\n  - name: office\n    cidrs: [10.0.0.0/8]\n    allow: [tcp/22]\n"), 0o644)
+	if out := ok(t, "", "scan-schedule", "create", "nightly", "--group", "office", "--ports", "22,80,445", "--policy", policy); !strings.Contains(out, "Created scan schedule nightly: group office scans its subnets every 24h0m0s") {
+		t.Errorf("create: %s", out)
+	}
+	fails(t, 1, "every", "", "scan-schedule", "create", "often", "--group", "office", "--every", "5m")
+	fails(t, 1, "group", "", "scan-schedule", "create", "orphan", "--group", "nope")
+	fails(t, 1, "exists", "", "scan-schedule", "create", "nightly", "--group", "office")
+	ok(t, "", "scan-schedule", "update", "nightly", "--every", "12h", "--enabled=false")
+	list := ok(t, "", "scan-schedule", "list")
+	if !strings.Contains(list, "nightly") || !strings.Contains(list, "12h0m0s") || !strings.Contains(list, "false") {
+		t.Errorf("list:\n%s", list)
+	}
+	if show := ok(t, "", "scan-schedule", "show", "nightly"); !strings.Contains(show, "allow: [tcp/22]") || !strings.Contains(show, "22,80,445") {
+		t.Errorf("show:\n%s", show)
+	}
+	ok(t, "", "scan-schedule", "delete", "nightly")
+	fails(t, 1, "not found", "", "scan-schedule", "show", "nightly")
 }

@@ -177,4 +177,3 @@ func rangeContains(rng, ver string) bool {
 	ok, err := r.Contains(ver, version.CompareDebian)
 	return err == nil && ok
 }
-

@@ -18,7 +18,9 @@ func TestMatchService(t *testing.T) {
 	if fs := d.Check(); len(fs) > 0 {
 		t.Fatalf("the fixture is not a valid CSAF document: %v", fs)
 	}
-	m := func(vuln, id, by string) ServiceMatch { return ServiceMatch{Vulnerability: vuln, ProductID: id, By: by} }
+	m := func(vuln, id, by string) ServiceMatch {
+		return ServiceMatch{Vulnerability: vuln, ProductID: id, By: by}
+	}
 	tests := []struct {
 		name, product, version string
 		want                   []ServiceMatch

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,6 +44,9 @@ type Collector struct {
 	// GOOS is the kind of system whose files are read; "" means runtime.GOOS. Fixture trees
 	// of Linux machines set "linux" so that their tests pass on any host.
 	GOOS string
+	// Addrs lists the interfaces' addresses; nil means net.InterfaceAddrs, or none on a
+	// fixture tree (Root set).
+	Addrs func() ([]net.Addr, error)
 }
 
 // SyntaxError reports a malformed line in a file the collector reads.
@@ -66,6 +70,7 @@ func (c *Collector) Inventory(ctx context.Context) (protocol.Inventory, error) {
 		host = h
 	}
 	inv.Hostname = host
+	inv.Networks = c.networks()
 
 	goos := c.goos()
 	if goos != "linux" {

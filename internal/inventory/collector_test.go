@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path"
@@ -451,4 +453,46 @@ func timeStr(t *time.Time) string {
 		return "none"
 	}
 	return t.Format(time.RFC3339)
+}
+
+func TestPrivateNetworks(t *testing.T) {
+	ipnet := func(cidr string) net.Addr {
+		ip, n, err := net.ParseCIDR(cidr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.IP = ip // an interface address keeps its host part
+		return n
+	}
+	tests := []struct {
+		name  string
+		addrs []string
+		want  []string
+	}{
+		{"lan", []string{"192.168.1.23/24"}, []string{"192.168.1.0/24"}},
+		{"small subnet", []string{"10.1.2.70/26"}, []string{"10.1.2.64/26"}},
+		{"widest kept", []string{"10.1.5.9/22"}, []string{"10.1.4.0/22"}},
+		{"flat network narrowed", []string{"172.16.33.4/16"}, []string{"172.16.33.0/24"}},
+		{"public, loopback, link-local, IPv6 left out", []string{"203.0.113.5/24", "127.0.0.1/8", "169.254.1.1/16", "fd00::1/64", "2001:db8::1/64"}, nil},
+		{"point to point left out", []string{"10.9.9.1/31", "10.9.9.2/32"}, nil},
+		{"sorted, without repeats", []string{"192.168.1.5/24", "10.0.0.2/24", "192.168.1.6/24"}, []string{"10.0.0.0/24", "192.168.1.0/24"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var as []net.Addr
+			for _, a := range tt.addrs {
+				as = append(as, ipnet(a))
+			}
+			if got := PrivateNetworks(as); !slices.Equal(got, tt.want) {
+				t.Errorf("PrivateNetworks(%v) = %v, want %v", tt.addrs, got, tt.want)
+			}
+		})
+	}
+	// On this machine: whatever it has, every subnet is private IPv4 and at most /22 wide.
+	for _, n := range (&Collector{}).networks() {
+		p, err := netip.ParsePrefix(n)
+		if err != nil || !p.Addr().Is4() || !p.Addr().IsPrivate() || p.Bits() < 22 || p.Masked() != p {
+			t.Errorf("this machine's network %q", n)
+		}
+	}
 }

@@ -21,6 +21,7 @@ type Inventory struct {
 	Kernel     string    `json:"kernel,omitempty"`      // uname -r
 	Arch       string    `json:"arch"`                  // the package manager's name: amd64, arm64
 	Languages  []string  `json:"languages,omitempty"`   // BCP 47 tags of the configured locales, sorted
+	Networks   []string  `json:"networks,omitempty"`    // private IPv4 subnets of its interfaces, sorted (scan schedules)
 	Packages   []Package `json:"packages,omitempty"`    // sorted by name, then architecture
 }
 
@@ -36,6 +37,8 @@ type Package struct {
 func (inv *Inventory) Normalize() {
 	slices.Sort(inv.Languages)
 	inv.Languages = slices.Compact(inv.Languages)
+	slices.Sort(inv.Networks)
+	inv.Networks = slices.Compact(inv.Networks)
 	slices.SortFunc(inv.Packages, func(a, b Package) int {
 		if c := strings.Compare(a.Name, b.Name); c != 0 {
 			return c
@@ -48,6 +51,7 @@ func (inv *Inventory) Normalize() {
 // compute it the same way; the server asks for the whole inventory when it does not know it.
 func (inv Inventory) Hash() string {
 	inv.Languages = slices.Clone(inv.Languages)
+	inv.Networks = slices.Clone(inv.Networks)
 	inv.Packages = slices.Clone(inv.Packages)
 	inv.Normalize()
 	b, err := json.Marshal(inv)

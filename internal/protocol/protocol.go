@@ -75,6 +75,8 @@ type CheckInResponse struct {
 	// NextCheckIn is when to check in next, in seconds from now; the server spreads
 	// machines out over the interval.
 	NextCheckIn int `json:"next_checkin"`
+	// ScanTasks, when present, is a signed ScanTaskList: subnets to scan now.
+	ScanTasks *Signed `json:"scan_tasks,omitempty"`
 }
 
 // AssignmentList is what a computer must install. It is signed as a whole.

@@ -128,6 +128,9 @@ func (s *Server) agentEnroll(c *call) error {
 		if err := tx.SetComputerInventory(ctx, comp.ID, invHash, f); err != nil {
 			return err
 		}
+		if err := tx.SetComputerNetworks(ctx, comp.ID, inv.Networks); err != nil {
+			return err
+		}
 		if err := tx.SetComputerHealth(ctx, comp.ID, health, digest, req.AgentVersion); err != nil {
 			return err
 		}
@@ -187,6 +190,7 @@ type checkInResponse struct {
 	Assignments   json.RawMessage  `json:"assignments"`
 	KeyRotation   *protocol.Signed `json:"key_rotation,omitempty"`
 	NextCheckIn   int              `json:"next_checkin"`
+	ScanTasks     *protocol.Signed `json:"scan_tasks,omitempty"`
 }
 
 // agentCheckIn takes an agent's health, results and (when asked) inventory, and answers
@@ -257,6 +261,9 @@ func (s *Server) agentCheckIn(c *call) error {
 				if err := tx.SetComputerInventory(ctx, comp.ID, req.InventoryHash, factsOf(req.Inventory, req.AgentVersion)); err != nil {
 					return err
 				}
+				if err := tx.SetComputerNetworks(ctx, comp.ID, req.Inventory.Networks); err != nil {
+					return err
+				}
 				changed, err := ic.Write(ctx, tx)
 				if err != nil {
 					return err
@@ -325,6 +332,9 @@ func (s *Server) agentCheckIn(c *call) error {
 			return err
 		}
 		resp.KeyRotation = rot
+	}
+	if resp.ScanTasks, err = s.scanTasks(c, comp, now); err != nil {
+		return err
 	}
 	resp.NextCheckIn = s.nextCheckIn(comp.ID, now)
 	s.seen.note(comp.ID, now)
@@ -577,6 +587,9 @@ func checkInventory(inv *protocol.Inventory) error {
 	}
 	if len(inv.Languages) > 256 {
 		return errInvalid("inventory.languages", "must hold at most 256 languages")
+	}
+	if err := checkNetworks(inv.Networks); err != nil {
+		return err
 	}
 	for i, p := range inv.Packages {
 		if p.Name == "" || len(p.Name) > maxFactLen || len(p.Version) > maxFactLen || len(p.Arch) > 64 || len(p.Source) > maxFactLen {

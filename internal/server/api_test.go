@@ -179,6 +179,7 @@ var operatorMay = []string{
 var agentProtocol = []string{
 	"POST /api/v1/agent/enroll",
 	"POST /api/v1/agent/checkin",
+	"POST /api/v1/agent/scans",
 }
 
 // A viewer cannot change anything in its organisation, nor create organisations; an operator
@@ -301,6 +302,9 @@ func TestAuditEveryMutation(t *testing.T) {
 			{"POST /api/v1/orgs/{org}/updates/{name}/approvals/{group}/resume", "/api/v1/orgs/a/updates/u1/approvals/pilot/resume", e.admin, nil, "update.resume", "u1", true, ""},
 			{"DELETE /api/v1/orgs/{org}/updates/{name}/approvals/{group}", "/api/v1/orgs/a/updates/u1/approvals/pilot", e.admin, nil, "update.unapprove", "u1", true, ""},
 			{"POST /api/v1/orgs/{org}/scans", "/api/v1/orgs/a/scans", e.admin, testScan(), "scan.upload", "1", true, ""},
+			{"POST /api/v1/orgs/{org}/scan-schedules", "/api/v1/orgs/a/scan-schedules", e.admin, map[string]any{"name": "lan", "group": "pilot"}, "scan_schedule.create", "lan", true, ""},
+			{"PATCH /api/v1/orgs/{org}/scan-schedules/{name}", "/api/v1/orgs/a/scan-schedules/lan", e.admin, map[string]any{"every": "168h"}, "scan_schedule.update", "lan", true, ""},
+			{"DELETE /api/v1/orgs/{org}/scan-schedules/{name}", "/api/v1/orgs/a/scan-schedules/lan", e.admin, nil, "scan_schedule.delete", "lan", true, ""},
 			{"POST /api/v1/orgs/{org}/rules", "/api/v1/orgs/a/rules", e.admin, map[string]any{"name": "pilot-critical", "group": "pilot", "min_severity": "critical"}, "rule.create", "pilot-critical", true, ""},
 			{"DELETE /api/v1/orgs/{org}/rules/{rule}", "/api/v1/orgs/a/rules/pilot-critical", e.admin, nil, "rule.delete", "pilot-critical", true, ""},
 			{"DELETE /api/v1/orgs/{org}/groups/{group}", "/api/v1/orgs/a/groups/pilot", e.admin, nil, "group.delete", "pilot", true, ""},
@@ -343,6 +347,9 @@ func TestAuditEveryMutation(t *testing.T) {
 		// A check-in is telemetry, not an administrative change: what it brings is kept in the
 		// computer's record and its install results.
 		covered = append(covered, "POST /api/v1/agent/checkin")
+		// An agent's scan upload needs a schedule, a member and its subnets:
+		// TestDistributedScanning checks its audit event.
+		covered = append(covered, "POST /api/v1/agent/scans")
 		for _, pattern := range e.srv.Routes() {
 			if isMutation(pattern) && !slices.Contains(covered, pattern) {
 				t.Errorf("mutating route %s has no audit test step", pattern)

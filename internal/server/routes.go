@@ -52,6 +52,11 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/api/v1/orgs/{org}/scans", orgRead, s.listScans},
 		{"POST", "/api/v1/orgs/{org}/scans", orgOperate, s.uploadScan},
 		{"GET", "/api/v1/orgs/{org}/scans/{id}", orgRead, s.getScan},
+		{"GET", "/api/v1/orgs/{org}/scan-schedules", orgRead, s.listScanSchedules},
+		{"POST", "/api/v1/orgs/{org}/scan-schedules", orgAdmin, s.createScanSchedule},
+		{"GET", "/api/v1/orgs/{org}/scan-schedules/{name}", orgRead, s.getScanSchedule},
+		{"PATCH", "/api/v1/orgs/{org}/scan-schedules/{name}", orgAdmin, s.updateScanSchedule},
+		{"DELETE", "/api/v1/orgs/{org}/scan-schedules/{name}", orgAdmin, s.deleteScanSchedule},
 		{"GET", "/api/v1/orgs/{org}/rules", orgRead, s.listRules},
 		{"POST", "/api/v1/orgs/{org}/rules", orgAdmin, s.createRule},
 		{"DELETE", "/api/v1/orgs/{org}/rules/{rule}", orgAdmin, s.deleteRule},
@@ -91,6 +96,7 @@ func (s *Server) apiRoutes() []route {
 
 		{"POST", "/api/v1/agent/enroll", public, s.agentEnroll},
 		{"POST", "/api/v1/agent/checkin", agentAuth, s.agentCheckIn},
+		{"POST", "/api/v1/agent/scans", agentAuth, s.agentScanReport},
 
 		{"GET", "/api/v1/tokens", authed, s.listTokens},
 		{"POST", "/api/v1/tokens", authed, s.createToken},

@@ -86,8 +86,9 @@ type Server struct {
 	logins *limiterSet // login and enrollment failures per source
 	agents *limiterSet // check-ins per computer
 
-	seen seenBatch // agents' check-in times, written in batches
-	eval *compliance.Evaluator
+	seen     seenBatch // agents' check-in times, written in batches
+	scanOrgs orgSet    // organisations with scan schedules
+	eval     *compliance.Evaluator
 }
 
 // New builds a server on cfg.

@@ -1,4 +1,4 @@
-package cli
+package probe
 
 import (
 	"context"
@@ -8,38 +8,37 @@ import (
 	"time"
 
 	"github.com/patchday/patchday/internal/scan"
-	"github.com/patchday/patchday/internal/scan/probe"
 )
 
-// identifyServices plugs the protocol probes into a scanner: every open TCP port is asked
-// what it is, and UDP ports get the datagram their usual service understands.
-func identifyServices(s *scan.Scanner) {
+// Attach plugs the protocol probes into a scanner: every open TCP port is asked what it is,
+// and UDP ports get the datagram their usual service understands.
+func Attach(s *scan.Scanner) {
 	s.Identify = func(ctx context.Context, _ net.Conn, f *scan.Finding) {
 		timeout := scan.DefaultIdentifyTimeout
 		if d, ok := ctx.Deadline(); ok {
 			timeout = time.Until(d)
 		}
-		info, err := probe.IdentifyTCP(ctx, f.AddrPort(), timeout)
+		info, err := IdentifyTCP(ctx, f.AddrPort(), timeout)
 		if err != nil && info.Service == "" {
 			return
 		}
-		apply(info, f)
+		fillFinding(info, f)
 	}
 	s.ProbeUDP = func(ctx context.Context, addr netip.AddrPort, timeout time.Duration, retries int, f *scan.Finding) scan.State {
-		info, answered, err := probe.IdentifyUDP(ctx, addr, timeout, retries)
+		info, answered, err := IdentifyUDP(ctx, addr, timeout, retries)
 		switch {
-		case errors.Is(err, probe.ErrUDPClosed):
+		case errors.Is(err, ErrUDPClosed):
 			return scan.StateClosed
 		case !answered:
 			return scan.StateFiltered
 		}
-		apply(info, f)
+		fillFinding(info, f)
 		return scan.StateOpen
 	}
 }
 
-// apply copies what a probe learned into a finding.
-func apply(info probe.Info, f *scan.Finding) {
+// fillFinding copies what a probe learned into a finding.
+func fillFinding(info Info, f *scan.Finding) {
 	f.Service, f.Product, f.Version = info.Service, info.Product, info.Version
 	f.Banner = scan.SanitizeBanner([]byte(info.Banner))
 	f.Details = info.Details
