@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -126,20 +127,23 @@ func (s *Scanner) Scan(ctx context.Context, targets []netip.Addr, ports []uint16
 		return res, errors.New("scan: no targets or no ports")
 	}
 
-	jobs := make(chan job)
-	go s.dispatch(ctx, jobs, targets, ports, opts.UDPPorts)
-
+	// Probes are numbered 0..total-1 in the order described at jobAt and
+	// workers take the next number themselves. An earlier version had one
+	// goroutine hand every probe to the workers over an unbuffered channel
+	// and every outcome back over another: two goroutine switches a probe,
+	// which on a fast network cost more CPU than the connect itself (the
+	// namespace benchmark in docs/BENCHMARKS.md).
+	sc := &scanRun{s: s, ctx: ctx, targets: targets, tcp: ports, udp: opts.UDPPorts, total: total,
+		lim: s.limiter(), dialer: s.dialer()}
 	workers := min(s.concurrency(), total)
+	// Only findings that are reported go to this goroutine (which applies
+	// the policy and calls OnFinding); closed and filtered ports that are
+	// not reported are counted by the workers (sc.quiet) instead of being
+	// sent here one by one.
 	outcomes := make(chan outcome, workers)
 	var wg sync.WaitGroup
 	for range workers {
-		wg.Go(func() {
-			for j := range jobs {
-				if o, ok := s.probe(ctx, j); ok {
-					outcomes <- o
-				}
-			}
-		})
+		wg.Go(func() { sc.work(outcomes, opts.ReportAll) })
 	}
 	go func() {
 		wg.Wait()
@@ -149,6 +153,7 @@ func (s *Scanner) Scan(ctx context.Context, targets []netip.Addr, ports []uint16
 	prog := Progress{Total: total}
 	reported := -1
 	report := func() {
+		prog.Done = res.Stats.Attempts + int(sc.quiet.attempts.Load())
 		if opts.Progress != nil && prog.Done != reported {
 			reported = prog.Done
 			opts.Progress(prog)
@@ -163,9 +168,8 @@ func (s *Scanner) Scan(ctx context.Context, targets []netip.Addr, ports []uint16
 				done = true
 				break
 			}
-			f := o.f
+			f := o.f // open, or any state with ReportAll
 			res.Stats.Attempts++
-			prog.Done++
 			if o.exhausts {
 				res.Stats.Errors++
 			}
@@ -181,17 +185,21 @@ func (s *Scanner) Scan(ctx context.Context, targets []netip.Addr, ports []uint16
 			default:
 				res.Stats.Filtered++
 			}
-			if f.State == StateOpen || opts.ReportAll {
-				res.Findings = append(res.Findings, f)
-				if opts.OnFinding != nil {
-					opts.OnFinding(f)
-				}
+			res.Findings = append(res.Findings, f)
+			if opts.OnFinding != nil {
+				opts.OnFinding(f)
 			}
 		case <-tick.C:
 			report()
 		}
 	}
+	// All workers have finished: the quiet counts are final.
 	report()
+	q := &sc.quiet
+	res.Stats.Attempts += int(q.attempts.Load())
+	res.Stats.Closed += int(q.closed.Load())
+	res.Stats.Filtered += int(q.filtered.Load())
+	res.Stats.Errors += int(q.errors.Load())
 	SortFindings(res.Findings)
 	res.Finished = time.Now()
 	if prog.Done < total {
@@ -204,45 +212,94 @@ func (s *Scanner) Scan(ctx context.Context, targets []netip.Addr, ports []uint16
 	return res, nil
 }
 
-// dispatch hands out probes at the rate limit, TCP ports first. Ports are
-// the outer loop so that consecutive probes go to different hosts, which
-// spreads the load instead of hammering one host at a time.
-func (s *Scanner) dispatch(ctx context.Context, jobs chan<- job, targets []netip.Addr, tcp, udp []uint16) {
-	defer close(jobs)
-	lim := s.limiter()
-	send := func(j job) bool {
-		if err := lim.Wait(ctx); err != nil {
-			// Wait also fails early when the next token lies beyond ctx's
-			// deadline; the scan still runs until the deadline.
-			<-ctx.Done()
-			return false
-		}
-		select {
-		case jobs <- j:
-			return true
-		case <-ctx.Done():
-			return false
-		}
+// scanRun is the state of one Scan shared by its workers.
+type scanRun struct {
+	s        *Scanner
+	ctx      context.Context
+	targets  []netip.Addr
+	tcp, udp []uint16
+	total    int
+	next     atomic.Int64  // the number of the next probe to start
+	lim      *rate.Limiter // nil: no rate limit
+	dialer   *net.Dialer   // nil: s.Dial
+	quiet    quietCounts
+}
+
+// quietCounts are the probes whose findings are not reported.
+type quietCounts struct {
+	attempts, closed, filtered, errors atomic.Int64
+}
+
+// jobAt returns probe i: TCP ports first, then UDP. Ports are the outer
+// loop so that consecutive probes go to different hosts, which spreads the
+// load instead of hammering one host at a time.
+func (sc *scanRun) jobAt(i int) job {
+	n := len(sc.targets)
+	if i < len(sc.tcp)*n {
+		return job{netip.AddrPortFrom(sc.targets[i%n], sc.tcp[i/n]), false}
 	}
-	for _, set := range []struct {
-		ports []uint16
-		udp   bool
-	}{{tcp, false}, {udp, true}} {
-		for _, p := range set.ports {
-			for _, a := range targets {
-				if !send(job{netip.AddrPortFrom(a, p), set.udp}) {
-					return
-				}
+	i -= len(sc.tcp) * n
+	return job{netip.AddrPortFrom(sc.targets[i%n], sc.udp[i/n]), true}
+}
+
+// work runs probes until none are left or the scan is cancelled. Each
+// probe waits for the rate limiter before it starts, so probes start at
+// the rate limit at most, as when one goroutine handed them out.
+func (sc *scanRun) work(outcomes chan<- outcome, reportAll bool) {
+	for {
+		// The number is taken before the token: a worker that finds no
+		// probe left must not first wait for a token it does not need.
+		i := int(sc.next.Add(1) - 1)
+		if i >= sc.total || sc.ctx.Err() != nil {
+			return
+		}
+		if sc.lim != nil {
+			if err := sc.lim.Wait(sc.ctx); err != nil {
+				// Wait also fails early when the next token lies beyond
+				// ctx's deadline; the scan still runs until the deadline.
+				<-sc.ctx.Done()
+				return
 			}
 		}
+		o, ok := sc.s.probe(sc.ctx, sc.jobAt(i), sc.dialer)
+		switch {
+		case !ok:
+		case o.f.State == StateOpen || reportAll:
+			outcomes <- o
+		default:
+			q := &sc.quiet
+			if o.exhausts {
+				q.errors.Add(1)
+			}
+			if o.f.State == StateClosed {
+				q.closed.Add(1)
+			} else {
+				q.filtered.Add(1)
+			}
+			// Last: the progress reader must not count a probe before its state.
+			q.attempts.Add(1)
+		}
 	}
+}
+
+// dialer is the net.Dialer of a scan, or nil when s.Dial replaces it. One
+// dialer serves all probes; keep-alive is off (KeepAlive -1) because the
+// connection is closed at once and setting it up costs system calls on
+// every open port.
+func (s *Scanner) dialer() *net.Dialer {
+	if s.Dial != nil {
+		return nil
+	}
+	return &net.Dialer{Timeout: s.timeout(), KeepAlive: -1}
 }
 
 func (s *Scanner) limiter() *rate.Limiter {
 	r := s.Rate
 	switch {
 	case r < 0:
-		return rate.NewLimiter(rate.Inf, 1)
+		// No limiter at all: with rate.Inf, Wait still takes a mutex that
+		// every worker contends for on every probe.
+		return nil
 	case r == 0:
 		r = DefaultRate
 	}
@@ -277,7 +334,7 @@ func (s *Scanner) retries() int {
 
 // probe runs one job; ok is false when the scan was cancelled before the
 // probe came to a conclusion, which must not be counted as filtered.
-func (s *Scanner) probe(ctx context.Context, j job) (o outcome, ok bool) {
+func (s *Scanner) probe(ctx context.Context, j job, d *net.Dialer) (o outcome, ok bool) {
 	if ctx.Err() != nil {
 		return o, false
 	}
@@ -286,7 +343,7 @@ func (s *Scanner) probe(ctx context.Context, j job) (o outcome, ok bool) {
 		o.f.Protocol = UDP
 		o.f.State = s.probeUDP(ctx, j.addr, &o.f)
 	} else {
-		o.f.State, o.exhausts = s.probeTCP(ctx, j.addr, &o.f)
+		o.f.State, o.exhausts = s.probeTCP(ctx, j.addr, &o.f, d)
 	}
 	if ctx.Err() != nil && o.f.State != StateOpen {
 		return o, false
@@ -297,15 +354,30 @@ func (s *Scanner) probe(ctx context.Context, j job) (o outcome, ok bool) {
 // maxLocalRetries bounds retries after local resource exhaustion.
 const maxLocalRetries = 5
 
-func (s *Scanner) probeTCP(ctx context.Context, ap netip.AddrPort, f *Finding) (st State, exhausted bool) {
-	dial := s.Dial
-	if dial == nil {
-		dial = (&net.Dialer{}).DialContext
-	}
+func (s *Scanner) probeTCP(ctx context.Context, ap netip.AddrPort, f *Finding, d *net.Dialer) (st State, exhausted bool) {
 	for try := 0; ; try++ {
-		dctx, cancel := context.WithTimeout(ctx, s.timeout())
-		conn, err := dial(dctx, "tcp", ap.String())
-		cancel()
+		var conn net.Conn
+		var err error
+		if d != nil {
+			// Not d.DialTCP with a zero local address: that binds the
+			// socket to 0.0.0.0:0 before connecting (Go 1.26), one more
+			// system call and an ephemeral port reserved for any peer,
+			// where connect picks one per destination.
+			if conn, err = d.DialContext(ctx, "tcp", ap.String()); err == nil {
+				// Close with a RST rather than a FIN: the scanner has
+				// nothing left to deliver, and a FIN would leave a socket
+				// in TIME_WAIT on this machine for every open port, which
+				// on large scans exhausts the ephemeral ports (see
+				// isLocalExhaustion). nmap's connect scan does the same.
+				if tc, ok := conn.(*net.TCPConn); ok {
+					tc.SetLinger(0)
+				}
+			}
+		} else {
+			dctx, cancel := context.WithTimeout(ctx, s.timeout())
+			conn, err = s.Dial(dctx, "tcp", ap.String())
+			cancel()
+		}
 		switch {
 		case err == nil:
 			s.identify(ctx, conn, f)
