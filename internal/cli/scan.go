@@ -68,7 +68,7 @@ the same targets. See docs/scanning.md.`,
 	f.BoolVar(&o.udp, "udp", false, "also probe UDP services (--udp-ports)")
 	f.StringVar(&o.udpPorts, "udp-ports", "53,123,161,500,1434,1900,5353", "UDP ports probed with --udp")
 	f.Float64Var(&o.rate, "rate", scan.DefaultRate, "probes started per second at most; 0 for no limit")
-	f.IntVar(&o.concurrency, "concurrency", scan.DefaultConcurrency, "probes in flight at most")
+	f.IntVar(&o.concurrency, "concurrency", scan.DefaultConcurrency, "probes in flight at most; fewer on a fast link, where more only cost CPU")
 	f.DurationVar(&o.timeout, "timeout", scan.DefaultTimeout, "how long one probe waits for an answer")
 	f.StringVar(&o.policy, "policy", "", "firewall policy file (YAML: zones with CIDRs and allowed ports)")
 	f.BoolVar(&o.allowPublic, "allow-public", false, "allow targets outside private, loopback, link-local and CGNAT ranges")

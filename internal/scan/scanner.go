@@ -133,17 +133,18 @@ func (s *Scanner) Scan(ctx context.Context, targets []netip.Addr, ports []uint16
 	// and every outcome back over another: two goroutine switches a probe,
 	// which on a fast network cost more CPU than the connect itself (the
 	// namespace benchmark in docs/BENCHMARKS.md).
-	sc := &scanRun{s: s, ctx: ctx, targets: targets, tcp: ports, udp: opts.UDPPorts, total: total,
-		lim: s.limiter(), dialer: s.dialer()}
 	workers := min(s.concurrency(), total)
+	sc := &scanRun{s: s, ctx: ctx, targets: targets, tcp: ports, udp: opts.UDPPorts, total: total,
+		lim: s.limiter(), dialer: s.dialer(), win: newWindow(ctx, workers)}
+	defer sc.win.stop()
 	// Only findings that are reported go to this goroutine (which applies
 	// the policy and calls OnFinding); closed and filtered ports that are
 	// not reported are counted by the workers (sc.quiet) instead of being
 	// sent here one by one.
 	outcomes := make(chan outcome, workers)
 	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() { sc.work(outcomes, opts.ReportAll) })
+	for id := range workers {
+		wg.Go(func() { sc.work(id, outcomes, opts.ReportAll) })
 	}
 	go func() {
 		wg.Wait()
@@ -190,6 +191,7 @@ func (s *Scanner) Scan(ctx context.Context, targets []netip.Addr, ports []uint16
 				opts.OnFinding(f)
 			}
 		case <-tick.C:
+			sc.win.adjust()
 			report()
 		}
 	}
@@ -222,6 +224,7 @@ type scanRun struct {
 	next     atomic.Int64  // the number of the next probe to start
 	lim      *rate.Limiter // nil: no rate limit
 	dialer   *net.Dialer   // nil: s.Dial
+	win      *window       // how many workers probe at a time
 	quiet    quietCounts
 }
 
@@ -245,12 +248,13 @@ func (sc *scanRun) jobAt(i int) job {
 // work runs probes until none are left or the scan is cancelled. Each
 // probe waits for the rate limiter before it starts, so probes start at
 // the rate limit at most, as when one goroutine handed them out.
-func (sc *scanRun) work(outcomes chan<- outcome, reportAll bool) {
-	for {
+func (sc *scanRun) work(id int, outcomes chan<- outcome, reportAll bool) {
+	for sc.win.admit(id) {
 		// The number is taken before the token: a worker that finds no
 		// probe left must not first wait for a token it does not need.
 		i := int(sc.next.Add(1) - 1)
 		if i >= sc.total || sc.ctx.Err() != nil {
+			sc.win.end() // and the workers waiting for the window with it
 			return
 		}
 		if sc.lim != nil {
@@ -261,7 +265,11 @@ func (sc *scanRun) work(outcomes chan<- outcome, reportAll bool) {
 				return
 			}
 		}
+		start := time.Now()
 		o, ok := sc.s.probe(sc.ctx, sc.jobAt(i), sc.dialer)
+		if ok {
+			sc.win.observe(time.Since(start), o.f.State == StateFiltered)
+		}
 		switch {
 		case !ok:
 		case o.f.State == StateOpen || reportAll:

@@ -594,7 +594,11 @@ func (h *testHost) startPostgres(tb testing.TB, bin string, hs *hostServices, ce
 	}
 	cmd.Dir = "/"
 	// SIGINT is PostgreSQL's fast shutdown.
-	h.start(tb, "postgres", cmd, syscall.SIGINT, "", tcpReady(netip.AddrPortFrom(h.Addr, hs.Ports.Postgres)))
+	// Ready when it accepts logins, not when the port opens: it answers 57P03 ("the database
+	// system is starting up") in between, which the probe would report.
+	h.start(tb, "postgres", cmd, syscall.SIGINT, "", func() error {
+		return exec.Command(filepath.Join(bin, "pg_isready"), "-q", "-h", h.Addr.String(), "-p", strconv.Itoa(int(hs.Ports.Postgres))).Run()
+	})
 }
 
 // ssrpResponderEnv carries the responder's address into the helper process,

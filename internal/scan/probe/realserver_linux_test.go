@@ -255,6 +255,17 @@ func TestRealPostgreSQL(t *testing.T) {
 	port := freePort(t)
 	addr := startDaemon(t, run("postgres", "-D", data, "-p", strconv.Itoa(port), "-c", "listen_addresses=127.0.0.1",
 		"-c", "unix_socket_directories="+dir, "-c", "fsync=off", "-c", "ssl=on"), port, "")
+	// The port opens before logins are accepted ("the database system is starting up",
+	// 57P03): wait until the server says it accepts connections.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		err := exec.Command(filepath.Join(bin, "pg_isready"), "-q", "-h", "127.0.0.1", "-p", strconv.Itoa(port)).Run()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("PostgreSQL does not accept connections: %v", err)
+		}
+	}
 
 	// 1. The probe user does not exist: PostgreSQL is identified, TLS
 	// observed, the version is not disclosed.
