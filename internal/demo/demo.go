@@ -138,6 +138,9 @@ func Load(ctx context.Context, st *store.Store, blobs *blob.Disk, orgSlug string
 		if err := loadComputers(ctx, tx, org.ID, now); err != nil {
 			return fmt.Errorf("demo computers: %w", err)
 		}
+		if err := loadScan(ctx, tx, org.ID, now); err != nil {
+			return fmt.Errorf("demo scan: %w", err)
+		}
 		orgID := org.ID
 		details, _ := json.Marshal(map[string]any{"advisories": len(docs), "release": release, "computers": len(fleet())})
 		_, err := tx.AppendAudit(ctx, store.AuditEvent{OrgID: &orgID, Actor: Actor, Action: "demo.load", ObjectType: "org",

@@ -65,6 +65,15 @@ func TestLoad(t *testing.T) {
 			if err != nil || len(us) != 5 {
 				t.Fatalf("updates %d, %v", len(us), err)
 			}
+			// The exposure scan: the mail server and the old SQL engine are vulnerable, two
+			// ports break the policy, and SMB too.
+			ne, err := st.NetworkExposure(ctx, org.ID, now.AddDate(0, 0, -30), 100)
+			if err != nil || ne.Scans != 1 || ne.OpenPorts != 6 || ne.Vulnerable != 2 || ne.Violations != 3 || ne.Hosts != 3 {
+				t.Errorf("exposure %+v, %v", ne, err)
+			}
+			if len(ne.Findings) == 0 || ne.Findings[0].Severity != sev[ne.Findings[0].Advisories[0]] || ne.Findings[0].Product == "" {
+				t.Errorf("exposure findings %+v", ne.Findings)
+			}
 			eol, _ := st.ListProducts(ctx, org.ID, store.ProductFilter{EndedBy: "2026-11-23", Page: store.Page{Limit: 10}})
 			if len(eol) != 4 {
 				t.Errorf("products past support: %d", len(eol))

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/patchday/patchday/internal/csaf"
+	"github.com/patchday/patchday/internal/catalog"
 	"github.com/patchday/patchday/internal/store"
 )
 
@@ -135,7 +134,7 @@ func (s *Server) saveScan(c *call, orgID int64, up scanUpload, origin scanOrigin
 		findings = append(findings, sf)
 	}
 	ctx := c.r.Context()
-	if err := s.matchAdvisories(ctx, orgID, findings); err != nil {
+	if err := catalog.MatchServices(ctx, s.store, orgID, findings); err != nil {
 		return resp, err
 	}
 	err := s.store.Update(ctx, func(tx *store.Tx) error {
@@ -161,63 +160,6 @@ func (s *Server) saveScan(c *call, orgID int64, up scanUpload, origin scanOrigin
 	}
 	resp.Findings = findings
 	return resp, nil
-}
-
-// matchAdvisories marks each finding with the advisories whose affected products are its
-// product at its version (csaf.Document.MatchService), and the highest of their severities.
-// Candidates are the advisories that name the product; each document is read once.
-func (s *Server) matchAdvisories(ctx context.Context, orgID int64, findings []store.ScanFinding) error {
-	type hit struct {
-		ids      []string
-		severity string
-	}
-	byProduct := map[string]hit{}
-	docs := map[int64]*csaf.Document{}
-	for i := range findings {
-		f := &findings[i]
-		if f.Product == "" {
-			continue
-		}
-		key := f.Product + "\x00" + f.Version
-		h, done := byProduct[key]
-		if !done {
-			cands, err := s.store.ListAdvisories(ctx, orgID, store.AdvisoryFilter{Product: f.Product, Limit: 500})
-			if err != nil {
-				return err
-			}
-			for _, a := range cands {
-				d, ok := docs[a.ID]
-				if !ok {
-					rev, err := s.store.AdvisoryRevision(ctx, a.ID, a.Revisions)
-					if err != nil {
-						return err
-					}
-					if d, err = csaf.Parse(rev.Document); err != nil {
-						return fmt.Errorf("advisory %s: %w", a.TrackingID, err)
-					}
-					docs[a.ID] = d
-				}
-				if len(d.MatchService(f.Product, f.Version)) == 0 {
-					continue
-				}
-				h.ids = append(h.ids, a.TrackingID)
-				if csaf.SeverityRank(a.Severity) > csaf.SeverityRank(h.severity) || h.severity == "" {
-					h.severity = a.Severity
-				}
-			}
-			byProduct[key] = h
-		}
-		if len(h.ids) == 0 {
-			continue
-		}
-		f.Advisories, f.Severity = h.ids, h.severity
-		var d map[string]any
-		if json.Unmarshal(f.Detail, &d) == nil {
-			d["advisories"] = h.ids
-			f.Detail, _ = json.Marshal(d)
-		}
-	}
-	return nil
 }
 
 func (s *Server) listScans(c *call) error {
