@@ -1,0 +1,136 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/patchday/patchday/internal/store"
+)
+
+// Webhook request headers. The body is the JSON Message (or, never for webhooks, a digest).
+//
+//	Patchday-Event:      the event type, e.g. advisory.published
+//	Patchday-Delivery:   the delivery's id, the same on every retry: receivers drop repeats by it
+//	Patchday-Timestamp:  when this attempt was signed, in Unix seconds
+//	Patchday-Signature:  v1=hex(HMAC-SHA256(secret, timestamp + "." + body))
+//
+// A receiver recomputes the signature over the exact bytes it received and refuses the call
+// when it differs or when the timestamp is further than its window (five minutes) from its
+// clock: a captured request cannot be replayed later. VerifyWebhook does both.
+const (
+	HeaderEvent     = "Patchday-Event"
+	HeaderDelivery  = "Patchday-Delivery"
+	HeaderTimestamp = "Patchday-Timestamp"
+	HeaderSignature = "Patchday-Signature"
+	signatureScheme = "v1="
+)
+
+// DefaultReplayWindow is the replay window receivers should use.
+const DefaultReplayWindow = 5 * time.Minute
+
+type webhookClient struct {
+	http    *http.Client
+	maxBody int64
+}
+
+func newWebhookClient(cfg WebhookConfig) *webhookClient {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 16
+	return &webhookClient{maxBody: cfg.MaxResponseBytes, http: &http.Client{
+		Timeout:   cfg.Timeout,
+		Transport: t,
+		// A redirect would send the signed body somewhere the subscriber did not name.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// Sign returns the Patchday-Signature value for a body sent at the time.
+func Sign(secret string, timestamp time.Time, body []byte) string {
+	return signatureScheme + hex.EncodeToString(mac(secret, strconv.FormatInt(timestamp.Unix(), 10), body))
+}
+
+func mac(secret, ts string, body []byte) []byte {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(ts))
+	m.Write([]byte{'.'})
+	m.Write(body)
+	return m.Sum(nil)
+}
+
+// Errors of VerifyWebhook.
+var (
+	ErrBadSignature = errors.New("webhook: signature does not match")
+	ErrStale        = errors.New("webhook: timestamp outside the replay window")
+)
+
+// VerifyWebhook checks a webhook call as a receiver must: the signature over the timestamp
+// and the exact body, and a timestamp within window of now (either way, for clock skew).
+// A window of 0 means DefaultReplayWindow.
+func VerifyWebhook(secret string, header http.Header, body []byte, now time.Time, window time.Duration) error {
+	if window <= 0 {
+		window = DefaultReplayWindow
+	}
+	ts := header.Get(HeaderTimestamp)
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return fmt.Errorf("webhook: bad %s %q", HeaderTimestamp, ts)
+	}
+	// Check the signature first, so that a forged timestamp cannot tell anything apart.
+	got, ok := strings.CutPrefix(header.Get(HeaderSignature), signatureScheme)
+	sig, err := hex.DecodeString(got)
+	if !ok || err != nil || !hmac.Equal(sig, mac(secret, ts, body)) {
+		return ErrBadSignature
+	}
+	if d := now.Sub(time.Unix(sec, 0)); d > window || d < -window {
+		return fmt.Errorf("%w (%s old)", ErrStale, d.Round(time.Second))
+	}
+	return nil
+}
+
+// sendWebhook POSTs one delivery. 2xx is delivered, 410 Gone disables the subscription,
+// anything else (other statuses, timeouts, refused connections) is retried.
+func (n *Notifier) sendWebhook(ctx context.Context, d *store.ClaimedDelivery) result {
+	body := []byte(d.Payload)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.Subscription.Address, bytes.NewReader(body))
+	if err != nil {
+		return result{err: fmt.Errorf("webhook request: %w", err), permanent: true}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "patchday-webhook/1")
+	req.Header.Set(HeaderEvent, d.Kind)
+	req.Header.Set(HeaderDelivery, strconv.FormatInt(d.ID, 10))
+	now := n.cfg.Now()
+	req.Header.Set(HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
+	req.Header.Set(HeaderSignature, Sign(d.Subscription.Secret, now, body))
+	resp, err := n.hook.http.Do(req)
+	if err != nil {
+		return result{err: fmt.Errorf("webhook: %w", err)}
+	}
+	defer resp.Body.Close()
+	// Read (a bounded part of) the answer: it goes into the error, and draining lets the
+	// connection be reused.
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, min(n.hook.maxBody, 512)))
+	io.Copy(io.Discard, io.LimitReader(resp.Body, n.hook.maxBody))
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		return result{}
+	case resp.StatusCode == http.StatusGone:
+		return result{err: errors.New("webhook answered 410 Gone"), gone: true}
+	default:
+		msg := strings.TrimSpace(string(snippet))
+		if msg != "" {
+			msg = ": " + msg
+		}
+		return result{err: fmt.Errorf("webhook answered %s%s", resp.Status, msg)}
+	}
+}
