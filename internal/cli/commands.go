@@ -34,6 +34,8 @@ func addClientCommands(root *cobra.Command) {
 		newRuleCmd(),
 		newScanCmd(),
 		newScanScheduleCmd(),
+		newSubscriptionCmd(),
+		newDeadLetterCmd(),
 		newHealthCmd(),
 	)
 }

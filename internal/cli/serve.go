@@ -47,6 +47,14 @@ type serveOptions struct {
 	declineAfter    time.Duration
 	payloadGrace    time.Duration
 	historyKeep     time.Duration
+	publicURL       string
+	smtp            smtpOptions
+}
+
+// smtpOptions say how the server sends notification mails.
+type smtpOptions struct {
+	host, username, passwordFile, from, startTLS, auth string
+	port                                               int
 }
 
 func newServeCmd() *cobra.Command { return newServerCmd(false) }
@@ -125,6 +133,14 @@ Plain HTTP is served only on loopback addresses; anywhere else give --tls-cert a
 	f.DurationVar(&o.declineAfter, "decline-superseded-after", 30*24*time.Hour, "decline a superseded update no machine needs this long after the newer one arrived (negative: never)")
 	f.DurationVar(&o.payloadGrace, "payload-grace", 7*24*time.Hour, "keep a payload no update uses this long before deleting it")
 	f.DurationVar(&o.historyKeep, "history-retention", 400*24*time.Hour, "keep state history and install results this long")
+	f.StringVar(&o.publicURL, "public-url", "", "the URL users and subscribers reach the server at, for the links in mails (default the listen URL)")
+	f.StringVar(&o.smtp.host, "smtp-host", "", "mail server that notification mails go through (none: e-mail notifications wait in the outbox)")
+	f.IntVar(&o.smtp.port, "smtp-port", 587, "its port (587 submission with STARTTLS, 465 is not supported, 25 relay)")
+	f.StringVar(&o.smtp.username, "smtp-username", "", "SMTP AUTH user name (none: no authentication)")
+	f.StringVar(&o.smtp.passwordFile, "smtp-password-file", "", "file holding the SMTP AUTH password")
+	f.StringVar(&o.smtp.auth, "smtp-auth", "plain", "SMTP AUTH mechanism: plain or login (only over TLS)")
+	f.StringVar(&o.smtp.from, "smtp-from", "", `the From of notification mails, such as "patchday <security@example.org>" (required with --smtp-host)`)
+	f.StringVar(&o.smtp.startTLS, "smtp-starttls", "opportunistic", "STARTTLS: opportunistic (when offered), mandatory (refuse to send without) or none")
 	documentEnv(f)
 	f.StringVar(&configFile, "config", "", "YAML config file whose keys are these flags' names [env PATCHDAY_CONFIG]")
 	return cmd
@@ -237,10 +253,24 @@ func runServe(ctx context.Context, o serveOptions, stderr io.Writer) error {
 		}
 		previous = append(previous, k)
 	}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	scheme := "http"
+	if o.tlsCert != "" {
+		scheme = "https"
+	}
+	url := scheme + "://" + ln.Addr().String()
+	notifier, err := newNotifier(st, o, url, key, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	srv := server.New(server.Config{Store: st, Logger: log, Version: Version, TrustedProxies: proxies,
 		SessionTTL: o.sessionTTL, Blobs: blobs, MaxPayloadSize: o.maxPayloadMiB << 20,
 		SigningKey: key, PreviousSigningKeys: previous, CheckInInterval: o.checkInInterval,
-		DeclineSupersededAfter: o.declineAfter, PayloadGrace: o.payloadGrace, HistoryRetention: o.historyKeep})
+		DeclineSupersededAfter: o.declineAfter, PayloadGrace: o.payloadGrace, HistoryRetention: o.historyKeep, Notifier: notifier})
 	hs := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -251,15 +281,6 @@ func runServe(ctx context.Context, o serveOptions, stderr io.Writer) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
 	}
-	ln, err := net.Listen("tcp", o.listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	scheme := "http"
-	if o.tlsCert != "" {
-		scheme = "https"
-	}
-	url := scheme + "://" + ln.Addr().String()
 	log.Info("listening", "addr", ln.Addr().String(), "url", url, "engine", st.Engine(), "version", Version)
 	if created {
 		shown := "(the value of PATCHDAY_ADMIN_PASSWORD)"

@@ -1,6 +1,8 @@
 package notify
 
 import (
+	"github.com/patchday/patchday/internal/store"
+
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
@@ -67,4 +69,10 @@ func KeyFromSeed(seed []byte) []byte {
 		panic(err) // only for lengths hkdf cannot produce; 32 is fine
 	}
 	return k
+}
+
+// Links returns a subscription's confirmation and unsubscribe links, as its mails carry them:
+// for tests of the endpoints that follow them, and for support staff helping a subscriber.
+func (n *Notifier) Links(s store.Subscription) (confirm, unsubscribe string) {
+	return n.confirmURL(s.TokenNonce), n.unsubURL(s.TokenNonce)
 }

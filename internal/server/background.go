@@ -11,8 +11,15 @@ import (
 // Background runs the server's periodic work until ctx ends: every few seconds it writes the
 // batched check-in times and takes in what other nodes changed (new updates, inventories);
 // every minute it runs the auto-approval rules; every hour it takes each organisation's
-// compliance snapshot of the day and cleans up (see Cleanup). Each job is idempotent, so several nodes may run them.
+// compliance snapshot of the day and cleans up (see Cleanup). Beside it the notifier fans
+// events out to subscribers and delivers them (notify.Notifier.Run). Each job is idempotent, so several nodes may run them.
 func (s *Server) Background(ctx context.Context) {
+	notified := make(chan struct{})
+	go func() {
+		defer close(notified)
+		s.notify.Run(ctx)
+	}()
+	defer func() { <-notified }()
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
 	var lastHourly, lastRules time.Time

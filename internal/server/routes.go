@@ -1,5 +1,7 @@
 package server
 
+import "github.com/patchday/patchday/internal/notify"
+
 // apiRoutes is every route the server answers. openapi.yaml documents exactly these; a test
 // holds the two in agreement.
 func (s *Server) apiRoutes() []route {
@@ -52,6 +54,20 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/api/v1/orgs/{org}/scans", orgRead, s.listScans},
 		{"POST", "/api/v1/orgs/{org}/scans", orgOperate, s.uploadScan},
 		{"GET", "/api/v1/orgs/{org}/scans/{id}", orgRead, s.getScan},
+		// Notifications: subscriptions, dead letters, the public sign-up and the pages the
+		// links in mails lead to.
+		{"GET", "/api/v1/orgs/{org}/subscriptions", orgRead, s.listSubscriptions},
+		{"POST", "/api/v1/orgs/{org}/subscriptions", orgAdmin, s.createSubscription},
+		{"GET", "/api/v1/orgs/{org}/subscriptions/{id}", orgRead, s.getSubscription},
+		{"PATCH", "/api/v1/orgs/{org}/subscriptions/{id}", orgAdmin, s.updateSubscription},
+		{"DELETE", "/api/v1/orgs/{org}/subscriptions/{id}", orgAdmin, s.deleteSubscription},
+		{"GET", "/api/v1/orgs/{org}/dead-letters", orgRead, s.listDeadLetters},
+		{"POST", "/api/v1/orgs/{org}/dead-letters/{id}/retry", orgAdmin, s.retryDelivery},
+		{"POST", "/api/v1/signup", public, s.publicSignup},
+		{"GET", notify.ConfirmPath, public, s.confirmPage},
+		{"POST", notify.ConfirmPath, public, s.confirmSubscription},
+		{"GET", notify.UnsubscribePath, public, s.unsubscribePage},
+		{"POST", notify.UnsubscribePath, public, s.unsubscribe},
 		{"GET", "/api/v1/orgs/{org}/scan-schedules", orgRead, s.listScanSchedules},
 		{"POST", "/api/v1/orgs/{org}/scan-schedules", orgAdmin, s.createScanSchedule},
 		{"GET", "/api/v1/orgs/{org}/scan-schedules/{name}", orgRead, s.getScanSchedule},

@@ -22,6 +22,7 @@ import (
 
 	"github.com/patchday/patchday/internal/blob"
 	"github.com/patchday/patchday/internal/compliance"
+	"github.com/patchday/patchday/internal/notify"
 	"github.com/patchday/patchday/internal/store"
 )
 
@@ -66,6 +67,9 @@ type Config struct {
 	// Evaluator keeps applicability and the states of updates on computers current; New
 	// makes and loads one when it is nil.
 	Evaluator *compliance.Evaluator
+	// Notifier sends the organisations' events to their subscribers; New makes one without
+	// SMTP, with links to http://localhost, when it is nil (tests).
+	Notifier *notify.Notifier
 	// Now is the clock; tests move it.
 	Now func() time.Time
 }
@@ -86,6 +90,7 @@ type Server struct {
 	logins *limiterSet // login and enrollment failures per source
 	agents *limiterSet // check-ins per computer
 
+	notify   *notify.Notifier
 	seen     seenBatch // agents' check-in times, written in batches
 	scanOrgs orgSet    // organisations with scan schedules
 	eval     *compliance.Evaluator
@@ -142,6 +147,14 @@ func New(cfg Config) *Server {
 	if cfg.SessionTTL == 0 {
 		cfg.SessionTTL = 12 * time.Hour
 	}
+	if cfg.Notifier == nil {
+		n, err := notify.New(cfg.Store, notify.Config{BaseURL: "http://localhost", TokenKey: notify.KeyFromSeed(cfg.SigningKey.Seed()),
+			Now: cfg.Now}, cfg.Logger)
+		if err != nil {
+			panic(err) // the configuration above is valid
+		}
+		cfg.Notifier = n
+	}
 	s := &Server{
 		cfg:    cfg,
 		store:  cfg.Store,
@@ -153,6 +166,7 @@ func New(cfg Config) *Server {
 		agents: newLimiterSet(cfg.AgentRate, cfg.AgentBurst, 500000),
 		cache:  newAuthCache(cfg.AuthCacheTTL),
 		eval:   cfg.Evaluator,
+		notify: cfg.Notifier,
 	}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.metrics = newMetrics(s.reg)
