@@ -509,6 +509,7 @@ type apiHealthPolicy struct {
 	MaxAntivirusAgeDays int        `json:"max_antivirus_age_days"`
 	RequireFirewall     bool       `json:"require_firewall"`
 	MaxSilentHours      int        `json:"max_silent_hours"`
+	MinCompliantPct     int        `json:"min_compliant_pct"`
 	UpdatedAt           *time.Time `json:"updated_at"`
 	UpdatedBy           string     `json:"updated_by"`
 }
@@ -524,7 +525,8 @@ func printPolicy(cmd *cobra.Command, output outputFormat, raw json.RawMessage) e
 	return keyValues(cmd.OutOrStdout(), "max missing critical", fmt.Sprint(p.MaxMissingCritical),
 		"max missing high", fmt.Sprint(p.MaxMissingHigh), "grace days", fmt.Sprint(p.GraceDays),
 		"max antivirus age days", fmt.Sprint(p.MaxAntivirusAgeDays), "require firewall", yesNo(p.RequireFirewall),
-		"max silent hours", fmt.Sprint(p.MaxSilentHours), "updated", timePtrCell(p.UpdatedAt), "updated by", p.UpdatedBy)
+		"max silent hours", fmt.Sprint(p.MaxSilentHours), "alert below", fmt.Sprintf("%d%% compliant", p.MinCompliantPct),
+		"updated", timePtrCell(p.UpdatedAt), "updated by", p.UpdatedBy)
 }
 
 func newHealthPolicyShowCmd() *cobra.Command {
@@ -573,7 +575,7 @@ func newHealthPolicySetCmd() *cobra.Command {
 			req := map[string]any{}
 			for flag, v := range map[string]any{"max-missing-critical": p.MaxMissingCritical, "max-missing-high": p.MaxMissingHigh,
 				"grace-days": p.GraceDays, "max-antivirus-age-days": p.MaxAntivirusAgeDays, "require-firewall": p.RequireFirewall,
-				"max-silent-hours": p.MaxSilentHours} {
+				"max-silent-hours": p.MaxSilentHours, "min-compliant-pct": p.MinCompliantPct} {
 				if cmd.Flags().Changed(flag) {
 					req[strings.ReplaceAll(flag, "-", "_")] = v
 				}
@@ -599,6 +601,7 @@ func newHealthPolicySetCmd() *cobra.Command {
 	f.IntVar(&p.MaxAntivirusAgeDays, "max-antivirus-age-days", 0, "oldest antivirus signatures allowed (0: not checked)")
 	f.BoolVar(&p.RequireFirewall, "require-firewall", false, "a host firewall must filter incoming traffic")
 	f.IntVar(&p.MaxSilentHours, "max-silent-hours", 0, "longest silence of the agent allowed (0: not checked)")
+	f.IntVar(&p.MinCompliantPct, "min-compliant-pct", 0, "raise a compliance.below_threshold event for subscribers, once a day, while fewer computers than this percentage comply (0: never)")
 	of.add(cmd)
 	addOutputFlag(cmd, &output)
 	return cmd

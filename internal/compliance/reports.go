@@ -400,6 +400,9 @@ func ForComputers(ctx context.Context, st *store.Store, orgID int64, include fun
 // TakeSnapshot stores today's (UTC) compliance figures of an organisation, replacing an
 // earlier snapshot of the same day: running it on several nodes or several times a day is
 // harmless.
+//
+// When the share of compliant computers is below the policy's MinCompliantPct, it also
+// raises a compliance.below_threshold event, once a day.
 func TakeSnapshot(ctx context.Context, st *store.Store, orgID int64, now time.Time) (store.Snapshot, error) {
 	rep, err := ForOrg(ctx, st, orgID, now)
 	if err != nil {
@@ -407,7 +410,13 @@ func TakeSnapshot(ctx context.Context, st *store.Store, orgID int64, now time.Ti
 	}
 	s := store.Snapshot{Day: now.UTC().Format(time.DateOnly), Computers: rep.Computers, Compliant: rep.Compliant,
 		MissingCritical: rep.BySeverity["critical"], MissingHigh: rep.BySeverity["high"], MissingTotal: rep.Missing, TakenAt: now.UTC()}
-	err = st.Update(ctx, func(tx *store.Tx) error { return tx.SaveSnapshot(ctx, orgID, s) })
+	err = st.Update(ctx, func(tx *store.Tx) error {
+		if err := tx.SaveSnapshot(ctx, orgID, s); err != nil {
+			return err
+		}
+		_, err := tx.NotifyBelowThreshold(ctx, orgID, s.Day, rep.Percent, rep.Computers, rep.Compliant)
+		return err
+	})
 	return s, err
 }
 

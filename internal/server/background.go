@@ -10,7 +10,7 @@ import (
 
 // Background runs the server's periodic work until ctx ends: every few seconds it writes the
 // batched check-in times and takes in what other nodes changed (new updates, inventories);
-// every minute it runs the auto-approval rules; every hour it takes each organisation's
+// every minute it runs the auto-approval rules and raises the events of passed deadlines; every hour it takes each organisation's
 // compliance snapshot of the day and cleans up (see Cleanup). Beside it the notifier fans
 // events out to subscribers and delivers them (notify.Notifier.Run). Each job is idempotent, so several nodes may run them.
 func (s *Server) Background(ctx context.Context) {
@@ -45,6 +45,9 @@ func (s *Server) Background(ctx context.Context) {
 		if time.Since(lastRules) >= time.Minute {
 			if err := s.ApplyRules(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn("auto-approval rules", "err", err)
+			}
+			if err := s.NotifyDeadlines(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("deadline events", "err", err)
 			}
 			lastRules = time.Now()
 		}

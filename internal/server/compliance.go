@@ -266,7 +266,8 @@ func (s *Server) setHealthPolicy(c *call) error {
 		name     string
 		v, limit int
 	}{{"max_missing_critical", p.MaxMissingCritical, 10000}, {"max_missing_high", p.MaxMissingHigh, 10000},
-		{"grace_days", p.GraceDays, 365}, {"max_antivirus_age_days", p.MaxAntivirusAgeDays, 365}, {"max_silent_hours", p.MaxSilentHours, 24 * 365}} {
+		{"grace_days", p.GraceDays, 365}, {"max_antivirus_age_days", p.MaxAntivirusAgeDays, 365}, {"max_silent_hours", p.MaxSilentHours, 24 * 365},
+		{"min_compliant_pct", p.MinCompliantPct, 100}} {
 		if f.v < 0 || f.v > f.limit {
 			return errInvalid(f.name, "must be from 0 to %d", f.limit)
 		}

@@ -44,7 +44,8 @@ func (tx *Tx) SetApproval(ctx context.Context, a Approval) (Approval, error) {
 	err := tx.queryRow(ctx, `INSERT INTO approvals (org_id, update_id, group_id, action, deadline, created_at, created_by)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (update_id, group_id) DO UPDATE SET action = excluded.action, deadline = excluded.deadline,
-			created_at = excluded.created_at, created_by = excluded.created_by, halted_at = NULL, halt_reason = '' RETURNING id`,
+			created_at = excluded.created_at, created_by = excluded.created_by, halted_at = NULL, halt_reason = '',
+			deadline_notified_at = NULL RETURNING id`,
 		a.OrgID, a.UpdateID, a.GroupID, a.Action, a.Deadline, Now(), a.CreatedBy).Scan(&id)
 	if err != nil {
 		return Approval{}, fmt.Errorf("approve update %d for group %d: %w", a.UpdateID, a.GroupID, mapErr(err))

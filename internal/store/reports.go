@@ -23,7 +23,29 @@ type Exposure struct {
 	Error       string     `json:"error,omitempty"`
 }
 
-const exposureCols = `cu.computer_id, c.hostname, cu.update_id, u.name, u.severity, cu.state, cu.approved, cu.deadline, cu.needed_since, cu.error`
+// exposureCols are an Exposure's columns (scanExposure reads them). Its deadline is the one
+// of a direct assignment, else the earliest of the group approvals that reach the computer
+// (groupDeadline), as in the agent's assignment list: a health verdict counts a missing
+// update against the policy from the same moment the agent must install it.
+const exposureCols = `cu.computer_id, c.hostname, cu.update_id, u.name, u.severity, cu.state, cu.approved, cu.deadline, cu.needed_since, cu.error,
+	` + groupDeadline
+
+func scanExposure(row interface{ Scan(...any) error }) (Exposure, error) {
+	var e Exposure
+	var group any // MIN() of a timestamp: SQLite gives text (timeValue reads both)
+	if err := row.Scan(&e.ComputerID, &e.Hostname, &e.UpdateID, &e.UpdateName, &e.Severity, &e.State, &e.Approved,
+		&e.Deadline, &e.NeededSince, &e.Error, &group); err != nil {
+		return e, err
+	}
+	if e.Deadline == nil {
+		d, err := timeValue(group)
+		if err != nil {
+			return e, fmt.Errorf("deadline: %w", err)
+		}
+		e.Deadline = d
+	}
+	return e, nil
+}
 
 func (r Reader) exposures(ctx context.Context, q string, args ...any) ([]Exposure, error) {
 	rows, err := r.query(ctx, q, args...)
@@ -33,9 +55,8 @@ func (r Reader) exposures(ctx context.Context, q string, args ...any) ([]Exposur
 	defer rows.Close()
 	var out []Exposure
 	for rows.Next() {
-		var e Exposure
-		if err := rows.Scan(&e.ComputerID, &e.Hostname, &e.UpdateID, &e.UpdateName, &e.Severity, &e.State, &e.Approved,
-			&e.Deadline, &e.NeededSince, &e.Error); err != nil {
+		e, err := scanExposure(rows)
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, e)
@@ -192,9 +213,8 @@ func (r Reader) OrgOutstanding(ctx context.Context, orgID int64, fn func(Exposur
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var e Exposure
-		if err := rows.Scan(&e.ComputerID, &e.Hostname, &e.UpdateID, &e.UpdateName, &e.Severity, &e.State, &e.Approved,
-			&e.Deadline, &e.NeededSince, &e.Error); err != nil {
+		e, err := scanExposure(rows)
+		if err != nil {
 			return err
 		}
 		if err := fn(e); err != nil {
@@ -237,14 +257,17 @@ func (r Reader) AdvisoriesByCVE(ctx context.Context, orgID int64, cve string) ([
 
 // HealthPolicy is what makes a computer of an organisation non-compliant.
 type HealthPolicy struct {
-	MaxMissingCritical  int       `json:"max_missing_critical"`
-	MaxMissingHigh      int       `json:"max_missing_high"`
-	GraceDays           int       `json:"grace_days"`
-	MaxAntivirusAgeDays int       `json:"max_antivirus_age_days"`
-	RequireFirewall     bool      `json:"require_firewall"`
-	MaxSilentHours      int       `json:"max_silent_hours"`
-	UpdatedAt           time.Time `json:"updated_at,omitempty"`
-	UpdatedBy           string    `json:"updated_by,omitempty"`
+	MaxMissingCritical  int  `json:"max_missing_critical"`
+	MaxMissingHigh      int  `json:"max_missing_high"`
+	GraceDays           int  `json:"grace_days"`
+	MaxAntivirusAgeDays int  `json:"max_antivirus_age_days"`
+	RequireFirewall     bool `json:"require_firewall"`
+	MaxSilentHours      int  `json:"max_silent_hours"`
+	// MinCompliantPct: when the share of compliant computers falls below it, a
+	// compliance.below_threshold event goes to subscribers, once a day (0: never).
+	MinCompliantPct int       `json:"min_compliant_pct"`
+	UpdatedAt       time.Time `json:"updated_at,omitempty"`
+	UpdatedBy       string    `json:"updated_by,omitempty"`
 }
 
 // DefaultHealthPolicy applies until an admin sets one: no critical or high update missing
@@ -256,8 +279,8 @@ var DefaultHealthPolicy = HealthPolicy{GraceDays: 7, MaxAntivirusAgeDays: 7, Req
 func (r Reader) HealthPolicy(ctx context.Context, orgID int64) (HealthPolicy, error) {
 	var p HealthPolicy
 	err := r.queryRow(ctx, `SELECT max_missing_critical, max_missing_high, grace_days, max_antivirus_age_days, require_firewall,
-		max_silent_hours, updated_at, updated_by FROM health_policies WHERE org_id = $1`, orgID).Scan(&p.MaxMissingCritical,
-		&p.MaxMissingHigh, &p.GraceDays, &p.MaxAntivirusAgeDays, &p.RequireFirewall, &p.MaxSilentHours, &p.UpdatedAt, &p.UpdatedBy)
+		max_silent_hours, min_compliant_pct, updated_at, updated_by FROM health_policies WHERE org_id = $1`, orgID).Scan(&p.MaxMissingCritical,
+		&p.MaxMissingHigh, &p.GraceDays, &p.MaxAntivirusAgeDays, &p.RequireFirewall, &p.MaxSilentHours, &p.MinCompliantPct, &p.UpdatedAt, &p.UpdatedBy)
 	if err := mapErr(err); err == ErrNotFound {
 		return DefaultHealthPolicy, nil
 	} else if err != nil {
@@ -270,12 +293,13 @@ func (r Reader) HealthPolicy(ctx context.Context, orgID int64) (HealthPolicy, er
 func (tx *Tx) SetHealthPolicy(ctx context.Context, orgID int64, p HealthPolicy, by string) (HealthPolicy, error) {
 	p.UpdatedAt, p.UpdatedBy = Now(), by
 	_, err := tx.exec(ctx, `INSERT INTO health_policies (org_id, max_missing_critical, max_missing_high, grace_days, max_antivirus_age_days,
-		require_firewall, max_silent_hours, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		require_firewall, max_silent_hours, min_compliant_pct, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		ON CONFLICT (org_id) DO UPDATE SET max_missing_critical = excluded.max_missing_critical, max_missing_high = excluded.max_missing_high,
 			grace_days = excluded.grace_days, max_antivirus_age_days = excluded.max_antivirus_age_days,
 			require_firewall = excluded.require_firewall, max_silent_hours = excluded.max_silent_hours,
-			updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
-		orgID, p.MaxMissingCritical, p.MaxMissingHigh, p.GraceDays, p.MaxAntivirusAgeDays, p.RequireFirewall, p.MaxSilentHours, p.UpdatedAt, by)
+			min_compliant_pct = excluded.min_compliant_pct, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+		orgID, p.MaxMissingCritical, p.MaxMissingHigh, p.GraceDays, p.MaxAntivirusAgeDays, p.RequireFirewall, p.MaxSilentHours, p.MinCompliantPct,
+		p.UpdatedAt, by)
 	if err != nil {
 		return HealthPolicy{}, fmt.Errorf("set health policy: %w", err)
 	}
