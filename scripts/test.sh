@@ -67,6 +67,19 @@ else
 	echo "WARNING: PostgreSQL could not start: its tests will be SKIPPED." >&2
 fi
 
+# The CSAF provider test runs the CSAF project's own checker and downloader against a real
+# server: install them (the version go.mod names) into a git-ignored local bin directory.
+step "CSAF checker and downloader"
+csaf_bin="$PWD/.cache/bin"
+if GOBIN="$csaf_bin" go install github.com/gocsaf/csaf/v3/cmd/csaf_checker@v3.7.0 github.com/gocsaf/csaf/v3/cmd/csaf_downloader@v3.7.0; then
+	export PATCHDAY_CSAF_TOOLS="$csaf_bin"
+elif [ "${CI:-}" = "true" ]; then
+	echo "csaf_checker and csaf_downloader could not be installed; under CI=true that fails the run." >&2
+	exit 1
+else
+	echo "WARNING: csaf_checker/csaf_downloader could not be installed: the CSAF provider test will be SKIPPED." >&2
+fi
+
 step "go test"
 go test -count=1 -timeout 20m "$@" ./...
 

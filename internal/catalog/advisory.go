@@ -56,7 +56,9 @@ func ValidateAdvisory(data []byte) (*Document, error) {
 // stored one gives ErrRevisionConflict.
 //
 // A document whose current release date lies in the future is scheduled: its release date
-// is kept as the advisory's scheduled release (the release calendar publishes it then).
+// is kept as the advisory's scheduled release, and the revision stays unpublished (embargoed)
+// until the publisher (PublishDue) publishes it then. Any other revision is published at
+// once, with its "advisory.published" or "advisory.revised" event.
 func ImportAdvisory(ctx context.Context, tx *store.Tx, orgID int64, d *Document, actor string) (Imported, error) {
 	sum, data := d.sum, d.data
 	rev := store.AdvisoryRevision{
@@ -112,6 +114,17 @@ func ImportAdvisory(ctx context.Context, tx *store.Tx, orgID int64, d *Document,
 	rev.AdvisoryID = a.ID
 	if rev, err = tx.AddAdvisoryRevision(ctx, rev); err != nil {
 		return Imported{}, err
+	}
+	if a.ScheduledRelease == nil {
+		// Not embargoed: public at once, with its event, in this transaction.
+		now := store.Now()
+		if _, err := PublishAdvisory(ctx, tx, orgID, a.ID, now); err != nil {
+			return Imported{}, err
+		}
+		if a, err = tx.Advisory(ctx, orgID, a.ID); err != nil {
+			return Imported{}, err
+		}
+		rev.PublishedAt = &now
 	}
 	return Imported{Advisory: a, Revision: rev, New: isNew}, nil
 }

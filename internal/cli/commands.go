@@ -38,6 +38,7 @@ func addClientCommands(root *cobra.Command) {
 		newDeadLetterCmd(),
 		newHealthCmd(),
 	)
+	addPublishingCommands(root) // release, release-calendar, advisory schedule (release.go)
 }
 
 // groupCmd is a noun (org, user, ...) whose verbs are its subcommands. Run without a verb, or

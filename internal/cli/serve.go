@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/patchday/patchday/internal/blob"
+	"github.com/patchday/patchday/internal/csaf"
 	"github.com/patchday/patchday/internal/demo"
 	"github.com/patchday/patchday/internal/protocol"
 	"github.com/patchday/patchday/internal/server"
@@ -48,6 +49,10 @@ type serveOptions struct {
 	payloadGrace    time.Duration
 	historyKeep     time.Duration
 	publicURL       string
+	// The CSAF provider (publishing): its signing key, its organisation, security.txt's contact.
+	openpgpKey      string
+	csafProviderOrg string
+	securityContact string
 	smtp            smtpOptions
 }
 
@@ -141,6 +146,9 @@ Plain HTTP is served only on loopback addresses; anywhere else give --tls-cert a
 	f.StringVar(&o.smtp.auth, "smtp-auth", "plain", "SMTP AUTH mechanism: plain or login (only over TLS)")
 	f.StringVar(&o.smtp.from, "smtp-from", "", `the From of notification mails, such as "patchday <security@example.org>" (required with --smtp-host)`)
 	f.StringVar(&o.smtp.startTLS, "smtp-starttls", "opportunistic", "STARTTLS: opportunistic (when offered), mandatory (refuse to send without) or none")
+	f.StringVar(&o.openpgpKey, "openpgp-key", "", "armored OpenPGP private key (mode 0600) that signs the CSAF provider's documents; default <data>/openpgp.asc, created when missing; every node of a cluster needs the same")
+	f.StringVar(&o.csafProviderOrg, "csaf-provider-org", server.InitialOrg, "slug of the organisation whose published advisories the CSAF provider at /.well-known/csaf/ serves")
+	f.StringVar(&o.securityContact, "security-contact", "", "the Contact of /.well-known/security.txt, a mailto: or https: URI; default mailto:security@ the public host")
 	documentEnv(f)
 	f.StringVar(&configFile, "config", "", "YAML config file whose keys are these flags' names [env PATCHDAY_CONFIG]")
 	return cmd
@@ -267,7 +275,21 @@ func runServe(ctx context.Context, o serveOptions, stderr io.Writer) error {
 		ln.Close()
 		return err
 	}
-	srv := server.New(server.Config{Store: st, Logger: log, Version: Version, TrustedProxies: proxies,
+	if o.openpgpKey == "" {
+		o.openpgpKey = filepath.Join(o.data, "openpgp.asc")
+	}
+	pgpKey, pgpCreated, err := csaf.LoadOrCreateOpenPGPKey(o.openpgpKey, "patchday CSAF provider", "")
+	if err != nil {
+		return err
+	}
+	if pgpCreated {
+		log.Info("created the OpenPGP key of the CSAF provider; back it up", "path", o.openpgpKey, "fingerprint", pgpKey.Fingerprint())
+	}
+	if o.securityContact != "" && !strings.HasPrefix(o.securityContact, "mailto:") && !strings.HasPrefix(o.securityContact, "https://") && !strings.HasPrefix(o.securityContact, "tel:") {
+		return usageError{fmt.Errorf("--security-contact %q: must be a mailto:, https: or tel: URI", o.securityContact)}
+	}
+	srv := server.New(server.Config{Store: st, Logger: log,
+		OpenPGPKey: pgpKey, CSAFProviderOrg: o.csafProviderOrg, PublicURL: strings.TrimSuffix(o.publicURL, "/"), SecurityContact: o.securityContact, Version: Version, TrustedProxies: proxies,
 		SessionTTL: o.sessionTTL, Blobs: blobs, MaxPayloadSize: o.maxPayloadMiB << 20,
 		SigningKey: key, PreviousSigningKeys: previous, CheckInInterval: o.checkInInterval,
 		DeclineSupersededAfter: o.declineAfter, PayloadGrace: o.payloadGrace, HistoryRetention: o.historyKeep, Notifier: notifier})

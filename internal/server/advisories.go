@@ -1,12 +1,14 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -166,11 +168,19 @@ func (s *Server) listAdvisories(c *call) error {
 			*tf.dst = t
 		}
 	}
+	f.PublishedOnly = !c.mayReadEmbargoed()
 	want := f.Limit
 	f.Limit++
 	as, err := s.store.ListAdvisories(c.r.Context(), c.org.ID, f)
 	if err != nil {
 		return err
+	}
+	if f.PublishedOnly {
+		for i := range as {
+			if as[i], err = s.publicView(c.r.Context(), as[i]); err != nil {
+				return err
+			}
+		}
 	}
 	resp := listResponse[store.Advisory]{Items: as}
 	if len(as) > want {
@@ -202,13 +212,16 @@ func (s *Server) getAdvisory(c *call) error {
 	if err != nil {
 		return err
 	}
-	a, err := s.store.Advisory(c.r.Context(), c.org.ID, id)
+	a, err := s.visibleAdvisory(c, id)
 	if err != nil {
-		return storeErr(err, "advisory "+itoa(id))
+		return err
 	}
 	revs, err := s.store.AdvisoryRevisions(c.r.Context(), a.ID)
 	if err != nil {
 		return err
+	}
+	if !c.mayReadEmbargoed() {
+		revs = slices.DeleteFunc(revs, func(r store.AdvisoryRevision) bool { return r.PublishedAt == nil })
 	}
 	writeJSON(c.w, http.StatusOK, advisoryDetail{Advisory: a, RevisionList: revs})
 	return nil
@@ -227,11 +240,20 @@ func (s *Server) exportAdvisory(c *call) error {
 			return errInvalid("revision", "must be a revision number, 1 or more")
 		}
 	}
-	a, err := s.store.Advisory(c.r.Context(), c.org.ID, id)
+	a, err := s.visibleAdvisory(c, id)
 	if err != nil {
-		return storeErr(err, "advisory "+itoa(id))
+		return err
+	}
+	if revision == 0 && !c.mayReadEmbargoed() {
+		// A viewer's newest revision is the newest published one.
+		if revision, err = s.latestPublishedRevision(c.r.Context(), a.ID); err != nil {
+			return err
+		}
 	}
 	rev, err := s.store.AdvisoryRevision(c.r.Context(), a.ID, revision)
+	if err == nil && rev.PublishedAt == nil && !c.mayReadEmbargoed() {
+		err = store.ErrNotFound
+	}
 	if err != nil {
 		return storeErr(err, fmt.Sprintf("revision %d of advisory %d", revision, id))
 	}
@@ -242,4 +264,67 @@ func (s *Server) exportAdvisory(c *call) error {
 	h.Set("X-Patchday-Revision", strconv.Itoa(rev.Revision))
 	http.ServeContent(c.w, c.r, "", rev.CreatedAt, strings.NewReader(string(rev.Document)))
 	return nil
+}
+
+// visibleAdvisory finds an advisory the caller may see: viewers see published advisories
+// only (as they were published, see publicView); admins, operators and partners see
+// embargoed ones too. An advisory the caller may not see is not found.
+func (s *Server) visibleAdvisory(c *call, id int64) (store.Advisory, error) {
+	a, err := s.store.Advisory(c.r.Context(), c.org.ID, id)
+	if err == nil && !c.mayReadEmbargoed() {
+		if a.PublishedAt == nil {
+			err = store.ErrNotFound
+		} else {
+			a, err = s.publicView(c.r.Context(), a)
+		}
+	}
+	if err != nil {
+		return store.Advisory{}, storeErr(err, "advisory "+itoa(id))
+	}
+	return a, nil
+}
+
+// publicView is a published advisory as its newest published revision describes it: when a
+// later revision waits for its release, its title, severity and other indexed fields must
+// not show before then.
+func (s *Server) publicView(ctx context.Context, a store.Advisory) (store.Advisory, error) {
+	if a.ScheduledRelease == nil {
+		return a, nil
+	}
+	n, err := s.latestPublishedRevision(ctx, a.ID)
+	if err != nil {
+		return a, err
+	}
+	rev, err := s.store.AdvisoryRevision(ctx, a.ID, n)
+	if err != nil {
+		return a, err
+	}
+	doc, err := csaf.Parse(rev.Document)
+	if err != nil {
+		return a, err
+	}
+	sum := doc.Summarize()
+	a.Title, a.Category, a.Publisher = sum.Title, sum.Category, sum.Publisher
+	a.Severity, a.SeverityRank, a.CVSSMax = sum.Severity, csaf.SeverityRank(sum.Severity), sum.CVSSMax
+	a.TLP, a.Status, a.Version, a.Revisions = sum.TLP, sum.Status, sum.Version, rev.Revision
+	a.InitialRelease, a.CurrentRelease, a.CVEs = sum.InitialRelease, sum.CurrentRelease, sum.CVEs
+	if a.CVEs == nil {
+		a.CVEs = []string{}
+	}
+	a.ScheduledRelease = nil
+	return a, nil
+}
+
+// latestPublishedRevision is the number of an advisory's newest published revision.
+func (s *Server) latestPublishedRevision(ctx context.Context, advisoryID int64) (int, error) {
+	revs, err := s.store.AdvisoryRevisions(ctx, advisoryID)
+	if err != nil {
+		return 0, err
+	}
+	for i := len(revs) - 1; i >= 0; i-- {
+		if revs[i].PublishedAt != nil {
+			return revs[i].Revision, nil
+		}
+	}
+	return 0, store.ErrNotFound
 }

@@ -181,6 +181,9 @@ var operatorMay = []string{
 	"POST /api/v1/orgs/{org}/updates/{name}/approvals/{group}/resume",
 	"DELETE /api/v1/orgs/{org}/updates/{name}/approvals/{group}",
 	"POST /api/v1/orgs/{org}/scans",
+	// Publishing: operators author advisories, so they schedule them and create releases.
+	"POST /api/v1/orgs/{org}/releases",
+	"POST /api/v1/orgs/{org}/advisories/{id}/schedule",
 }
 
 // agentProtocol are the routes agents call, authenticated by an enrollment token or an agent
@@ -205,6 +208,8 @@ func TestViewerCannotMutate(t *testing.T) {
 		e.enroll(e.enrollToken("a", nil), "web-01")
 		e.must(201, "POST", "/api/v1/orgs/a/updates", e.admin, aptUpdate("op-assign"))
 		e.must(201, "POST", "/api/v1/orgs/a/groups", e.admin, map[string]any{"name": "pilot"})
+		// An embargoed advisory with the product's id (1), for the operator to schedule.
+		e.must(201, "POST", "/api/v1/orgs/a/advisories", e.admin, futureCSAF(t, "FUTURE-2026-1", time.Now().Add(30*24*time.Hour), ""))
 		before := e.auditCount()
 		vals := map[string]string{"org": "a", "user": "alice", "id": fmt.Sprint(prod.ID), "computer": "web-01", "update": "op-assign",
 			"name": "op-assign", "group": "pilot"}
@@ -223,6 +228,9 @@ func TestViewerCannotMutate(t *testing.T) {
 			"POST /api/v1/orgs/{org}/updates/{name}/approvals":                 map[string]any{"group": "pilot"},
 			"POST /api/v1/orgs/{org}/updates/{name}/approvals/{group}/halt":    map[string]any{"reason": "test"},
 			"POST /api/v1/orgs/{org}/scans":                                    testScan(),
+			"PUT /api/v1/orgs/{org}/release-calendar":                          map[string]any{"zone": "Europe/Berlin"},
+			"POST /api/v1/orgs/{org}/releases":                                 map[string]any{"release_at": outOfBandTime()},
+			"POST /api/v1/orgs/{org}/advisories/{id}/schedule":                 map[string]any{"release": "next"},
 		}
 		checked := 0
 		for _, pattern := range e.srv.Routes() {
@@ -321,6 +329,10 @@ func TestAuditEveryMutation(t *testing.T) {
 			{"POST /api/v1/orgs/{org}/rules", "/api/v1/orgs/a/rules", e.admin, map[string]any{"name": "pilot-critical", "group": "pilot", "min_severity": "critical"}, "rule.create", "pilot-critical", true, ""},
 			{"DELETE /api/v1/orgs/{org}/rules/{rule}", "/api/v1/orgs/a/rules/pilot-critical", e.admin, nil, "rule.delete", "pilot-critical", true, ""},
 			{"DELETE /api/v1/orgs/{org}/groups/{group}", "/api/v1/orgs/a/groups/pilot", e.admin, nil, "group.delete", "pilot", true, ""},
+			{"POST /api/v1/orgs/{org}/advisories", "/api/v1/orgs/a/advisories", e.admin, futureCSAF(t, "FUTURE-2026-1", time.Now().Add(30*24*time.Hour), ""), "advisory.import", "FUTURE-2026-1", true, ""},
+			{"POST /api/v1/orgs/{org}/advisories/{id}/schedule", "/api/v1/orgs/a/advisories/2/schedule", e.admin, map[string]any{"release": "next"}, "advisory.schedule", "FUTURE-2026-1", true, ""},
+			{"PUT /api/v1/orgs/{org}/release-calendar", "/api/v1/orgs/a/release-calendar", e.admin, map[string]any{"zone": "Europe/Berlin"}, "release_calendar.set", "a", true, ""},
+			{"POST /api/v1/orgs/{org}/releases", "/api/v1/orgs/a/releases", e.admin, map[string]any{"release_at": outOfBandTime()}, "release.create", "", true, ""},
 			{"PUT /api/v1/orgs/{org}/health-policy", "/api/v1/orgs/a/health-policy", e.admin, map[string]any{"grace_days": 3}, "health_policy.set", "a", true, ""},
 			{"DELETE /api/v1/orgs/{org}/enroll-tokens/{id}", fmt.Sprintf("/api/v1/orgs/a/enroll-tokens/%d", enrollTok.ID), e.admin, nil, "enroll_token.revoke", fmt.Sprint(enrollTok.ID), true, ""},
 			{"POST /api/v1/tokens", "/api/v1/tokens", e.admin, map[string]any{"name": "ci", "expires_in": "30d"}, "token.create", "", false, ""},

@@ -10,6 +10,7 @@ import (
 
 // Background runs the server's periodic work until ctx ends: every few seconds it writes the
 // batched check-in times and takes in what other nodes changed (new updates, inventories);
+// publishes the advisories whose release time came and raises due advance notifications;
 // every minute it runs the auto-approval rules and raises the events of passed deadlines; every hour it takes each organisation's
 // compliance snapshot of the day and cleans up (see Cleanup). Beside it the notifier fans
 // events out to subscribers and delivers them (notify.Notifier.Run). Each job is idempotent, so several nodes may run them.
@@ -41,6 +42,10 @@ func (s *Server) Background(ctx context.Context) {
 		}
 		if err := s.eval.Poll(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("applicability poll", "err", err)
+		}
+		// Publishing: advisories whose release came, advance notifications (releases.go).
+		if err := s.Publish(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("publish advisories", "err", err)
 		}
 		if time.Since(lastRules) >= time.Minute {
 			if err := s.ApplyRules(ctx); err != nil && ctx.Err() == nil {

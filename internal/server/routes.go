@@ -37,6 +37,22 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/api/v1/orgs/{org}/advisories/{id}", orgRead, s.getAdvisory},
 		{"GET", "/api/v1/orgs/{org}/advisories/{id}/csaf", orgRead, s.exportAdvisory},
 
+		// Publishing: the release calendar, releases, scheduling, and the CSAF provider
+		// (provider.go; public, TLP:AMBER and RED only for members of the provider organisation).
+		{"GET", "/api/v1/orgs/{org}/release-calendar", orgRead, s.getReleaseCalendar},
+		{"PUT", "/api/v1/orgs/{org}/release-calendar", orgAdmin, s.setReleaseCalendar},
+		{"GET", "/api/v1/orgs/{org}/releases", orgRead, s.listReleases},
+		{"POST", "/api/v1/orgs/{org}/releases", orgOperate, s.createRelease},
+		{"POST", "/api/v1/orgs/{org}/advisories/{id}/schedule", orgOperate, s.scheduleAdvisory},
+		{"GET", "/.well-known/security.txt", public, s.securityTxt},
+		{"GET", "/.well-known/csaf/provider-metadata.json", public, s.providerMetadata},
+		{"GET", "/.well-known/csaf/service.json", public, s.providerService},
+		{"GET", "/.well-known/csaf/openpgp/{file}", public, s.providerKey},
+		{"GET", "/.well-known/csaf/{tlp}/", public, s.providerFile},
+		{"GET", "/.well-known/csaf/{tlp}/{file}", public, s.providerFile},
+		{"GET", "/.well-known/csaf/{tlp}/{year}/", public, s.providerFile},
+		{"GET", "/.well-known/csaf/{tlp}/{year}/{file}", public, s.providerFile},
+
 		{"GET", "/api/v1/orgs/{org}/payloads", orgRead, s.listPayloads},
 		{"PUT", "/api/v1/orgs/{org}/payloads", orgOperate, s.uploadPayload},
 		{"GET", "/payloads/sha256/{digest}", public, s.servePayload},

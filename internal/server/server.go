@@ -22,6 +22,7 @@ import (
 
 	"github.com/patchday/patchday/internal/blob"
 	"github.com/patchday/patchday/internal/compliance"
+	"github.com/patchday/patchday/internal/csaf"
 	"github.com/patchday/patchday/internal/notify"
 	"github.com/patchday/patchday/internal/store"
 )
@@ -72,6 +73,17 @@ type Config struct {
 	Notifier *notify.Notifier
 	// Now is the clock; tests move it.
 	Now func() time.Time
+	// OpenPGPKey signs the CSAF provider's documents; New makes a throwaway one when nil.
+	OpenPGPKey *csaf.OpenPGPKey
+	// CSAFProviderOrg is the slug of the organisation whose published advisories the CSAF
+	// provider at /.well-known/csaf/ serves (default "default").
+	CSAFProviderOrg string
+	// PublicURL is the scheme and host clients reach the server at (https://host), for the
+	// CSAF provider's URLs; empty: each request's own.
+	PublicURL string
+	// SecurityContact is the Contact of /.well-known/security.txt (default
+	// mailto:security@ the public host).
+	SecurityContact string
 }
 
 // Server answers patchday's HTTP API.
@@ -94,6 +106,8 @@ type Server struct {
 	seen     seenBatch // agents' check-in times, written in batches
 	scanOrgs orgSet    // organisations with scan schedules
 	eval     *compliance.Evaluator
+
+	providerCache providerCache // the CSAF provider's directory (provider.go)
 }
 
 // New builds a server on cfg.
@@ -143,6 +157,17 @@ func New(cfg Config) *Server {
 		if err := cfg.Evaluator.Load(context.Background()); err != nil {
 			cfg.Logger.Error("applicability: load failed; it is retried in the background", "err", err)
 		}
+	}
+	if cfg.CSAFProviderOrg == "" {
+		cfg.CSAFProviderOrg = InitialOrg
+	}
+	if cfg.OpenPGPKey == nil {
+		k, err := csaf.NewOpenPGPKey("patchday CSAF provider", "")
+		if err != nil {
+			panic(err) // only a broken random source fails here
+		}
+		cfg.OpenPGPKey = k
+		cfg.Logger.Warn("no OpenPGP key configured: the CSAF provider's signatures change at each restart")
 	}
 	if cfg.SessionTTL == 0 {
 		cfg.SessionTTL = 12 * time.Hour
@@ -196,6 +221,9 @@ func (s *Server) Routes() []string {
 // dispatch routes a request; requests no route matches get the JSON error shape too.
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 	h, pattern := s.mux.Handler(r)
+	if pattern == "" && s.csafDNSHost(w, r) {
+		return
+	}
 	if pattern == "" {
 		h.ServeHTTP(&errorRewriter{ResponseWriter: w}, r)
 		return

@@ -26,10 +26,13 @@ type Advisory struct {
 	InitialRelease   time.Time  `json:"initial_release"`
 	CurrentRelease   time.Time  `json:"current_release"`
 	ScheduledRelease *time.Time `json:"scheduled_release,omitempty"`
-	Products         string     `json:"-"` // product names, for text search
-	CVEs             []string   `json:"cves"`
-	CreatedAt        time.Time  `json:"created_at"`
-	UpdatedAt        time.Time  `json:"updated_at"`
+	// PublishedAt is when the advisory's first revision went public; nil while it waits for
+	// its release (embargoed).
+	PublishedAt *time.Time `json:"published_at,omitempty"`
+	Products    string     `json:"-"` // product names, for text search
+	CVEs        []string   `json:"cves"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
 }
 
 // AdvisoryRevision is one immutable CSAF document of an advisory.
@@ -43,16 +46,18 @@ type AdvisoryRevision struct {
 	Document   []byte    `json:"-"`
 	CreatedAt  time.Time `json:"created_at"`
 	CreatedBy  string    `json:"created_by"`
+	// PublishedAt is when this revision went public; nil while it waits for its release.
+	PublishedAt *time.Time `json:"published_at,omitempty"`
 }
 
 const advisoryCols = `id, org_id, tracking_id, title, category, publisher, severity, severity_rank, cvss_max, tlp, status,
-	version, revisions, initial_release, current_release, scheduled_release, products, created_at, updated_at`
+	version, revisions, initial_release, current_release, scheduled_release, products, created_at, updated_at, published_at`
 
 func scanAdvisory(row interface{ Scan(...any) error }) (Advisory, error) {
 	var a Advisory
 	err := row.Scan(&a.ID, &a.OrgID, &a.TrackingID, &a.Title, &a.Category, &a.Publisher, &a.Severity, &a.SeverityRank,
 		&a.CVSSMax, &a.TLP, &a.Status, &a.Version, &a.Revisions, &a.InitialRelease, &a.CurrentRelease,
-		&a.ScheduledRelease, &a.Products, &a.CreatedAt, &a.UpdatedAt)
+		&a.ScheduledRelease, &a.Products, &a.CreatedAt, &a.UpdatedAt, &a.PublishedAt)
 	return a, err
 }
 
@@ -113,6 +118,7 @@ func (tx *Tx) AddAdvisoryRevision(ctx context.Context, r AdvisoryRevision) (Advi
 	_, err := tx.exec(ctx, `INSERT INTO advisory_revisions (advisory_id, revision, version, status, summary, sha256, document, created_at, created_by)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		r.AdvisoryID, r.Revision, r.Version, r.Status, r.Summary, r.SHA256, r.Document, r.CreatedAt, r.CreatedBy)
+	r.PublishedAt = nil // PublishAdvisory publishes it
 	if err != nil {
 		return AdvisoryRevision{}, fmt.Errorf("add revision %d of advisory %d: %w", r.Revision, r.AdvisoryID, mapErr(err))
 	}
@@ -170,17 +176,17 @@ func (r Reader) loadCVEs(ctx context.Context, as []*Advisory) error {
 // AdvisoryRevision returns one revision of an advisory, with its document; revision 0 is the
 // newest.
 func (r Reader) AdvisoryRevision(ctx context.Context, advisoryID int64, revision int) (AdvisoryRevision, error) {
-	q := `SELECT advisory_id, revision, version, status, summary, sha256, document, created_at, created_by
+	q := `SELECT advisory_id, revision, version, status, summary, sha256, document, created_at, created_by, published_at
 		FROM advisory_revisions WHERE advisory_id = $1 AND revision = $2`
 	args := []any{advisoryID, revision}
 	if revision == 0 {
-		q = `SELECT advisory_id, revision, version, status, summary, sha256, document, created_at, created_by
+		q = `SELECT advisory_id, revision, version, status, summary, sha256, document, created_at, created_by, published_at
 			FROM advisory_revisions WHERE advisory_id = $1 ORDER BY revision DESC LIMIT 1`
 		args = args[:1]
 	}
 	var rev AdvisoryRevision
 	err := r.queryRow(ctx, q, args...).Scan(&rev.AdvisoryID, &rev.Revision, &rev.Version, &rev.Status, &rev.Summary,
-		&rev.SHA256, &rev.Document, &rev.CreatedAt, &rev.CreatedBy)
+		&rev.SHA256, &rev.Document, &rev.CreatedAt, &rev.CreatedBy, &rev.PublishedAt)
 	if err != nil {
 		return AdvisoryRevision{}, fmt.Errorf("revision %d of advisory %d: %w", revision, advisoryID, mapErr(err))
 	}
@@ -189,7 +195,7 @@ func (r Reader) AdvisoryRevision(ctx context.Context, advisoryID int64, revision
 
 // AdvisoryRevisions lists an advisory's revisions, oldest first, without their documents.
 func (r Reader) AdvisoryRevisions(ctx context.Context, advisoryID int64) ([]AdvisoryRevision, error) {
-	rows, err := r.query(ctx, `SELECT advisory_id, revision, version, status, summary, sha256, created_at, created_by
+	rows, err := r.query(ctx, `SELECT advisory_id, revision, version, status, summary, sha256, created_at, created_by, published_at
 		FROM advisory_revisions WHERE advisory_id = $1 ORDER BY revision`, advisoryID)
 	if err != nil {
 		return nil, fmt.Errorf("advisory revisions: %w", err)
@@ -199,7 +205,7 @@ func (r Reader) AdvisoryRevisions(ctx context.Context, advisoryID int64) ([]Advi
 	for rows.Next() {
 		var rev AdvisoryRevision
 		if err := rows.Scan(&rev.AdvisoryID, &rev.Revision, &rev.Version, &rev.Status, &rev.Summary, &rev.SHA256,
-			&rev.CreatedAt, &rev.CreatedBy); err != nil {
+			&rev.CreatedAt, &rev.CreatedBy, &rev.PublishedAt); err != nil {
 			return nil, fmt.Errorf("advisory revisions: %w", err)
 		}
 		out = append(out, rev)
@@ -219,6 +225,8 @@ type AdvisoryFilter struct {
 	Status      string
 	Since       time.Time // current release at or after
 	Until       time.Time // current release before
+	// PublishedOnly leaves out advisories not yet published (embargoed), for viewers.
+	PublishedOnly bool
 	// Cursor: advisories after (AfterRelease, AfterID) in the list's order.
 	AfterRelease time.Time
 	AfterID      int64
@@ -250,6 +258,9 @@ func (r Reader) ListAdvisories(ctx context.Context, orgID int64, f AdvisoryFilte
 	}
 	if f.Status != "" {
 		where = append(where, "status = "+arg(f.Status))
+	}
+	if f.PublishedOnly {
+		where = append(where, "published_at IS NOT NULL")
 	}
 	if !f.Since.IsZero() {
 		where = append(where, "current_release >= "+arg(utc(f.Since)))
@@ -290,9 +301,9 @@ func (r Reader) ListAdvisories(ctx context.Context, orgID int64, f AdvisoryFilte
 // AdvisoryRevisionBySHA256 finds the revision of an advisory whose document has this SHA-256.
 func (r Reader) AdvisoryRevisionBySHA256(ctx context.Context, advisoryID int64, sha string) (AdvisoryRevision, error) {
 	var rev AdvisoryRevision
-	err := r.queryRow(ctx, `SELECT advisory_id, revision, version, status, summary, sha256, created_at, created_by
+	err := r.queryRow(ctx, `SELECT advisory_id, revision, version, status, summary, sha256, created_at, created_by, published_at
 		FROM advisory_revisions WHERE advisory_id = $1 AND sha256 = $2 ORDER BY revision LIMIT 1`, advisoryID, sha).Scan(
-		&rev.AdvisoryID, &rev.Revision, &rev.Version, &rev.Status, &rev.Summary, &rev.SHA256, &rev.CreatedAt, &rev.CreatedBy)
+		&rev.AdvisoryID, &rev.Revision, &rev.Version, &rev.Status, &rev.Summary, &rev.SHA256, &rev.CreatedAt, &rev.CreatedBy, &rev.PublishedAt)
 	if err != nil {
 		return AdvisoryRevision{}, fmt.Errorf("revision of advisory %d: %w", advisoryID, mapErr(err))
 	}

@@ -1,0 +1,175 @@
+package catalog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/patchday/patchday/internal/csaf"
+	"github.com/patchday/patchday/internal/store"
+)
+
+// Event kinds raised by publishing (internal/notify fans them out to subscribers).
+const (
+	EventPublished = "advisory.published"
+	EventRevised   = "advisory.revised"
+	EventAdvance   = "advance_notification"
+)
+
+// maxEventProducts bounds the product names an event carries.
+const maxEventProducts = 100
+
+// PublishAdvisory publishes the advisory's pending revisions at now, in tx, and records the
+// event: "advisory.published" for its first publication, "advisory.revised" for a later
+// revision. The update is conditional (see store.Tx.PublishAdvisory): when another
+// transaction published them first, it does nothing and records no event. It reports whether
+// it published anything.
+func PublishAdvisory(ctx context.Context, tx *store.Tx, orgID, advisoryID int64, now time.Time) (bool, error) {
+	p, err := tx.PublishAdvisory(ctx, advisoryID, now)
+	if err != nil || p.Revisions == 0 {
+		return false, err
+	}
+	a, err := tx.Advisory(ctx, orgID, advisoryID)
+	if err != nil {
+		return false, err
+	}
+	details := map[string]any{
+		"tracking_id": a.TrackingID, "title": a.Title, "version": a.Version, "revision": a.Revisions,
+		"severity": a.Severity, "tlp": a.TLP, "cves": a.CVEs, "products": productList(a.Products),
+		"current_release": a.CurrentRelease,
+	}
+	kind := EventPublished
+	if !p.First {
+		kind = EventRevised
+		revs, err := tx.AdvisoryRevisions(ctx, advisoryID)
+		if err != nil {
+			return false, err
+		}
+		// The revision subscribers knew: the newest one published before this moment.
+		var before *store.AdvisoryRevision
+		for i := range revs {
+			if r := revs[i]; r.PublishedAt != nil && r.PublishedAt.Before(now.UTC().Truncate(time.Microsecond)) {
+				before = &revs[i]
+			}
+		}
+		latest, err := tx.AdvisoryRevision(ctx, advisoryID, 0)
+		if err != nil {
+			return false, err
+		}
+		details["summary"] = latest.Summary
+		if before != nil {
+			old, err := tx.AdvisoryRevision(ctx, advisoryID, before.Revision)
+			if err != nil {
+				return false, err
+			}
+			details["previous_version"] = old.Version
+			if doc, err := csaf.Parse(old.Document); err == nil {
+				details["severity_before"] = doc.Summarize().Severity
+			}
+		}
+	}
+	b, err := json.Marshal(details)
+	if err != nil {
+		return false, err
+	}
+	if err := tx.AddEvent(ctx, orgID, kind, a.TrackingID, string(b)); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+func productList(names string) []string {
+	out := []string{}
+	for _, n := range strings.Split(names, "\n") {
+		if n = strings.TrimSpace(n); n != "" && len(out) < maxEventProducts {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// PublishDue publishes every advisory whose release time has come (at most limit per call),
+// each in its own transaction, and returns how many this call published. Several nodes may
+// run it at once: each advisory is published, and its event raised, exactly once.
+func PublishDue(ctx context.Context, st *store.Store, now time.Time, limit int) (int, error) {
+	due, err := st.DueAdvisories(ctx, now, limit)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var errs []error
+	for _, d := range due {
+		var did bool
+		err := st.Update(ctx, func(tx *store.Tx) error {
+			var err error
+			did, err = PublishAdvisory(ctx, tx, d.OrgID, d.ID, now)
+			return err
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("publish advisory %d: %w", d.ID, err))
+			continue
+		}
+		if did {
+			n++
+		}
+	}
+	return n, errors.Join(errs...)
+}
+
+// AdvanceSummary is what an advance notification says of a release: counts, the highest
+// severity and the affected products, never titles or CVEs.
+type AdvanceSummary struct {
+	ReleaseAt  time.Time `json:"release_at"`
+	Kind       string    `json:"kind"`
+	Advisories int       `json:"advisories"`
+	New        int       `json:"new"`
+	Revised    int       `json:"revised"`
+	Severity   string    `json:"severity"` // the highest
+	Products   []string  `json:"products"`
+}
+
+// SummarizeRelease builds the advance notification of the advisories of one release.
+func SummarizeRelease(at time.Time, kind string, as []store.ScheduledAdvisory) AdvanceSummary {
+	s := AdvanceSummary{ReleaseAt: at.UTC(), Kind: kind, Advisories: len(as), Severity: "unknown", Products: []string{}}
+	seen := map[string]bool{}
+	for _, a := range as {
+		if a.Revised {
+			s.Revised++
+		} else {
+			s.New++
+		}
+		if csaf.SeverityRank(a.Severity) > csaf.SeverityRank(s.Severity) {
+			s.Severity = a.Severity
+		}
+		for _, p := range productList(a.Products) {
+			if !seen[p] && len(s.Products) < maxEventProducts {
+				seen[p] = true
+				s.Products = append(s.Products, p)
+			}
+		}
+	}
+	return s
+}
+
+// NotifyRelease records the advance notification of an organisation's release (creating the
+// release row when missing) exactly once: a release notified before, by this node or
+// another, changes nothing. It reports whether it raised the event.
+func NotifyRelease(ctx context.Context, tx *store.Tx, orgID int64, sum AdvanceSummary, now time.Time) (bool, error) {
+	rel, _, err := tx.EnsureRelease(ctx, orgID, sum.ReleaseAt, sum.Kind, "", "publisher")
+	if err != nil {
+		return false, err
+	}
+	ok, err := tx.MarkAdvanceNotified(ctx, rel.ID, now)
+	if err != nil || !ok {
+		return false, err
+	}
+	sum.Kind = rel.Kind
+	b, err := json.Marshal(sum)
+	if err != nil {
+		return false, err
+	}
+	return true, tx.AddEvent(ctx, orgID, EventAdvance, sum.ReleaseAt.UTC().Format(time.RFC3339), string(b))
+}

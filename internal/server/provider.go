@@ -1,0 +1,183 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/patchday/patchday/internal/csaf"
+	"github.com/patchday/patchday/internal/store"
+)
+
+// The CSAF provider: the published advisories of one organisation (Config.CSAFProviderOrg)
+// as a CSAF 2.0 trusted provider under /.well-known/csaf/, and /.well-known/security.txt
+// pointing to it. TLP:WHITE (CLEAR) and GREEN are public; AMBER and RED need a token of a
+// member of the provider organisation.
+
+// providerCache keeps the built directory until what is published changes.
+type providerCache struct {
+	mu    sync.Mutex
+	key   string
+	built *csaf.Provider
+}
+
+// providerBase is the scheme and host the provider's URLs use: Config.PublicURL, else the
+// request's own.
+func (s *Server) providerBase(r *http.Request) string {
+	if s.cfg.PublicURL != "" {
+		return strings.TrimSuffix(s.cfg.PublicURL, "/")
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// provider returns the provider organisation's directory, built again when something was
+// published since (or the base URL differs).
+func (s *Server) provider(ctx context.Context, base string) (*csaf.Provider, store.Org, error) {
+	org, err := s.orgBySlug(ctx, s.cfg.CSAFProviderOrg)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, org, errNotFound("CSAF provider")
+	} else if err != nil {
+		return nil, org, err
+	}
+	n, err := s.store.PublishedState(ctx, org.ID)
+	if err != nil {
+		return nil, org, err
+	}
+	key := itoa(org.ID) + " " + itoa(n) + " " + base + " " + org.Name
+	pc := &s.providerCache
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.built != nil && pc.key == key {
+		return pc.built, org, nil
+	}
+	docs, err := s.store.PublishedDocuments(ctx, org.ID)
+	if err != nil {
+		return nil, org, err
+	}
+	in := csaf.ProviderInput{BaseURL: base, PublisherName: org.Name, PublisherNamespace: base, Key: s.cfg.OpenPGPKey}
+	if in.PublisherName == "" {
+		in.PublisherName = org.Slug
+	}
+	for _, d := range docs {
+		in.Documents = append(in.Documents, csaf.ProviderDocument{Data: d.Document, PublishedAt: d.PublishedAt})
+	}
+	p, err := csaf.BuildProvider(in)
+	if err != nil {
+		return nil, org, err
+	}
+	pc.key, pc.built = key, p
+	return p, org, nil
+}
+
+// serveProviderFile answers one file of the directory (rel is below /.well-known/csaf/).
+func (s *Server) serveProviderFile(c *call, rel string) error {
+	p, org, err := s.provider(c.r.Context(), s.providerBase(c.r))
+	if err != nil {
+		return err
+	}
+	folder, _, _ := strings.Cut(rel, "/")
+	restricted := strings.Contains(rel, "/") && !csaf.PublicTLP(folder) && folder != "openpgp"
+	if restricted {
+		// TLP:AMBER and RED: members of the provider organisation only.
+		if err := s.authenticate(c); err != nil {
+			return err
+		}
+		if !c.user.SiteAdmin && !memberOf(c.member, org.ID) {
+			return errNotFound("file " + quote(csaf.WellKnown+rel))
+		}
+	}
+	f, ok := p.Files[rel]
+	if !ok {
+		return errNotFound("file " + quote(csaf.WellKnown+rel))
+	}
+	h := c.w.Header()
+	h.Set("Content-Type", f.ContentType)
+	if restricted {
+		h.Set("Cache-Control", "private, no-store")
+	} else {
+		h.Set("Cache-Control", "public, max-age=300")
+		h.Set("Access-Control-Allow-Origin", "*")
+	}
+	http.ServeContent(c.w, c.r, "", f.ModTime, bytes.NewReader(f.Data))
+	return nil
+}
+
+func memberOf(ms []store.Membership, orgID int64) bool {
+	for _, m := range ms {
+		if m.OrgID == orgID {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) providerMetadata(c *call) error {
+	return s.serveProviderFile(c, "provider-metadata.json")
+}
+
+func (s *Server) providerService(c *call) error { return s.serveProviderFile(c, "service.json") }
+
+func (s *Server) providerKey(c *call) error {
+	return s.serveProviderFile(c, "openpgp/"+c.r.PathValue("file"))
+}
+
+// providerFile serves the TLP folders: documents with their hashes and signatures, index.txt,
+// changes.csv, the ROLIE feed and category document, and directory listings.
+func (s *Server) providerFile(c *call) error {
+	rel, ok := strings.CutPrefix(c.r.URL.Path, csaf.WellKnown)
+	if !ok || strings.Contains(rel, "..") || strings.Contains(rel, "//") {
+		return errNotFound("file " + quote(c.r.URL.Path))
+	}
+	return s.serveProviderFile(c, rel)
+}
+
+// securityTxt answers /.well-known/security.txt (RFC 9116) with the CSAF field naming the
+// provider metadata.
+func (s *Server) securityTxt(c *call) error {
+	base := s.providerBase(c.r)
+	if _, _, err := s.provider(c.r.Context(), base); err != nil {
+		return err
+	}
+	host := "localhost"
+	if u, err := url.Parse(base); err == nil && u.Hostname() != "" {
+		host = u.Hostname()
+	}
+	contact := s.cfg.SecurityContact
+	if contact == "" {
+		contact = "mailto:security@" + host
+	}
+	expires := s.cfg.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 30)
+	body := "# The CSAF security advisories of this site (CSAF 2.0 trusted provider).\n" +
+		"Contact: " + contact + "\n" +
+		"Expires: " + expires.Format(time.RFC3339) + "\n" +
+		"CSAF: " + base + csaf.WellKnown + "provider-metadata.json\n" +
+		"Canonical: " + base + "/.well-known/security.txt\n" +
+		"Preferred-Languages: en\n"
+	c.w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	c.w.Header().Set("Cache-Control", "public, max-age=3600")
+	c.w.Write([]byte(body))
+	return nil
+}
+
+// csafDNSHost answers GET / on csaf.data.security.DOMAIN with the provider metadata, the
+// third way CSAF 2.0 (7.1.10) lets consumers find it.
+func (s *Server) csafDNSHost(w http.ResponseWriter, r *http.Request) bool {
+	if r.URL.Path != "/" || (r.Method != http.MethodGet && r.Method != http.MethodHead) ||
+		!strings.HasPrefix(strings.ToLower(r.Host), "csaf.data.security.") {
+		return false
+	}
+	c := &call{w: w, r: r, s: s}
+	if err := s.serveProviderFile(c, "provider-metadata.json"); err != nil {
+		s.fail(w, r, err)
+	}
+	return true
+}

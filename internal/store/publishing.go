@@ -1,0 +1,287 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Publishing: a revision is public once its published_at is set. PublishAdvisory sets it with
+// a conditional UPDATE (WHERE published_at IS NULL), so that of several transactions racing
+// to publish the same advisory (server nodes, restarts) exactly one changes a row, and only
+// that one records the event, in the same transaction.
+
+// Published is what PublishAdvisory did.
+type Published struct {
+	// Revisions is how many revisions it published (0: none was pending, or another
+	// transaction published them first).
+	Revisions int64
+	// First is true when the advisory itself was not public before (its first publication).
+	First bool
+}
+
+// PublishAdvisory publishes every pending revision of an advisory at now.
+func (tx *Tx) PublishAdvisory(ctx context.Context, advisoryID int64, now time.Time) (Published, error) {
+	var p Published
+	res, err := tx.exec(ctx, `UPDATE advisory_revisions SET published_at = $1 WHERE advisory_id = $2 AND published_at IS NULL`,
+		utc(now), advisoryID)
+	if err != nil {
+		return p, fmt.Errorf("publish advisory %d: %w", advisoryID, err)
+	}
+	if p.Revisions, err = res.RowsAffected(); err != nil || p.Revisions == 0 {
+		return p, err
+	}
+	res, err = tx.exec(ctx, `UPDATE advisories SET published_at = $1, scheduled_release = NULL WHERE id = $2 AND published_at IS NULL`,
+		utc(now), advisoryID)
+	if err != nil {
+		return p, fmt.Errorf("publish advisory %d: %w", advisoryID, err)
+	}
+	n, err := res.RowsAffected()
+	p.First = n == 1
+	if err == nil && !p.First {
+		_, err = tx.exec(ctx, `UPDATE advisories SET scheduled_release = NULL WHERE id = $1`, advisoryID)
+	}
+	return p, err
+}
+
+// DueAdvisory is an advisory with a revision whose release time has come.
+type DueAdvisory struct {
+	ID, OrgID int64
+}
+
+// DueAdvisories lists advisories with pending revisions whose scheduled release is at or
+// before now (or that have none), at most limit.
+func (r Reader) DueAdvisories(ctx context.Context, now time.Time, limit int) ([]DueAdvisory, error) {
+	rows, err := r.query(ctx, `SELECT a.id, a.org_id FROM advisories a
+		WHERE (a.scheduled_release IS NULL OR a.scheduled_release <= $1)
+		AND EXISTS (SELECT 1 FROM advisory_revisions v WHERE v.advisory_id = a.id AND v.published_at IS NULL)
+		ORDER BY a.id LIMIT $2`, utc(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("due advisories: %w", err)
+	}
+	defer rows.Close()
+	var out []DueAdvisory
+	for rows.Next() {
+		var d DueAdvisory
+		if err := rows.Scan(&d.ID, &d.OrgID); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// ScheduleAdvisory moves an unpublished revision's release to at. It changes nothing (and
+// says so) when the advisory has no pending revision.
+func (tx *Tx) ScheduleAdvisory(ctx context.Context, orgID, advisoryID int64, at time.Time) (bool, error) {
+	res, err := tx.exec(ctx, `UPDATE advisories SET scheduled_release = $1, updated_at = $2 WHERE org_id = $3 AND id = $4
+		AND EXISTS (SELECT 1 FROM advisory_revisions v WHERE v.advisory_id = advisories.id AND v.published_at IS NULL)`,
+		utc(at), Now(), orgID, advisoryID)
+	if err != nil {
+		return false, fmt.Errorf("schedule advisory %d: %w", advisoryID, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// ScheduledAdvisory is an advisory waiting for its release.
+type ScheduledAdvisory struct {
+	ID         int64     `json:"id"`
+	OrgID      int64     `json:"-"`
+	TrackingID string    `json:"tracking_id"`
+	Title      string    `json:"title"`
+	Severity   string    `json:"severity"`
+	Rank       int       `json:"-"`
+	Products   string    `json:"-"`
+	Release    time.Time `json:"scheduled_release"`
+	// Revised is true when an earlier revision is public already.
+	Revised bool `json:"revised"`
+}
+
+// ScheduledAdvisories lists the organisation's (orgID 0: every organisation's) advisories
+// with a pending revision scheduled in [from, until), by release time.
+func (r Reader) ScheduledAdvisories(ctx context.Context, orgID int64, from, until time.Time) ([]ScheduledAdvisory, error) {
+	rows, err := r.query(ctx, `SELECT a.id, a.org_id, a.tracking_id, a.title, a.severity, a.severity_rank, a.products,
+		a.scheduled_release, a.published_at IS NOT NULL
+		FROM advisories a WHERE ($1 = 0 OR a.org_id = $1) AND a.scheduled_release >= $2 AND a.scheduled_release < $3
+		AND EXISTS (SELECT 1 FROM advisory_revisions v WHERE v.advisory_id = a.id AND v.published_at IS NULL)
+		ORDER BY a.scheduled_release, a.org_id, a.id`, orgID, utc(from), utc(until))
+	if err != nil {
+		return nil, fmt.Errorf("scheduled advisories: %w", err)
+	}
+	defer rows.Close()
+	var out []ScheduledAdvisory
+	for rows.Next() {
+		var a ScheduledAdvisory
+		if err := rows.Scan(&a.ID, &a.OrgID, &a.TrackingID, &a.Title, &a.Severity, &a.Rank, &a.Products, &a.Release, &a.Revised); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// ReleaseCalendar is an organisation's monthly release day and advance notice.
+type ReleaseCalendar struct {
+	Ordinal    int       `json:"ordinal"` // 1-4, or -1 for the last
+	Weekday    int       `json:"weekday"` // 0 Sunday ... 6 Saturday
+	TimeOfDay  string    `json:"time"`    // HH:MM
+	Zone       string    `json:"zone"`    // IANA
+	NoticeDays int       `json:"advance_notice_days"`
+	UpdatedAt  time.Time `json:"updated_at,omitzero"`
+	UpdatedBy  string    `json:"updated_by,omitempty"`
+}
+
+// DefaultReleaseCalendar is the calendar of an organisation that set none: the second
+// Tuesday of the month at 10:00 UTC, advance notice 3 business days before.
+var DefaultReleaseCalendar = ReleaseCalendar{Ordinal: 2, Weekday: 2, TimeOfDay: "10:00", Zone: "UTC", NoticeDays: 3}
+
+// ReleaseCalendar returns the organisation's calendar, or the default.
+func (r Reader) ReleaseCalendar(ctx context.Context, orgID int64) (ReleaseCalendar, error) {
+	c := DefaultReleaseCalendar
+	err := r.queryRow(ctx, `SELECT ordinal, weekday, time_of_day, zone, notice_days, updated_at, updated_by
+		FROM release_calendars WHERE org_id = $1`, orgID).Scan(&c.Ordinal, &c.Weekday, &c.TimeOfDay, &c.Zone, &c.NoticeDays,
+		&c.UpdatedAt, &c.UpdatedBy)
+	if err = mapErr(err); err == ErrNotFound {
+		return DefaultReleaseCalendar, nil
+	}
+	if err != nil {
+		return c, fmt.Errorf("release calendar: %w", err)
+	}
+	return c, nil
+}
+
+// SetReleaseCalendar stores the organisation's calendar.
+func (tx *Tx) SetReleaseCalendar(ctx context.Context, orgID int64, c ReleaseCalendar, by string) (ReleaseCalendar, error) {
+	c.UpdatedAt, c.UpdatedBy = Now(), by
+	_, err := tx.exec(ctx, `INSERT INTO release_calendars (org_id, ordinal, weekday, time_of_day, zone, notice_days, updated_at, updated_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT (org_id) DO UPDATE SET ordinal = excluded.ordinal, weekday = excluded.weekday, time_of_day = excluded.time_of_day,
+		zone = excluded.zone, notice_days = excluded.notice_days, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+		orgID, c.Ordinal, c.Weekday, c.TimeOfDay, c.Zone, c.NoticeDays, c.UpdatedAt, by)
+	if err != nil {
+		return c, fmt.Errorf("set release calendar: %w", err)
+	}
+	return c, nil
+}
+
+// Release is a release day of an organisation: an out-of-band release, or a monthly one that
+// had its advance notification.
+type Release struct {
+	ID                int64      `json:"id"`
+	OrgID             int64      `json:"-"`
+	At                time.Time  `json:"release_at"`
+	Kind              string     `json:"kind"` // monthly or out_of_band
+	Title             string     `json:"title,omitempty"`
+	AdvanceNotifiedAt *time.Time `json:"advance_notified_at,omitempty"`
+	CreatedAt         time.Time  `json:"created_at"`
+	CreatedBy         string     `json:"created_by"`
+}
+
+const releaseCols = `id, org_id, release_at, kind, title, advance_notified_at, created_at, created_by`
+
+func scanRelease(row interface{ Scan(...any) error }) (Release, error) {
+	var r Release
+	err := row.Scan(&r.ID, &r.OrgID, &r.At, &r.Kind, &r.Title, &r.AdvanceNotifiedAt, &r.CreatedAt, &r.CreatedBy)
+	return r, err
+}
+
+// EnsureRelease returns the organisation's release at that time, creating it when missing.
+func (tx *Tx) EnsureRelease(ctx context.Context, orgID int64, at time.Time, kind, title, by string) (Release, bool, error) {
+	res, err := tx.exec(ctx, `INSERT INTO releases (org_id, release_at, kind, title, created_at, created_by)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (org_id, release_at) DO NOTHING`, orgID, utc(at), kind, title, Now(), by)
+	if err != nil {
+		return Release{}, false, fmt.Errorf("release: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	rel, err := scanRelease(tx.queryRow(ctx, `SELECT `+releaseCols+` FROM releases WHERE org_id = $1 AND release_at = $2`, orgID, utc(at)))
+	if err != nil {
+		return Release{}, false, fmt.Errorf("release: %w", mapErr(err))
+	}
+	return rel, n == 1, nil
+}
+
+// ReleaseAt finds the organisation's release at that time.
+func (r Reader) ReleaseAt(ctx context.Context, orgID int64, at time.Time) (Release, error) {
+	rel, err := scanRelease(r.queryRow(ctx, `SELECT `+releaseCols+` FROM releases WHERE org_id = $1 AND release_at = $2`, orgID, utc(at)))
+	if err != nil {
+		return Release{}, fmt.Errorf("release at %s: %w", at.UTC().Format(time.RFC3339), mapErr(err))
+	}
+	return rel, nil
+}
+
+// ListReleases lists the organisation's stored releases in [from, until), by time.
+func (r Reader) ListReleases(ctx context.Context, orgID int64, from, until time.Time) ([]Release, error) {
+	rows, err := r.query(ctx, `SELECT `+releaseCols+` FROM releases WHERE org_id = $1 AND release_at >= $2 AND release_at < $3
+		ORDER BY release_at LIMIT 1000`, orgID, utc(from), utc(until))
+	if err != nil {
+		return nil, fmt.Errorf("releases: %w", err)
+	}
+	defer rows.Close()
+	var out []Release
+	for rows.Next() {
+		rel, err := scanRelease(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rel)
+	}
+	return out, rows.Err()
+}
+
+// MarkAdvanceNotified records that a release's advance notification went out. Like
+// PublishAdvisory it changes a row only once: false means another transaction did it.
+func (tx *Tx) MarkAdvanceNotified(ctx context.Context, releaseID int64, now time.Time) (bool, error) {
+	res, err := tx.exec(ctx, `UPDATE releases SET advance_notified_at = $1 WHERE id = $2 AND advance_notified_at IS NULL`, utc(now), releaseID)
+	if err != nil {
+		return false, fmt.Errorf("advance notification: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// PublishedDocument is the newest published revision of an advisory, for the CSAF provider.
+type PublishedDocument struct {
+	AdvisoryID  int64
+	TrackingID  string
+	Revision    int
+	SHA256      string
+	Document    []byte
+	PublishedAt time.Time
+}
+
+// PublishedDocuments lists the newest published revision of each of the organisation's
+// advisories, with its document.
+func (r Reader) PublishedDocuments(ctx context.Context, orgID int64) ([]PublishedDocument, error) {
+	rows, err := r.query(ctx, `SELECT a.id, a.tracking_id, v.revision, v.sha256, v.document, v.published_at
+		FROM advisories a JOIN advisory_revisions v ON v.advisory_id = a.id
+		WHERE a.org_id = $1 AND v.published_at IS NOT NULL
+		AND v.revision = (SELECT MAX(w.revision) FROM advisory_revisions w WHERE w.advisory_id = a.id AND w.published_at IS NOT NULL)
+		ORDER BY a.id`, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("published documents: %w", err)
+	}
+	defer rows.Close()
+	var out []PublishedDocument
+	for rows.Next() {
+		var d PublishedDocument
+		if err := rows.Scan(&d.AdvisoryID, &d.TrackingID, &d.Revision, &d.SHA256, &d.Document, &d.PublishedAt); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// PublishedState summarises what is published in an organisation: when it changes, the CSAF
+// provider's directory is built again. (Revisions are only ever added and published, never
+// unpublished, so their count is enough.)
+func (r Reader) PublishedState(ctx context.Context, orgID int64) (int64, error) {
+	var n int64
+	err := r.queryRow(ctx, `SELECT COUNT(*) FROM advisory_revisions v JOIN advisories a ON a.id = v.advisory_id
+		WHERE a.org_id = $1 AND v.published_at IS NOT NULL`, orgID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("published state: %w", err)
+	}
+	return n, nil
+}
