@@ -17,13 +17,16 @@ import (
 // The CSAF provider: the published advisories of one organisation (Config.CSAFProviderOrg)
 // as a CSAF 2.0 trusted provider under /.well-known/csaf/, and /.well-known/security.txt
 // pointing to it. TLP:WHITE (CLEAR) and GREEN are public; AMBER and RED need a token of a
-// member of the provider organisation.
+// member of the provider organisation. Members who may read embargoed advisories (admins,
+// operators, partners) find in the AMBER and RED folders the advisories of those labels
+// that wait for their release too: a partner's early access through the provider.
 
-// providerCache keeps the built directory until what is published changes.
+// providerCache keeps the built directories (published, and with early access) until what
+// is published or stored changes.
 type providerCache struct {
 	mu    sync.Mutex
-	key   string
-	built *csaf.Provider
+	key   [2]string
+	built [2]*csaf.Provider
 }
 
 // providerBase is the scheme and host the provider's URLs use: Config.PublicURL, else the
@@ -40,26 +43,36 @@ func (s *Server) providerBase(r *http.Request) string {
 }
 
 // provider returns the provider organisation's directory, built again when something was
-// published since (or the base URL differs).
-func (s *Server) provider(ctx context.Context, base string) (*csaf.Provider, store.Org, error) {
+// published or stored since (or the base URL differs). With early, it holds the newest
+// revision of every advisory, embargoed or not.
+func (s *Server) provider(ctx context.Context, base string, early bool) (*csaf.Provider, store.Org, error) {
 	org, err := s.orgBySlug(ctx, s.cfg.CSAFProviderOrg)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, org, errNotFound("CSAF provider")
 	} else if err != nil {
 		return nil, org, err
 	}
-	n, err := s.store.PublishedState(ctx, org.ID)
+	published, err := s.store.PublishedState(ctx, org.ID, false)
 	if err != nil {
 		return nil, org, err
 	}
-	key := itoa(org.ID) + " " + itoa(n) + " " + base + " " + org.Name
+	key := itoa(org.ID) + " " + itoa(published) + " " + base + " " + org.Name
+	which := 0
+	if early {
+		stored, err := s.store.PublishedState(ctx, org.ID, true)
+		if err != nil {
+			return nil, org, err
+		}
+		key += " " + itoa(stored)
+		which = 1
+	}
 	pc := &s.providerCache
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
-	if pc.built != nil && pc.key == key {
-		return pc.built, org, nil
+	if pc.built[which] != nil && pc.key[which] == key {
+		return pc.built[which], org, nil
 	}
-	docs, err := s.store.PublishedDocuments(ctx, org.ID)
+	docs, err := s.store.PublishedDocuments(ctx, org.ID, early)
 	if err != nil {
 		return nil, org, err
 	}
@@ -74,25 +87,32 @@ func (s *Server) provider(ctx context.Context, base string) (*csaf.Provider, sto
 	if err != nil {
 		return nil, org, err
 	}
-	pc.key, pc.built = key, p
+	pc.key[which], pc.built[which] = key, p
 	return p, org, nil
 }
 
 // serveProviderFile answers one file of the directory (rel is below /.well-known/csaf/).
 func (s *Server) serveProviderFile(c *call, rel string) error {
-	p, org, err := s.provider(c.r.Context(), s.providerBase(c.r))
+	p, org, err := s.provider(c.r.Context(), s.providerBase(c.r), false)
 	if err != nil {
 		return err
 	}
 	folder, _, _ := strings.Cut(rel, "/")
 	restricted := strings.Contains(rel, "/") && !csaf.PublicTLP(folder) && folder != "openpgp"
 	if restricted {
-		// TLP:AMBER and RED: members of the provider organisation only.
+		// TLP:AMBER and RED: members of the provider organisation only; those who may read
+		// embargoed advisories get the early-access directory.
 		if err := s.authenticate(c); err != nil {
 			return err
 		}
-		if !c.user.SiteAdmin && !memberOf(c.member, org.ID) {
+		role, member := memberRole(c.member, org.ID)
+		if !c.user.SiteAdmin && !member {
 			return errNotFound("file " + quote(csaf.WellKnown+rel))
+		}
+		if c.user.SiteAdmin || role == store.RoleAdmin || role == store.RoleOperator || role == store.RolePartner {
+			if p, _, err = s.provider(c.r.Context(), s.providerBase(c.r), true); err != nil {
+				return err
+			}
 		}
 	}
 	f, ok := p.Files[rel]
@@ -111,13 +131,14 @@ func (s *Server) serveProviderFile(c *call, rel string) error {
 	return nil
 }
 
-func memberOf(ms []store.Membership, orgID int64) bool {
+// memberRole is the caller's role in an organisation, and whether it is a member at all.
+func memberRole(ms []store.Membership, orgID int64) (store.Role, bool) {
 	for _, m := range ms {
 		if m.OrgID == orgID {
-			return true
+			return m.Role, true
 		}
 	}
-	return false
+	return "", false
 }
 
 func (s *Server) providerMetadata(c *call) error {
@@ -144,7 +165,7 @@ func (s *Server) providerFile(c *call) error {
 // provider metadata.
 func (s *Server) securityTxt(c *call) error {
 	base := s.providerBase(c.r)
-	if _, _, err := s.provider(c.r.Context(), base); err != nil {
+	if _, _, err := s.provider(c.r.Context(), base, false); err != nil {
 		return err
 	}
 	host := "localhost"

@@ -247,16 +247,23 @@ type PublishedDocument struct {
 	Revision    int
 	SHA256      string
 	Document    []byte
-	PublishedAt time.Time
+	PublishedAt time.Time // for an embargoed revision, when it was stored
 }
 
 // PublishedDocuments lists the newest published revision of each of the organisation's
-// advisories, with its document.
-func (r Reader) PublishedDocuments(ctx context.Context, orgID int64) ([]PublishedDocument, error) {
-	rows, err := r.query(ctx, `SELECT a.id, a.tracking_id, v.revision, v.sha256, v.document, v.published_at
+// advisories, with its document. With embargoed, the newest revision whether published or
+// not: the early access of partners.
+func (r Reader) PublishedDocuments(ctx context.Context, orgID int64, embargoed bool) ([]PublishedDocument, error) {
+	cond := "v.published_at IS NOT NULL"
+	newest := "w.published_at IS NOT NULL"
+	if embargoed {
+		cond, newest = "TRUE", "TRUE"
+	}
+	// Both times, not COALESCE(): SQLite's expressions lose the declared type.
+	rows, err := r.query(ctx, `SELECT a.id, a.tracking_id, v.revision, v.sha256, v.document, v.published_at, v.created_at
 		FROM advisories a JOIN advisory_revisions v ON v.advisory_id = a.id
-		WHERE a.org_id = $1 AND v.published_at IS NOT NULL
-		AND v.revision = (SELECT MAX(w.revision) FROM advisory_revisions w WHERE w.advisory_id = a.id AND w.published_at IS NOT NULL)
+		WHERE a.org_id = $1 AND `+cond+`
+		AND v.revision = (SELECT MAX(w.revision) FROM advisory_revisions w WHERE w.advisory_id = a.id AND `+newest+`)
 		ORDER BY a.id`, orgID)
 	if err != nil {
 		return nil, fmt.Errorf("published documents: %w", err)
@@ -265,8 +272,12 @@ func (r Reader) PublishedDocuments(ctx context.Context, orgID int64) ([]Publishe
 	var out []PublishedDocument
 	for rows.Next() {
 		var d PublishedDocument
-		if err := rows.Scan(&d.AdvisoryID, &d.TrackingID, &d.Revision, &d.SHA256, &d.Document, &d.PublishedAt); err != nil {
+		var published *time.Time
+		if err := rows.Scan(&d.AdvisoryID, &d.TrackingID, &d.Revision, &d.SHA256, &d.Document, &published, &d.PublishedAt); err != nil {
 			return nil, err
+		}
+		if published != nil {
+			d.PublishedAt = *published
 		}
 		out = append(out, d)
 	}
@@ -276,10 +287,14 @@ func (r Reader) PublishedDocuments(ctx context.Context, orgID int64) ([]Publishe
 // PublishedState summarises what is published in an organisation: when it changes, the CSAF
 // provider's directory is built again. (Revisions are only ever added and published, never
 // unpublished, so their count is enough.)
-func (r Reader) PublishedState(ctx context.Context, orgID int64) (int64, error) {
+func (r Reader) PublishedState(ctx context.Context, orgID int64, embargoed bool) (int64, error) {
 	var n int64
+	cond := "v.published_at IS NOT NULL"
+	if embargoed {
+		cond = "TRUE"
+	}
 	err := r.queryRow(ctx, `SELECT COUNT(*) FROM advisory_revisions v JOIN advisories a ON a.id = v.advisory_id
-		WHERE a.org_id = $1 AND v.published_at IS NOT NULL`, orgID).Scan(&n)
+		WHERE a.org_id = $1 AND `+cond, orgID).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("published state: %w", err)
 	}
