@@ -26,7 +26,8 @@ step "Debian packages the tests use"
 # dpkg-scanpackages (dpkg-dev), and install into sandbox roots with dpkg and apt-get. The
 # scanner's tests start real sshd, nginx and SMTP (aiosmtpd) servers in network namespaces
 # (ip, from iproute2) or on loopback, never as services, and compare with nmap. The
-# notification tests deliver to the same SMTP server.
+# notification tests deliver to the same SMTP server. The console's end-to-end tests drive
+# headless Chromium through chromedp (chromium; and chromium-driver, for WebDriver tools).
 need=()
 command -v dpkg-scanpackages >/dev/null 2>&1 || need+=(dpkg-dev)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
@@ -34,6 +35,8 @@ command -v dpkg-scanpackages >/dev/null 2>&1 || need+=(dpkg-dev)
 [ -x /usr/bin/nmap ] || need+=(nmap)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need+=(python3-aiosmtpd)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then
 	sudo=""
 	[ "$(id -u)" = 0 ] || sudo=sudo

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -26,6 +27,7 @@ import (
 	"github.com/patchday/patchday/internal/protocol"
 	"github.com/patchday/patchday/internal/server"
 	"github.com/patchday/patchday/internal/store"
+	"github.com/patchday/patchday/internal/web"
 )
 
 type serveOptions struct {
@@ -293,8 +295,16 @@ func runServe(ctx context.Context, o serveOptions, stderr io.Writer) error {
 		SessionTTL: o.sessionTTL, Blobs: blobs, MaxPayloadSize: o.maxPayloadMiB << 20,
 		SigningKey: key, PreviousSigningKeys: previous, CheckInInterval: o.checkInInterval,
 		DeclineSupersededAfter: o.declineAfter, PayloadGrace: o.payloadGrace, HistoryRetention: o.historyKeep, Notifier: notifier})
+	// The console shares the listener: the API's paths go to the server, the rest to the
+	// console, which calls the server in process. Its CSRF key derives from the signing key,
+	// which every node of a cluster shares.
+	consoleKey := sha256.Sum256(append([]byte("patchday console key\x00"), key.Seed()...))
+	console, err := web.New(web.Config{API: srv, Key: consoleKey[:], TrustedProxies: proxies, Logger: log})
+	if err != nil {
+		return err
+	}
 	hs := &http.Server{
-		Handler:           srv,
+		Handler:           web.Mux(srv, console),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      120 * time.Second,
@@ -309,8 +319,8 @@ func runServe(ctx context.Context, o serveOptions, stderr io.Writer) error {
 		if os.Getenv("PATCHDAY_ADMIN_PASSWORD") == "" {
 			shown = pw + "   (shown only now)"
 		}
-		fmt.Fprintf(stderr, "\n  patchday is running at %s\n  Initial administrator: %s\n  Initial password:      %s\n"+
-			"  Next: patchday login --server %s --user %s, then patchday passwd\n", url, server.InitialAdmin, shown, url, server.InitialAdmin)
+		fmt.Fprintf(stderr, "\n  patchday is running at %s\n  Console:               %s/ (sign in as %s)\n  Initial administrator: %s\n  Initial password:      %s\n"+
+			"  Next: patchday login --server %s --user %s, then patchday passwd\n", url, url, server.InitialAdmin, server.InitialAdmin, shown, url, server.InitialAdmin)
 		if o.demo {
 			fmt.Fprintf(stderr, "  Demo catalog: patchday advisory list --org %s; patchday update list --org %s\n", server.InitialOrg, server.InitialOrg)
 		}
