@@ -302,6 +302,9 @@ type OrgReport struct {
 	Snapshots    []store.Snapshot `json:"history"`
 	// Network is what the latest exposure scans found (organisation reports only).
 	Network *store.NetworkExposure `json:"network,omitempty"`
+	// ComputedAt is when the server judged the computers (a server may answer from a
+	// report it computed a little earlier).
+	ComputedAt time.Time `json:"computed_at"`
 }
 
 // NetworkDays is how far back an organisation's report looks for exposure scans, and

@@ -324,6 +324,7 @@ func (s *Server) agentCheckIn(c *call) error {
 		if ic != nil {
 			ic.Apply()
 		}
+		s.reports.changed(comp.OrgID)
 	}
 	resp.Assignments = json.RawMessage(doc)
 	if req.KeyID != "" && req.KeyID != protocol.KeyID(s.cfg.SigningKey.Public().(ed25519.PublicKey)) {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -87,7 +88,10 @@ func (s *Server) complianceReport(c *call) error {
 	}
 	ctx := c.r.Context()
 	now := s.cfg.Now()
-	rep, err := compliance.ForOrg(ctx, s.store, c.org.ID, now)
+	orgID := c.org.ID
+	rep, err := s.fleetReport(ctx, reportKey{org: orgID}, func(ctx context.Context, now time.Time) (compliance.OrgReport, error) {
+		return compliance.ForOrg(ctx, s.store, orgID, now)
+	})
 	if err != nil {
 		return err
 	}

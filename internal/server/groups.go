@@ -1,11 +1,13 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/patchday/patchday/internal/compliance"
 	"github.com/patchday/patchday/internal/rollout"
@@ -388,11 +390,14 @@ func (s *Server) groupReport(c *call) error {
 	if err != nil {
 		return storeErr(err, "group "+quote(name))
 	}
-	members, err := s.store.GroupMemberIDs(c.r.Context(), g.ID)
-	if err != nil {
-		return err
-	}
-	rep, err := compliance.ForComputers(c.r.Context(), s.store, c.org.ID, func(id int64) bool { return members[id] }, s.cfg.Now())
+	orgID := c.org.ID
+	rep, err := s.fleetReport(c.r.Context(), reportKey{org: orgID, group: g.Name}, func(ctx context.Context, now time.Time) (compliance.OrgReport, error) {
+		members, err := s.store.GroupMemberIDs(ctx, g.ID)
+		if err != nil {
+			return compliance.OrgReport{}, err
+		}
+		return compliance.ForComputers(ctx, s.store, orgID, func(id int64) bool { return members[id] }, now)
+	})
 	if err != nil {
 		return err
 	}

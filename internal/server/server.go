@@ -108,6 +108,7 @@ type Server struct {
 	eval     *compliance.Evaluator
 
 	providerCache providerCache // the CSAF provider's directory (provider.go)
+	reports       reportCache   // fleet reports (reportcache.go)
 }
 
 // New builds a server on cfg.
@@ -310,6 +311,8 @@ func (s *Server) wrap(rt route) http.Handler {
 		}
 		if err != nil {
 			s.fail(w, r, err)
+		} else if rt.method != http.MethodGet && c.org.ID != 0 {
+			s.reports.changed(c.org.ID) // its fleet reports are stale (reportcache.go)
 		}
 	})
 }

@@ -1,0 +1,117 @@
+package server
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/patchday/patchday/internal/compliance"
+)
+
+// Fleet reports (an organisation's or a group's compliance) judge every computer, which
+// takes seconds at 100,000 computers: too slow for a dashboard that loads them on every
+// visit. The server keeps the last report of each and answers from it:
+//
+//   - while nothing of the organisation changed on this node and it is younger than
+//     reportFresh, as is;
+//   - when something changed or it aged, computed again before answering if that took
+//     less than reportSyncLimit last time (a small fleet always sees its newest state),
+//     else answered as is while a fresh one is computed in the background, for at most
+//     reportMaxStale;
+//
+// so a large fleet's report is at most about reportFresh plus its computing time old. The
+// report says when it was computed (computed_at). Changes on other nodes show within
+// reportFresh.
+const (
+	reportFresh     = 30 * time.Second
+	reportSyncLimit = 150 * time.Millisecond
+	reportMaxStale  = 10 * time.Minute
+)
+
+type reportKey struct {
+	org   int64
+	group string // "" for the organisation's report
+}
+
+type cachedReport struct {
+	rep        compliance.OrgReport
+	at         time.Time // by the server's clock
+	gen        uint64
+	took       time.Duration
+	refreshing bool
+}
+
+type reportCache struct {
+	mu      sync.Mutex
+	reports map[reportKey]*cachedReport
+	gens    sync.Map // org id -> *atomic.Uint64: changes of the organisation seen by this node
+}
+
+// changed notes that something of an organisation changed: its cached reports are stale.
+func (rc *reportCache) changed(orgID int64) {
+	g, _ := rc.gens.LoadOrStore(orgID, new(atomic.Uint64))
+	g.(*atomic.Uint64).Add(1)
+}
+
+func (rc *reportCache) gen(orgID int64) uint64 {
+	g, _ := rc.gens.LoadOrStore(orgID, new(atomic.Uint64))
+	return g.(*atomic.Uint64).Load()
+}
+
+// fleetReport returns the organisation's (group "") or a group's report, from the cache when
+// it may (see above). compute makes a new one.
+func (s *Server) fleetReport(ctx context.Context, key reportKey, compute func(ctx context.Context, now time.Time) (compliance.OrgReport, error)) (compliance.OrgReport, error) {
+	rc := &s.reports
+	now := s.cfg.Now()
+	gen := rc.gen(key.org)
+	rc.mu.Lock()
+	if rc.reports == nil {
+		rc.reports = map[reportKey]*cachedReport{}
+	}
+	c := rc.reports[key]
+	switch {
+	case c != nil && c.gen == gen && now.Sub(c.at) < reportFresh && !now.Before(c.at):
+		rep := c.rep
+		rc.mu.Unlock()
+		return rep, nil
+	case c != nil && c.took >= reportSyncLimit && now.Sub(c.at) < reportMaxStale && !now.Before(c.at):
+		rep := c.rep
+		if !c.refreshing {
+			c.refreshing = true
+			go func() {
+				// Detached from the request, which ends now; bounded all the same.
+				bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+				defer cancel()
+				if _, err := s.computeReport(bg, key, gen, compute); err != nil {
+					s.log.Warn("fleet report", "org_id", key.org, "group", key.group, "err", err)
+				}
+			}()
+		}
+		rc.mu.Unlock()
+		return rep, nil
+	}
+	rc.mu.Unlock()
+	return s.computeReport(ctx, key, gen, compute)
+}
+
+func (s *Server) computeReport(ctx context.Context, key reportKey, gen uint64, compute func(ctx context.Context, now time.Time) (compliance.OrgReport, error)) (compliance.OrgReport, error) {
+	now := s.cfg.Now()
+	t0 := time.Now()
+	rep, err := compute(ctx, now)
+	took := time.Since(t0)
+	rc := &s.reports
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if c := rc.reports[key]; c != nil {
+		c.refreshing = false
+	}
+	if err != nil {
+		return rep, err
+	}
+	rep.ComputedAt = now.UTC()
+	if c := rc.reports[key]; c == nil || !c.at.After(now) {
+		rc.reports[key] = &cachedReport{rep: rep, at: now, gen: gen, took: took}
+	}
+	return rep, nil
+}

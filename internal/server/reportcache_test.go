@@ -1,0 +1,88 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/patchday/patchday/internal/compliance"
+)
+
+// A fleet report is reused while fresh and unchanged; a report that is quick to make is
+// made again at once after a change; a slow one is answered stale while a new one is made in
+// the background, once.
+func TestFleetReportCache(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	s := &Server{cfg: Config{Now: clock}, log: slog.New(slog.DiscardHandler)}
+	ctx := context.Background()
+
+	for _, tc := range []struct {
+		name  string
+		delay time.Duration
+		slow  bool
+	}{{"quick", 0, false}, {"slow", 2 * reportSyncLimit, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			key := reportKey{org: 7, group: tc.name}
+			var calls atomic.Int64
+			compute := func(ctx context.Context, at time.Time) (compliance.OrgReport, error) {
+				n := calls.Add(1)
+				time.Sleep(tc.delay)
+				return compliance.OrgReport{Computers: int(n)}, nil
+			}
+			get := func() compliance.OrgReport {
+				t.Helper()
+				rep, err := s.fleetReport(ctx, key, compute)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return rep
+			}
+			if rep := get(); rep.Computers != 1 || !rep.ComputedAt.Equal(clock()) {
+				t.Fatalf("first report %+v", rep)
+			}
+			advance(10 * time.Second)
+			if rep := get(); rep.Computers != 1 || calls.Load() != 1 {
+				t.Fatalf("a fresh, unchanged report was made again: %+v, %d calls", rep, calls.Load())
+			}
+			s.reports.changed(7)
+			t0 := time.Now()
+			rep := get()
+			if !tc.slow {
+				if rep.Computers != 2 {
+					t.Fatalf("a quick report after a change: %+v", rep)
+				}
+				advance(reportFresh)
+				if rep := get(); rep.Computers != 3 {
+					t.Fatalf("a quick report after it aged: %+v", rep)
+				}
+				return
+			}
+			if rep.Computers != 1 || time.Since(t0) >= tc.delay {
+				t.Fatalf("a slow report after a change was not answered stale at once: %+v after %v", rep, time.Since(t0))
+			}
+			get() // while the first refresh runs: no second one
+			deadline := time.Now().Add(5 * time.Second)
+			for calls.Load() < 2 || get().Computers != 2 {
+				if time.Now().After(deadline) {
+					t.Fatalf("the background refresh did not land: %d calls", calls.Load())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			time.Sleep(3 * tc.delay)
+			if calls.Load() != 2 {
+				t.Errorf("%d computations, want 2", calls.Load())
+			}
+			// Too old to answer stale: made again before answering.
+			advance(reportMaxStale)
+			if rep := get(); rep.Computers != 3 {
+				t.Errorf("a report past the longest staleness: %+v", rep)
+			}
+		})
+	}
+}
