@@ -285,6 +285,8 @@ func TestPagesRender(t *testing.T) {
 		{"/o/default/scans", "Scans"},
 		{"/o/default/audit?action=demo.load", "demo.load"},
 		{"/o/default/users", "admin"},
+		{"/o/default/subscriptions", "Add a subscription"},
+		{"/o/default/releases", "the second\n    Tuesday at 10:00 (UTC)"},
 		{"/tokens", "this session"},
 	} {
 		p := e.browse("GET", tc.path, s, nil)
@@ -321,6 +323,52 @@ func TestPagesRender(t *testing.T) {
 	}
 	if p := e.browse("GET", "/healthz", "", nil); p.status != 200 {
 		t.Errorf("/healthz through the mux: %d", p.status)
+	}
+}
+
+// Subscriptions from the console: a webhook shows its secret once, an e-mail waits for its
+// owner's confirmation, a removal goes through the API; a viewer gets no form.
+func TestSubscriptionsPage(t *testing.T) {
+	e := newEnv(t)
+	s := e.signIn("admin", adminPassword)
+	p := e.browse("GET", "/o/default/subscriptions", s, nil)
+	tok := csrfOf(t, p.body)
+	p = e.browse("POST", "/o/default/subscriptions", s, url.Values{"csrf": {tok}, "kind": {"webhook"}, "address": {"http://127.0.0.1:9/hook"},
+		"min_severity": {"high"}, "event": {"advisory.published", "rollout.halted"}})
+	m := regexp.MustCompile(`<code id="webhook-secret">([^<]{32,})</code>`).FindStringSubmatch(p.body)
+	if p.status != http.StatusCreated || m == nil || !contains(p.body, "advisory.published, rollout.halted", "active") {
+		t.Fatalf("webhook subscription: %d\n%s", p.status, p.body)
+	}
+	if p := e.browse("GET", "/o/default/subscriptions", s, nil); strings.Contains(p.body, m[1]) {
+		t.Error("the webhook's secret is shown again")
+	}
+	p = e.browse("POST", "/o/default/subscriptions", s, url.Values{"csrf": {tok}, "kind": {"email"}, "address": {"SecOps@Example.org"}, "digest": {"daily"}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("e-mail subscription: %d %s", p.status, p.body)
+	}
+	p = e.browse("GET", p.location, s, nil)
+	if !contains(p.body, "secops@example.org", "awaiting confirmation", "confirmation mail") {
+		t.Errorf("after the e-mail subscription:\n%s", p.body)
+	}
+	// A bad address: the API's 400 on the page, the form kept.
+	p = e.browse("POST", "/o/default/subscriptions", s, url.Values{"csrf": {tok}, "kind": {"email"}, "address": {"not an address"}})
+	if p.status != http.StatusBadRequest || !contains(p.body, "address", `value="not an address"`) {
+		t.Errorf("a bad address: %d\n%s", p.status, p.body)
+	}
+	id := regexp.MustCompile(`action="/o/default/subscriptions/(\d+)/delete"`).FindStringSubmatch(p.body)
+	if id == nil {
+		t.Fatal("no remove button")
+	}
+	if p := e.browse("POST", "/o/default/subscriptions/"+id[1]+"/delete", s, url.Values{"csrf": {tok}}); p.status != http.StatusSeeOther {
+		t.Errorf("remove: %d %s", p.status, p.body)
+	}
+	if p := e.browse("GET", "/o/default/subscriptions", s, nil); strings.Count(p.body, "/delete\"") != 1 {
+		t.Errorf("after removing one of two: %d remove buttons", strings.Count(p.body, "/delete\""))
+	}
+	e.createUser("default", "vera", "viewer")
+	sv := e.signIn("vera", "password-of-vera")
+	if p := e.browse("GET", "/o/default/subscriptions", sv, nil); p.status != 200 || strings.Contains(p.body, "subscribe-submit") || strings.Contains(p.body, "/delete\"") {
+		t.Errorf("a viewer's subscriptions page: %d", p.status)
 	}
 }
 

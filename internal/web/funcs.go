@@ -49,6 +49,13 @@ var funcs = template.FuncMap{
 	"list":   func(s ...string) []string { return s },
 	"label":  func(s string) string { return strings.ReplaceAll(s, "_", " ") },
 	"field":  field,
+	"weekday": func(v any) string {
+		n, err := strconv.Atoi(str(v))
+		if err != nil || n < 0 || n > 6 {
+			return "?"
+		}
+		return time.Weekday(n).String()
+	},
 	"dict": func(kv ...any) map[string]any {
 		m := map[string]any{}
 		for i := 0; i+1 < len(kv); i += 2 {

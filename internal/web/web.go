@@ -91,6 +91,10 @@ func New(cfg Config) (*Console, error) {
 	c.mux.HandleFunc("GET "+o+"/scans/{id}", c.session(c.scan))
 	c.mux.HandleFunc("GET "+o+"/audit", c.session(c.audit))
 	c.mux.HandleFunc("GET "+o+"/users", c.session(c.users))
+	c.mux.HandleFunc("GET "+o+"/subscriptions", c.session(c.subscriptions))
+	c.mux.HandleFunc("POST "+o+"/subscriptions", c.session(c.subscribe))
+	c.mux.HandleFunc("POST "+o+"/subscriptions/{id}/delete", c.session(c.unsubscribe))
+	c.mux.HandleFunc("GET "+o+"/releases", c.session(c.releases))
 	return c, nil
 }
 
@@ -305,10 +309,12 @@ func (q *req) orgs() []string {
 }
 
 var flashes = map[string]string{
-	"approved":  "Approved. The group's computers get the update at their next check-in.",
-	"declined":  "Declined for the group.",
-	"revoked":   "The token is revoked.",
-	"loggedout": "You are signed out.",
+	"approved":     "Approved. The group's computers get the update at their next check-in.",
+	"declined":     "Declined for the group.",
+	"revoked":      "The token is revoked.",
+	"loggedout":    "You are signed out.",
+	"subscribed":   "Subscribed. An e-mail subscription starts when its owner follows the link in the confirmation mail.",
+	"unsubscribed": "The subscription is removed.",
 }
 
 func flashText(k string) string { return flashes[k] }
