@@ -47,7 +47,9 @@ type Scanner struct {
 	// DefaultIdentifyTimeout.
 	IdentifyTimeout time.Duration
 
-	// Dial connects; nil means a net.Dialer. Tests replace it.
+	// Dial connects; nil means the default: on Linux non-blocking sockets
+	// in one event loop (connect_linux.go), elsewhere a net.Dialer. Tests
+	// replace it.
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
 
 	// Identify, when set, is called for every open TCP port with the
@@ -143,8 +145,13 @@ func (s *Scanner) Scan(ctx context.Context, targets []netip.Addr, ports []uint16
 	// sent here one by one.
 	outcomes := make(chan outcome, workers)
 	var wg sync.WaitGroup
-	for id := range workers {
-		wg.Go(func() { sc.work(id, outcomes, opts.ReportAll) })
+	// On Linux, with the default dialer, one event loop over non-blocking
+	// sockets runs the probes (connect_linux.go); otherwise, or when it
+	// cannot start, one goroutine per probe in flight dials.
+	if sc.dialer == nil || !sc.startEngine(&wg, outcomes, opts.ReportAll) {
+		for id := range workers {
+			wg.Go(func() { sc.work(id, outcomes, opts.ReportAll) })
+		}
 	}
 	go func() {
 		wg.Wait()
@@ -270,24 +277,30 @@ func (sc *scanRun) work(id int, outcomes chan<- outcome, reportAll bool) {
 		if ok {
 			sc.win.observe(time.Since(start), o.f.State == StateFiltered)
 		}
-		switch {
-		case !ok:
-		case o.f.State == StateOpen || reportAll:
-			outcomes <- o
-		default:
-			q := &sc.quiet
-			if o.exhausts {
-				q.errors.Add(1)
-			}
-			if o.f.State == StateClosed {
-				q.closed.Add(1)
-			} else {
-				q.filtered.Add(1)
-			}
-			// Last: the progress reader must not count a probe before its state.
-			q.attempts.Add(1)
+		if ok {
+			sc.record(o, outcomes, reportAll)
 		}
 	}
+}
+
+// record hands a finding that is reported to the collecting goroutine and
+// counts the others itself.
+func (sc *scanRun) record(o outcome, outcomes chan<- outcome, reportAll bool) {
+	if o.f.State == StateOpen || reportAll {
+		outcomes <- o
+		return
+	}
+	q := &sc.quiet
+	if o.exhausts {
+		q.errors.Add(1)
+	}
+	if o.f.State == StateClosed {
+		q.closed.Add(1)
+	} else {
+		q.filtered.Add(1)
+	}
+	// Last: the progress reader must not count a probe before its state.
+	q.attempts.Add(1)
 }
 
 // dialer is the net.Dialer of a scan, or nil when s.Dial replaces it. One
@@ -362,6 +375,11 @@ func (s *Scanner) probe(ctx context.Context, j job, d *net.Dialer) (o outcome, o
 // maxLocalRetries bounds retries after local resource exhaustion.
 const maxLocalRetries = 5
 
+// localRetryDelay is the pause before retry number try+1 after local
+// resource exhaustion: long enough for sockets in TIME_WAIT or still
+// closing to free up, doubling each time.
+func localRetryDelay(try int) time.Duration { return (10 * time.Millisecond) << try }
+
 func (s *Scanner) probeTCP(ctx context.Context, ap netip.AddrPort, f *Finding, d *net.Dialer) (st State, exhausted bool) {
 	for try := 0; ; try++ {
 		var conn net.Conn
@@ -394,9 +412,8 @@ func (s *Scanner) probeTCP(ctx context.Context, ap netip.AddrPort, f *Finding, d
 		case isRefused(err):
 			return StateClosed, false
 		case isLocalExhaustion(err) && try < maxLocalRetries:
-			// Back off and let sockets in TIME_WAIT or still closing free up.
 			select {
-			case <-time.After((10 * time.Millisecond) << try):
+			case <-time.After(localRetryDelay(try)):
 			case <-ctx.Done():
 				return StateFiltered, false
 			}

@@ -43,6 +43,11 @@ type window struct {
 	cond  *sync.Cond
 	ended bool
 	stop  func() bool // ends the cancellation hook
+
+	// grown, when set, is called when the limit grows: the Linux connect
+	// engine (connect_linux.go) reads the limit instead of waiting on cond,
+	// and sleeps in epoll_wait until told.
+	grown func()
 }
 
 func newWindow(ctx context.Context, max int) *window {
@@ -114,5 +119,8 @@ func (w *window) adjust() {
 		w.mu.Lock() // so that no worker misses the wake-up between its check and its Wait
 		w.mu.Unlock()
 		w.cond.Broadcast()
+		if w.grown != nil {
+			w.grown()
+		}
 	}
 }
