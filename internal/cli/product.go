@@ -233,7 +233,7 @@ func newReportCmd() *cobra.Command {
   patchday report computer --org acme web-01
   patchday report group --org acme pilot
   patchday report end-of-support --org acme`)
-	cmd.AddCommand(newReportEndOfSupportCmd(), newReportComplianceCmd(), newReportAdvisoryCmd(), newReportCVECmd(), newReportComputerCmd(), newReportGroupCmd(), newReportExposureCmd())
+	cmd.AddCommand(newReportEndOfSupportCmd(), newReportComplianceCmd(), newReportAdvisoryCmd(), newReportCVECmd(), newReportComputerCmd(), newReportGroupCmd(), newReportExposureCmd(), newReportMissingCmd())
 	return cmd
 }
 

@@ -606,3 +606,42 @@ func newHealthPolicySetCmd() *cobra.Command {
 	addOutputFlag(cmd, &output)
 	return cmd
 }
+
+func newReportMissingCmd() *cobra.Command {
+	cmd := reportCmd("missing", "The updates still missing, and on how many computers",
+		`List every update still missing on the organisation's active computers (needed, approved or
+failed there), how many computers miss it, how many failed to install it, and the earliest
+deadline of its assignments and approvals; --min-severity keeps the graver ones.`,
+		`  patchday report missing --org acme
+  patchday report missing --org acme --min-severity high -o csv`, 0,
+		func(cmd *cobra.Command, _ []string) (string, url.Values) {
+			q := url.Values{}
+			if s, _ := cmd.Flags().GetString("min-severity"); s != "" {
+				q.Set("min_severity", s)
+			}
+			return "reports/missing", q
+		}, showMissing)
+	cmd.Flags().String("min-severity", "", "only updates of this severity or higher: critical, high, medium, low")
+	return cmd
+}
+
+func showMissing(cmd *cobra.Command, format outputFormat, raw json.RawMessage) error {
+	var l struct {
+		Items []struct {
+			Update   string     `json:"update"`
+			Severity string     `json:"severity"`
+			Machines int        `json:"machines"`
+			Failed   int        `json:"failed"`
+			Deadline *time.Time `json:"deadline"`
+			Title    string     `json:"title"`
+		} `json:"items"`
+	}
+	if err := decodeItem(raw, &l); err != nil {
+		return err
+	}
+	var rows [][]string
+	for _, m := range l.Items {
+		rows = append(rows, []string{m.Update, m.Severity, fmt.Sprint(m.Machines), fmt.Sprint(m.Failed), timePtrCell(m.Deadline), m.Title})
+	}
+	return writeRows(cmd.OutOrStdout(), format, []string{"update", "severity", "machines", "failed", "deadline", "title"}, rows)
+}

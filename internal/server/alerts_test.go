@@ -135,3 +135,36 @@ func TestDeadlineAndComplianceEvents(t *testing.T) {
 		}
 	})
 }
+
+// The missing-updates report counts each computer once, whatever groups it is in, and gives
+// the earliest deadline of the update's approvals.
+func TestMissingReport(t *testing.T) {
+	forEngines(t, func(t *testing.T, e *env) {
+		e.createOrg("a")
+		tok := e.enrollToken("a", nil)
+		e.enrollMachine(tok, machine("web-01", "amd64", "12", "3.0.11-1~deb12u1"))
+		e.enrollMachine(tok, machine("web-02", "amd64", "12", "3.0.11-1~deb12u2"))
+		e.enrollMachine(tok, machine("web-03", "amd64", "12", "3.0.11-1~deb12u1"))
+		e.must(201, "POST", "/api/v1/orgs/a/advisories", e.admin, minimalCSAF(t))
+		e.must(201, "POST", "/api/v1/orgs/a/updates", e.admin, opensslUpdate("openssl-u2", "3.0.11-1~deb12u2"))
+		for _, g := range []string{"pilot", "broad"} {
+			e.must(201, "POST", "/api/v1/orgs/a/groups", e.admin, map[string]any{"name": g})
+			e.must(204, "PUT", "/api/v1/orgs/a/groups/"+g+"/members/web-01", e.admin, nil)
+		}
+		deadline := e.clock().Add(48 * time.Hour).UTC().Truncate(time.Second)
+		e.must(200, "POST", "/api/v1/orgs/a/updates/openssl-u2/approvals", e.admin, map[string]any{"group": "pilot", "deadline": deadline})
+		e.must(200, "POST", "/api/v1/orgs/a/updates/openssl-u2/approvals", e.admin, map[string]any{"group": "broad", "deadline": deadline.Add(24 * time.Hour)})
+		var l struct{ Items []store.MissingUpdate }
+		e.must(200, "GET", "/api/v1/orgs/a/reports/missing?min_severity=critical", e.admin, nil).json(t, &l)
+		if len(l.Items) != 1 {
+			t.Fatalf("missing updates %+v", l.Items)
+		}
+		m := l.Items[0]
+		if m.Update != "openssl-u2" || m.Severity != "critical" || m.Machines != 2 || m.Failed != 0 || m.Deadline == nil || !m.Deadline.Equal(deadline) {
+			t.Errorf("missing update %+v (deadline %v)", m, m.Deadline)
+		}
+		if r := e.do("GET", "/api/v1/orgs/a/reports/missing?min_severity=urgent", e.admin, nil); r.status != 400 || r.err(t).Error.Field != "min_severity" {
+			t.Errorf("min_severity=urgent: %d %s", r.status, r.body)
+		}
+	})
+}

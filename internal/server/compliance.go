@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/patchday/patchday/internal/compliance"
+	"github.com/patchday/patchday/internal/csaf"
 	"github.com/patchday/patchday/internal/store"
 )
 
@@ -102,6 +103,30 @@ func (s *Server) complianceReport(c *call) error {
 		rep.Snapshots = []store.Snapshot{}
 	}
 	writeJSON(c.w, http.StatusOK, rep)
+	return nil
+}
+
+// missingReport answers which updates are still missing on how many active computers, with
+// the earliest deadline of each: ?min_severity=S keeps those of that severity or higher.
+func (s *Server) missingReport(c *call) error {
+	minRank := -2
+	if v := c.r.URL.Query().Get("min_severity"); v != "" {
+		if csaf.SeverityRank(v) < 0 {
+			return errInvalid("min_severity", "must be critical, high, medium, low or none")
+		}
+		minRank = csaf.SeverityRank(v)
+	}
+	ms, err := s.store.MissingUpdates(c.r.Context(), c.org.ID)
+	if err != nil {
+		return err
+	}
+	out := []store.MissingUpdate{}
+	for _, m := range ms {
+		if csaf.SeverityRank(m.Severity) >= minRank {
+			out = append(out, m)
+		}
+	}
+	writeJSON(c.w, http.StatusOK, listResponse[store.MissingUpdate]{Items: out})
 	return nil
 }
 

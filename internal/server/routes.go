@@ -124,6 +124,7 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/api/v1/orgs/{org}/reports/cve", orgRead, s.cveReport},
 		{"GET", "/api/v1/orgs/{org}/reports/compliance", orgRead, s.complianceReport},
 		{"GET", "/api/v1/orgs/{org}/reports/exposure", orgRead, s.exposureReport},
+		{"GET", "/api/v1/orgs/{org}/reports/missing", orgRead, s.missingReport},
 		{"GET", "/api/v1/computers/{id}/health", authed, s.healthByID},
 
 		{"POST", "/api/v1/agent/enroll", public, s.agentEnroll},

@@ -349,3 +349,47 @@ func (r Reader) Snapshots(ctx context.Context, orgID int64, fromDay string) ([]S
 	}
 	return out, rows.Err()
 }
+
+// MissingUpdate is an update still missing on an organisation's active computers.
+type MissingUpdate struct {
+	Update   string     `json:"update"`
+	Title    string     `json:"title"`
+	Severity string     `json:"severity"`
+	Machines int        `json:"machines"` // active computers on which it is needed, approved or failed
+	Failed   int        `json:"failed"`
+	Deadline *time.Time `json:"deadline,omitempty"` // the earliest of its direct assignments' and install approvals' deadlines
+}
+
+// MissingUpdates lists the updates still missing on the organisation's active computers, with
+// how many computers miss each: one pass over the outstanding states, for dashboards that
+// rank what to push first.
+func (r Reader) MissingUpdates(ctx context.Context, orgID int64) ([]MissingUpdate, error) {
+	rows, err := r.query(ctx, `SELECT u.name, u.title, u.severity, COUNT(*), COUNT(CASE WHEN cu.state = 'failed' THEN 1 END), MIN(cu.deadline),
+		(SELECT MIN(a.deadline) FROM approvals a WHERE a.update_id = u.id AND a.action = 'install' AND a.halted_at IS NULL)
+		FROM computer_updates cu JOIN updates u ON u.id = cu.update_id JOIN computers c ON c.id = cu.computer_id
+		WHERE cu.org_id = $1 AND cu.state IN ('needed', 'approved', 'failed') AND c.revoked_at IS NULL
+		GROUP BY u.id, u.name, u.title, u.severity ORDER BY u.id`, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("missing updates: %w", err)
+	}
+	defer rows.Close()
+	var out []MissingUpdate
+	for rows.Next() {
+		var m MissingUpdate
+		var direct, approval any // MIN() of timestamps: text on SQLite (timeValue reads both)
+		if err := rows.Scan(&m.Update, &m.Title, &m.Severity, &m.Machines, &m.Failed, &direct, &approval); err != nil {
+			return nil, err
+		}
+		for _, v := range []any{direct, approval} {
+			d, err := timeValue(v)
+			if err != nil {
+				return nil, fmt.Errorf("missing updates: deadline: %w", err)
+			}
+			if d != nil && (m.Deadline == nil || d.Before(*m.Deadline)) {
+				m.Deadline = d
+			}
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -68,9 +67,6 @@ type dashboardView struct {
 
 var severityWeight = map[string]float64{"critical": 8, "high": 4, "medium": 2, "low": 1}
 
-// urgentCandidates bounds the updates the dashboard ranks: the newest of each severity.
-const urgentCandidates = 15
-
 func (c *Console) dashboard(q *req) error {
 	var v dashboardView
 	now := c.cfg.Now()
@@ -109,75 +105,33 @@ func (c *Console) dashboard(q *req) error {
 	return nil
 }
 
-// urgentUpdates ranks the newest critical and high updates by what is still missing: the
-// machines that need them (from each update's rollout status) times the severity's weight
-// times the days past the earliest deadline of an approval (at least 1).
+// urgentUpdates ranks the updates still missing (reports/missing: one pass over the
+// outstanding states) by the severity's weight times the machines missing them times the
+// days past the earliest deadline of their assignments and approvals (at least 1).
 func (c *Console) urgentUpdates(q *req, now time.Time) ([]urgent, error) {
-	type cand struct {
-		Name     string `json:"name"`
-		Title    string `json:"title"`
-		Severity string `json:"severity"`
+	var l struct {
+		Items []struct {
+			Update   string     `json:"update"`
+			Title    string     `json:"title"`
+			Severity string     `json:"severity"`
+			Machines int        `json:"machines"`
+			Deadline *time.Time `json:"deadline"`
+		} `json:"items"`
 	}
-	var cands []cand
-	for _, sev := range []string{"critical", "high"} {
-		var l struct {
-			Items []cand `json:"items"`
-		}
-		if err := q.api.do(q.ctx(), http.MethodGet, orgPath(q.org, "updates"), url.Values{"severity": {sev}, "limit": {"500"}}, nil, &l); err != nil {
-			return nil, err
-		}
-		if len(l.Items) > urgentCandidates {
-			l.Items = l.Items[len(l.Items)-urgentCandidates:] // the newest
-		}
-		cands = append(cands, l.Items...)
-	}
-	found := make([]urgent, len(cands))
-	sem := make(chan struct{}, 4)
-	fns := make([]func() error, len(cands))
-	for i, u := range cands {
-		fns[i] = func() error {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			var ro struct {
-				Groups []struct {
-					Deadline *time.Time `json:"deadline"`
-					Needed   int        `json:"needed"`
-					Approved int        `json:"approved"`
-					Failed   int        `json:"failed"`
-				} `json:"groups"`
-			}
-			if err := q.api.do(q.ctx(), http.MethodGet, orgPath(q.org, "updates", u.Name, "rollout"), nil, nil, &ro); err != nil {
-				var ae *apiError
-				if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
-					return nil
-				}
-				return err
-			}
-			it := urgent{Name: u.Name, Title: u.Title, Severity: u.Severity}
-			for _, g := range ro.Groups {
-				missing := g.Needed + g.Approved + g.Failed
-				it.Machines += missing
-				if g.Deadline != nil && missing > 0 && (it.Deadline == nil || g.Deadline.Before(*it.Deadline)) {
-					d := *g.Deadline
-					it.Deadline = &d
-				}
-			}
-			if it.Deadline != nil && now.After(*it.Deadline) {
-				it.DaysLate = int(now.Sub(*it.Deadline).Hours() / 24)
-			}
-			it.Score = severityWeight[it.Severity] * float64(it.Machines) * float64(max(1, it.DaysLate))
-			found[i] = it
-			return nil
-		}
-	}
-	if err := parallel(fns...); err != nil {
+	if err := q.api.do(q.ctx(), http.MethodGet, orgPath(q.org, "reports", "missing"), url.Values{"min_severity": {"low"}}, nil, &l); err != nil {
 		return nil, err
 	}
 	var out []urgent
-	for _, it := range found {
-		if it.Machines > 0 {
-			out = append(out, it)
+	for _, m := range l.Items {
+		if m.Machines == 0 {
+			continue
 		}
+		it := urgent{Name: m.Update, Title: m.Title, Severity: m.Severity, Machines: m.Machines, Deadline: m.Deadline}
+		if it.Deadline != nil && now.After(*it.Deadline) {
+			it.DaysLate = int(now.Sub(*it.Deadline).Hours() / 24)
+		}
+		it.Score = severityWeight[it.Severity] * float64(it.Machines) * float64(max(1, it.DaysLate))
+		out = append(out, it)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Score > out[j].Score })
 	if len(out) > 10 {
