@@ -20,7 +20,8 @@ func newNotifier(st *store.Store, o serveOptions, listenURL string, key ed25519.
 	}
 	cfg := notify.Config{BaseURL: base, TokenKey: notify.KeyFromSeed(key.Seed()),
 		SMTP: notify.SMTPConfig{Host: o.smtp.host, Port: o.smtp.port, Username: o.smtp.username, From: o.smtp.from,
-			StartTLS: o.smtp.startTLS, Auth: o.smtp.auth}}
+			StartTLS: o.smtp.startTLS, Auth: o.smtp.auth},
+		Webhook: notify.WebhookConfig{AllowPrivate: o.webhookAllowPrivate}}
 	if o.smtp.port < 1 || o.smtp.port > 65535 {
 		return nil, usageError{fmt.Errorf("--smtp-port %d: must be from 1 to 65535", o.smtp.port)}
 	}

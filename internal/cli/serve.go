@@ -31,26 +31,27 @@ import (
 )
 
 type serveOptions struct {
-	listen          string
-	data            string
-	database        string
-	tlsCert         string
-	tlsKey          string
-	insecureHTTP    bool
-	logFormat       string
-	logLevel        string
-	trustedProxies  []string
-	sessionTTL      time.Duration
-	maxPayloadMiB   int64
-	demo            bool // load the demo catalog on the first start
-	shutdownTimeout time.Duration
-	signingKey      string
-	previousKeys    []string
-	checkInInterval time.Duration
-	declineAfter    time.Duration
-	payloadGrace    time.Duration
-	historyKeep     time.Duration
-	publicURL       string
+	listen              string
+	data                string
+	database            string
+	tlsCert             string
+	tlsKey              string
+	insecureHTTP        bool
+	logFormat           string
+	logLevel            string
+	trustedProxies      []string
+	sessionTTL          time.Duration
+	maxPayloadMiB       int64
+	demo                bool // load the demo catalog on the first start
+	shutdownTimeout     time.Duration
+	signingKey          string
+	previousKeys        []string
+	checkInInterval     time.Duration
+	declineAfter        time.Duration
+	payloadGrace        time.Duration
+	historyKeep         time.Duration
+	publicURL           string
+	webhookAllowPrivate bool
 	// The CSAF provider (publishing): its signing key, its organisation, security.txt's contact.
 	openpgpKey      string
 	csafProviderOrg string
@@ -141,6 +142,7 @@ Plain HTTP is served only on loopback addresses; anywhere else give --tls-cert a
 	f.DurationVar(&o.payloadGrace, "payload-grace", 7*24*time.Hour, "keep a payload no update uses this long before deleting it")
 	f.DurationVar(&o.historyKeep, "history-retention", 400*24*time.Hour, "keep state history and install results this long")
 	f.StringVar(&o.publicURL, "public-url", "", "the URL users and subscribers reach the server at, for the links in mails (default the listen URL)")
+	f.BoolVar(&o.webhookAllowPrivate, "webhook-allow-private", false, "let webhooks call loopback, private and link-local addresses (receivers on your own network); off, the server refuses them so that an organisation admin cannot reach internal services through it")
 	f.StringVar(&o.smtp.host, "smtp-host", "", "mail server that notification mails go through (none: e-mail notifications wait in the outbox)")
 	f.IntVar(&o.smtp.port, "smtp-port", 587, "its port (587 submission with STARTTLS, 465 is not supported, 25 relay)")
 	f.StringVar(&o.smtp.username, "smtp-username", "", "SMTP AUTH user name (none: no authentication)")

@@ -143,7 +143,11 @@ type CVEReport struct {
 }
 
 // ForCVE builds the report of one CVE.
-func ForCVE(ctx context.Context, st *store.Store, orgID int64, cve string, now time.Time) (CVEReport, error) {
+//
+// With publishedOnly (for callers who may not read embargoed advisories), advisories not yet
+// published are left out, and so are those with a newer revision waiting for its release:
+// the CVEs indexed are the newest revision's.
+func ForCVE(ctx context.Context, st *store.Store, orgID int64, cve string, publishedOnly bool, now time.Time) (CVEReport, error) {
 	rep := CVEReport{CVE: cve, Advisories: []AdvisoryReport{}}
 	as, err := st.AdvisoriesByCVE(ctx, orgID, cve)
 	if err != nil {
@@ -151,6 +155,9 @@ func ForCVE(ctx context.Context, st *store.Store, orgID int64, cve string, now t
 	}
 	worst := map[int64]string{}
 	for _, a := range as {
+		if publishedOnly && (a.PublishedAt == nil || a.ScheduledRelease != nil) {
+			continue
+		}
 		ar, err := ForAdvisory(ctx, st, orgID, a, AllComputers, now)
 		if err != nil {
 			return rep, err

@@ -27,6 +27,15 @@ const (
 var EventTypes = []string{EventAdvanceNotification, EventAdvisoryPublished, EventAdvisoryRevised, EventRolloutHalted,
 	EventDeadlinePassed, EventComplianceBelow, EventScanOpened, EventScanViolation}
 
+// PublicEventTypes are the event types a public sign-up (SignupActor) may receive: what the
+// organisation publishes to the world anyway. Everything else (rollouts, deadlines,
+// compliance, scans) describes the organisation's own machines and goes to members only.
+var PublicEventTypes = []string{EventAdvanceNotification, EventAdvisoryPublished, EventAdvisoryRevised}
+
+// SignupActor is the creator recorded for subscriptions made through the public sign-up
+// form, by people who need no account.
+const SignupActor = "signup"
+
 var eventTitles = map[string]string{
 	EventAdvanceNotification: "Advance notification",
 	EventAdvisoryPublished:   "Advisory published",
@@ -60,6 +69,7 @@ type Message struct {
 // filter: a rollout halt has no severity but still matters.
 type eventFacts struct {
 	severity string
+	tlp      string // upper case; "" when the event has none
 	ids      []int64
 	names    []string
 }
@@ -67,10 +77,11 @@ type eventFacts struct {
 func parseFacts(details json.RawMessage) eventFacts {
 	var raw struct {
 		Severity string            `json:"severity"`
+		TLP      string            `json:"tlp"`
 		Products []json.RawMessage `json:"products"`
 	}
 	_ = json.Unmarshal(details, &raw) // details the filters cannot read just do not narrow them
-	f := eventFacts{severity: strings.ToLower(raw.Severity)}
+	f := eventFacts{severity: strings.ToLower(raw.Severity), tlp: strings.ToUpper(raw.TLP)}
 	for _, p := range raw.Products {
 		var name string
 		var id int64
@@ -97,6 +108,9 @@ func parseFacts(details json.RawMessage) eventFacts {
 
 // matches tells whether a subscription wants an event of this type with these facts.
 func matches(s *store.Subscription, kind string, f eventFacts) bool {
+	if s.CreatedBy == SignupActor && !publicEvent(kind, f) {
+		return false
+	}
 	if len(s.EventTypes) > 0 && !slices.Contains(s.EventTypes, kind) {
 		return false
 	}
@@ -119,4 +133,18 @@ func matches(s *store.Subscription, kind string, f eventFacts) bool {
 		return false
 	}
 	return true
+}
+
+// publicEvent tells whether anyone may receive an event: one of PublicEventTypes, about
+// nothing marked TLP:AMBER or TLP:RED (those go to the organisation's members only, as the
+// CSAF provider serves them).
+func publicEvent(kind string, f eventFacts) bool {
+	if !slices.Contains(PublicEventTypes, kind) {
+		return false
+	}
+	switch f.tlp {
+	case "", "WHITE", "CLEAR", "GREEN":
+		return true
+	}
+	return false
 }

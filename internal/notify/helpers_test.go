@@ -296,6 +296,9 @@ func newEnvOn(t testing.TB, st *store.Store, cfg Config) *env {
 	if cfg.Now == nil {
 		cfg.Now = e.clock.Now
 	}
+	// The receivers of these tests listen on loopback; TestWebhookRefusesPrivate turns
+	// this off.
+	cfg.Webhook.AllowPrivate = true
 	n, err := New(st, cfg, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -77,6 +77,11 @@ type SMTPConfig struct {
 type WebhookConfig struct {
 	Timeout          time.Duration // whole request; default 10 seconds
 	MaxResponseBytes int64         // read at most this much of a response; default 64 KiB
+	// AllowPrivate lets webhooks reach loopback, private (RFC 1918, fc00::/7), shared
+	// (100.64.0.0/10), link-local and unspecified addresses. Off, such destinations are
+	// refused when connecting, after name resolution, so that an organisation's admin
+	// cannot make the server probe its own network or a cloud metadata service.
+	AllowPrivate bool
 }
 
 // StartTLS policies.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -139,6 +140,32 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// signupLimits confines a public sign-up (SignupActor) to e-mail and PublicEventTypes, all
+// of them when it names none.
+func signupLimits(in SubscriptionInput) (SubscriptionInput, error) {
+	if in.Kind != store.SubscriptionEmail {
+		return in, bad("kind", "public sign-ups are e-mail only")
+	}
+	if len(in.EventTypes) == 0 {
+		in.EventTypes = slices.Clone(PublicEventTypes)
+	}
+	for i, t := range in.EventTypes {
+		if !slices.Contains(PublicEventTypes, t) {
+			return in, bad(fmt.Sprintf("event_types[%d]", i), "a public sign-up may ask only for %s", strings.Join(PublicEventTypes, ", "))
+		}
+	}
+	return in, nil
+}
+
+// internalHost tells whether a URL's host is "localhost" or an address internalAddr refuses.
+func internalHost(host string) bool {
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	return err == nil && internalAddr(a.Unmap())
+}
+
 func dedupe[T comparable](v []T) []T {
 	var out []T
 	for _, x := range v {
@@ -165,6 +192,18 @@ func (n *Notifier) Subscribe(ctx context.Context, orgID int64, in SubscriptionIn
 	in, err := validate(in)
 	if err != nil {
 		return Created{}, err
+	}
+	if actor == SignupActor {
+		if in, err = signupLimits(in); err != nil {
+			return Created{}, err
+		}
+	}
+	if in.Kind == store.SubscriptionWebhook && !n.cfg.Webhook.AllowPrivate {
+		// Refused when dialling in any case (refusePrivate); said here at once when the URL
+		// names such an address literally.
+		if u, err := url.Parse(in.Address); err == nil && internalHost(u.Hostname()) {
+			return Created{}, bad("address", "is a loopback, private or link-local address, which this server does not call (serve --webhook-allow-private allows it)")
+		}
 	}
 	nonce := newNonce()
 	sub := store.Subscription{OrgID: orgID, Kind: in.Kind, Address: in.Address, ProductIDs: in.ProductIDs,
@@ -253,6 +292,11 @@ func (n *Notifier) UpdateFilters(ctx context.Context, orgID, id int64, in Subscr
 		in.Kind, in.Address = cur.Kind, cur.Address
 		if in, err = validate(in); err != nil {
 			return err
+		}
+		if cur.CreatedBy == SignupActor {
+			if in, err = signupLimits(in); err != nil {
+				return err
+			}
 		}
 		cur.ProductIDs, cur.ProductNames, cur.MinSeverity, cur.EventTypes, cur.Digest =
 			in.ProductIDs, in.ProductNames, in.MinSeverity, in.EventTypes, in.Digest

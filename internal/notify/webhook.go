@@ -9,9 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/patchday/patchday/internal/store"
@@ -46,6 +49,13 @@ type webhookClient struct {
 func newWebhookClient(cfg WebhookConfig) *webhookClient {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = 16
+	if !cfg.AllowPrivate {
+		// The check runs on the address actually dialled, so a name that resolves (or
+		// is rebound) to an internal address is caught too. Through a proxy, the proxy
+		// is what is dialled, and it decides.
+		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: refusePrivate}
+		t.DialContext = d.DialContext
+	}
 	return &webhookClient{maxBody: cfg.MaxResponseBytes, http: &http.Client{
 		Timeout:   cfg.Timeout,
 		Transport: t,
@@ -114,7 +124,8 @@ func (n *Notifier) sendWebhook(ctx context.Context, d *store.ClaimedDelivery) re
 	req.Header.Set(HeaderSignature, Sign(d.Subscription.Secret, now, body))
 	resp, err := n.hook.http.Do(req)
 	if err != nil {
-		return result{err: fmt.Errorf("webhook: %w", err)}
+		// A refused destination stays refused: straight to the dead letters, with the reason.
+		return result{err: fmt.Errorf("webhook: %w", err), permanent: errors.Is(err, ErrPrivateAddress)}
 	}
 	defer resp.Body.Close()
 	// Read (a bounded part of) the answer: it goes into the error, and draining lets the
@@ -133,4 +144,32 @@ func (n *Notifier) sendWebhook(ctx context.Context, d *store.ClaimedDelivery) re
 		}
 		return result{err: fmt.Errorf("webhook answered %s%s", resp.Status, msg)}
 	}
+}
+
+// ErrPrivateAddress is the error of a webhook call to an address that
+// WebhookConfig.AllowPrivate would have to allow.
+var ErrPrivateAddress = errors.New("destination is a loopback, private or link-local address (serve --webhook-allow-private allows it)")
+
+// refusePrivate is a net.Dialer Control function that refuses internal destinations.
+func refusePrivate(_, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return err
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return fmt.Errorf("dial %s: %w", address, err)
+	}
+	if internalAddr(a.Unmap()) {
+		return fmt.Errorf("dial %s: %w", address, ErrPrivateAddress)
+	}
+	return nil
+}
+
+// sharedSpace is the carrier-grade NAT range (RFC 6598), internal like RFC 1918's.
+var sharedSpace = netip.MustParsePrefix("100.64.0.0/10")
+
+func internalAddr(a netip.Addr) bool {
+	return a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
+		a.IsInterfaceLocalMulticast() || a.IsUnspecified() || a.IsMulticast() || sharedSpace.Contains(a)
 }

@@ -223,3 +223,40 @@ func TestDeadLetterAndRetry(t *testing.T) {
 		t.Fatalf("still dead: %+v", dead)
 	}
 }
+
+// Without AllowPrivate, webhooks to internal addresses are refused: a literal one when the
+// subscription is made, and any at dial time (here a loopback receiver), for good.
+func TestWebhookRefusesPrivate(t *testing.T) {
+	e := newEnv(t, store.SQLite, Config{})
+	ctx := context.Background()
+	e.n.cfg.Webhook.AllowPrivate = false
+	for _, addr := range []string{"http://127.0.0.1:8080/hook", "https://10.1.2.3/hook", "https://[fd00::1]/hook",
+		"https://169.254.169.254/latest/meta-data", "https://100.64.0.1/", "http://localhost/hook", "https://[::ffff:192.168.0.1]/"} {
+		_, err := e.n.Subscribe(ctx, e.org.ID, SubscriptionInput{Kind: store.SubscriptionWebhook, Address: addr}, "admin")
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != "address" || !strings.Contains(fe.Reason, "private") {
+			t.Errorf("%s: %v, want a refusal naming address", addr, err)
+		}
+	}
+	if _, err := e.n.Subscribe(ctx, e.org.ID, SubscriptionInput{Kind: store.SubscriptionWebhook, Address: "https://hooks.example.org/x"}, "admin"); err != nil {
+		t.Errorf("a public host: %v", err)
+	}
+
+	// A receiver on loopback, subscribed while allowed, then the client refuses it.
+	hits := 0
+	recv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits++ }))
+	defer recv.Close()
+	e.n.cfg.Webhook.AllowPrivate = true
+	if _, err := e.n.Subscribe(ctx, e.org.ID, SubscriptionInput{Kind: store.SubscriptionWebhook, Address: recv.URL + "/hook"}, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	e.n.cfg.Webhook.AllowPrivate = false
+	e.n.hook = newWebhookClient(WebhookConfig{Timeout: 5 * time.Second, MaxResponseBytes: 1 << 10})
+	req, _ := http.NewRequest(http.MethodPost, recv.URL+"/hook", strings.NewReader("{}"))
+	if _, err := e.n.hook.http.Do(req); !errors.Is(err, ErrPrivateAddress) {
+		t.Errorf("dial to %s: %v, want ErrPrivateAddress", recv.URL, err)
+	}
+	if hits != 0 {
+		t.Errorf("the receiver was called %d times", hits)
+	}
+}

@@ -59,7 +59,7 @@ func (s *Server) authenticateAgent(c *call) error {
 
 // agentEnroll registers a machine with an enrollment token and returns its credential.
 func (s *Server) agentEnroll(c *call) error {
-	source := "enroll:" + info(c.r.Context()).source
+	source := "enroll:" + limitKey(info(c.r.Context()).source)
 	if wait := s.failedAuthWait(source); wait > 0 {
 		c.w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
 		return &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many failed enrollments from this address; try again later"}

@@ -31,6 +31,10 @@ func (s *Server) advisoryReport(c *call) error {
 	default:
 		return errInvalid("tracking_id", "is required (or id)")
 	}
+	if err == nil && !c.mayReadEmbargoed() {
+		// As the advisory's own page: not found while embargoed, as published otherwise.
+		a, err = s.visibleAdvisory(c, a.ID)
+	}
 	if err != nil {
 		return storeErr(err, "advisory")
 	}
@@ -55,7 +59,7 @@ func (s *Server) cveReport(c *call) error {
 	if !cveRE.MatchString(cve) {
 		return errInvalid("cve", "must be a CVE id such as CVE-2021-44228")
 	}
-	rep, err := compliance.ForCVE(c.r.Context(), s.store, c.org.ID, cve, s.cfg.Now())
+	rep, err := compliance.ForCVE(c.r.Context(), s.store, c.org.ID, cve, !c.mayReadEmbargoed(), s.cfg.Now())
 	if err != nil {
 		return err
 	}

@@ -72,12 +72,12 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/api/v1/orgs/{org}/scans/{id}", orgRead, s.getScan},
 		// Notifications: subscriptions, dead letters, the public sign-up and the pages the
 		// links in mails lead to.
-		{"GET", "/api/v1/orgs/{org}/subscriptions", orgRead, s.listSubscriptions},
+		{"GET", "/api/v1/orgs/{org}/subscriptions", orgAdmin, s.listSubscriptions},
 		{"POST", "/api/v1/orgs/{org}/subscriptions", orgAdmin, s.createSubscription},
-		{"GET", "/api/v1/orgs/{org}/subscriptions/{id}", orgRead, s.getSubscription},
+		{"GET", "/api/v1/orgs/{org}/subscriptions/{id}", orgAdmin, s.getSubscription},
 		{"PATCH", "/api/v1/orgs/{org}/subscriptions/{id}", orgAdmin, s.updateSubscription},
 		{"DELETE", "/api/v1/orgs/{org}/subscriptions/{id}", orgAdmin, s.deleteSubscription},
-		{"GET", "/api/v1/orgs/{org}/dead-letters", orgRead, s.listDeadLetters},
+		{"GET", "/api/v1/orgs/{org}/dead-letters", orgAdmin, s.listDeadLetters},
 		{"POST", "/api/v1/orgs/{org}/dead-letters/{id}/retry", orgAdmin, s.retryDelivery},
 		{"POST", "/api/v1/signup", public, s.publicSignup},
 		{"GET", notify.ConfirmPath, public, s.confirmPage},

@@ -172,7 +172,8 @@ type signupRequest struct {
 // limited per source address, and an address already subscribed gets the same answer, so
 // the form does not tell who is subscribed.
 func (s *Server) publicSignup(c *call) error {
-	source := "signup:" + info(c.r.Context()).source
+	// limitKey groups an IPv6 /64 as one source, as for logins.
+	source := "signup:" + limitKey(info(c.r.Context()).source)
 	if wait := s.allowLogin(source); wait > 0 {
 		c.w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
 		return &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many sign-ups from this address; try again later"}
@@ -187,7 +188,7 @@ func (s *Server) publicSignup(c *call) error {
 	}
 	in := notify.SubscriptionInput{Kind: store.SubscriptionEmail, Address: req.Email, ProductNames: req.ProductNames,
 		MinSeverity: req.MinSeverity, EventTypes: req.EventTypes, Digest: req.Digest}
-	created, err := s.notify.Subscribe(c.r.Context(), org.ID, in, "signup")
+	created, err := s.notify.Subscribe(c.r.Context(), org.ID, in, notify.SignupActor)
 	var fe *notify.FieldError
 	switch {
 	case errors.As(err, &fe):
@@ -201,7 +202,7 @@ func (s *Server) publicSignup(c *call) error {
 	case err != nil:
 		return err
 	default:
-		c.user.Username = "signup"
+		c.user.Username = notify.SignupActor
 		if err := s.auditOnly(c, org.ID, "subscription.signup", "subscription", itoa(created.ID), map[string]any{"address": created.Address}); err != nil {
 			return err
 		}

@@ -261,6 +261,14 @@ func (r Reader) ListAdvisories(ctx context.Context, orgID int64, f AdvisoryFilte
 	}
 	if f.PublishedOnly {
 		where = append(where, "published_at IS NOT NULL")
+		// The row's fields are those of the newest revision. While a newer revision waits
+		// for its release they would let filters test what it says: with any filter, such
+		// an advisory is left out until then (an unfiltered list shows its published
+		// revision, through the server's public view).
+		if f.Text != "" || f.CVE != "" || f.Product != "" || f.Severity != "" || f.HasMin || f.Status != "" ||
+			!f.Since.IsZero() || !f.Until.IsZero() {
+			where = append(where, "scheduled_release IS NULL")
+		}
 	}
 	if !f.Since.IsZero() {
 		where = append(where, "current_release >= "+arg(utc(f.Since)))

@@ -367,7 +367,8 @@ func TestSubscriptionsPage(t *testing.T) {
 	}
 	e.createUser("default", "vera", "viewer")
 	sv := e.signIn("vera", "password-of-vera")
-	if p := e.browse("GET", "/o/default/subscriptions", sv, nil); p.status != 200 || strings.Contains(p.body, "subscribe-submit") || strings.Contains(p.body, "/delete\"") {
+	if p := e.browse("GET", "/o/default/subscriptions", sv, nil); p.status != 200 || !contains(p.body, `id="admins-only"`) ||
+		strings.Contains(p.body, "subscribe-submit") || strings.Contains(p.body, "/delete\"") || strings.Contains(p.body, "secops@example.org") {
 		t.Errorf("a viewer's subscriptions page: %d", p.status)
 	}
 }

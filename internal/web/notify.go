@@ -22,6 +22,10 @@ type subscriptionsView struct {
 	Events []string
 	Secret string // a new webhook's signing secret: shown this once
 	Hook   string
+	// AdminsOnly is set for members who are not admins: the API shows subscriptions to
+	// admins only, since addresses are personal data and webhook URLs often carry a
+	// credential.
+	AdminsOnly bool
 }
 
 // eventTypes are the events a subscription can ask for (notify.EventTypes).
@@ -33,6 +37,11 @@ func (c *Console) subscriptions(q *req) error {
 }
 
 func (c *Console) renderSubscriptions(q *req, status int, v subscriptionsView, formErr *apiError) error {
+	if q.role != "admin" {
+		v.AdminsOnly = true
+		c.render(q.w, q, status, "subscriptions", view{Title: "Subscriptions", Nav: "subscriptions", Data: v})
+		return nil
+	}
 	l, err := q.fetchList(orgPath(q.org, "subscriptions"))
 	if err != nil {
 		return err
