@@ -27,7 +27,7 @@ func embargoedCSAF(t *testing.T, id string, rel time.Time, version string) []byt
 
 // A viewer must learn nothing of an embargoed advisory; the advisory and CVE reports answer
 // it whole (title, severity, CVEs) to anyone who can read the organisation.
-func TestReviewEmbargoedAdvisoryInReports(t *testing.T) {
+func TestEmbargoedAdvisoryInReports(t *testing.T) {
 	forEngines(t, func(t *testing.T, e *env) {
 		e.createOrg("a")
 		viewer := e.createUser("a", "vera", store.RoleViewer)
@@ -57,7 +57,7 @@ func TestReviewEmbargoedAdvisoryInReports(t *testing.T) {
 // A published advisory with a scheduled (embargoed) revision: viewers see version 1 only,
 // yet the list's filters match the embargoed revision's fields, so a viewer can test what
 // the coming revision says (its title words, CVEs, severity).
-func TestReviewEmbargoedRevisionListFilters(t *testing.T) {
+func TestEmbargoedRevisionListFilters(t *testing.T) {
 	forEngines(t, func(t *testing.T, e *env) {
 		e.createOrg("a")
 		viewer := e.createUser("a", "vera", store.RoleViewer)

@@ -33,7 +33,7 @@ func redCSAF(t *testing.T, id string) []byte {
 // An anonymous person who signs up through the public form (and confirms their own
 // address) must not receive the organisation's internal events: scan targets and firewall
 // violations, and TLP:RED advisories, which even the CSAF provider gives only to members.
-func TestReviewPublicSignupReceivesInternalEvents(t *testing.T) {
+func TestPublicSignupHearsOnlyPublicEvents(t *testing.T) {
 	forEngines(t, func(t *testing.T, e *env) {
 		e.createOrg("a")
 		ctx := context.Background()
@@ -88,7 +88,7 @@ func TestReviewPublicSignupReceivesInternalEvents(t *testing.T) {
 // addresses by /64 (limitKey) so that one subscriber cycling through its own addresses
 // gains nothing. The sign-up key "signup:ADDR" is no address, so limitKey never groups it:
 // every address of one /64 gets a fresh bucket.
-func TestReviewSignupRateLimitIPv6(t *testing.T) {
+func TestSignupRateLimitIPv6(t *testing.T) {
 	e := newEnvWith(t, store.SQLite, func(c *server.Config) {
 		c.LoginBurst = 3
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
@@ -126,7 +126,7 @@ func TestReviewSignupRateLimitIPv6(t *testing.T) {
 // https://hooks.slack.com/services/T/B/SECRET), and e-mail subscribers' addresses are
 // personal data; a viewer reads both, and every dead letter's payload, although only admins
 // may create, change or delete subscriptions.
-func TestReviewViewerReadsSubscriptionSecrets(t *testing.T) {
+func TestViewerCannotReadSubscriptions(t *testing.T) {
 	forEngines(t, func(t *testing.T, e *env) {
 		e.createOrg("a")
 		viewer := e.createUser("a", "vera", store.RoleViewer)
