@@ -73,9 +73,10 @@ ports and policy violations from scans) by e-mail or to a webhook, filtered by p
 minimum severity and event types. An e-mail subscription starts only when its owner follows the
 link in the confirmation mail; every mail carries a one-click unsubscribe link. A webhook's body
 is signed with HMAC-SHA256 and a timestamp: its secret is printed once, at creation. Anyone can
-also sign up by e-mail without an account (POST /api/v1/signup). See docs/notifications.md.`
+also sign up by e-mail without an account (POST /api/v1/signup), for advisories and advance
+notifications only. See docs/notifications.md.`
 	cmd.AddCommand(newSubscriptionCreateCmd(), newSubscriptionListCmd(), newSubscriptionShowCmd(), newSubscriptionUpdateCmd(),
-		newSubscriptionDeleteCmd())
+		newSubscriptionEnableCmd(), newSubscriptionDeleteCmd())
 	return cmd
 }
 
@@ -254,6 +255,36 @@ func newSubscriptionShowCmd() *cobra.Command {
 	}
 	of.add(cmd)
 	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+func newSubscriptionEnableCmd() *cobra.Command {
+	var of orgFlag
+	cmd := &cobra.Command{
+		Use:   "enable ID",
+		Short: "Enable a subscription disabled because its webhook answered 410 Gone (admins)",
+		Long: `A webhook that answers 410 Gone disables its subscription and sends what was queued for it
+to the dead letters. Once the receiver is back, enable the subscription: new events reach it
+again. Retry its dead letters (patchday dead-letter retry) to send what it missed.`,
+		Example: `  patchday subscription enable --org acme 3`,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			org, err := of.get()
+			if err != nil {
+				return err
+			}
+			c, err := loggedInClient()
+			if err != nil {
+				return err
+			}
+			if err := c.do(cmd.Context(), http.MethodPost, subscriptionPath(org, args[0])+"/enable", nil, nil, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Enabled subscription %s\n", args[0])
+			return nil
+		},
+	}
+	of.add(cmd)
 	return cmd
 }
 

@@ -41,6 +41,10 @@ func TestSubscriptions(t *testing.T) {
 	if out := ok(t, "", "subscription", "show", "2"); !strings.Contains(out, "severity>=critical") || !strings.Contains(out, "awaiting confirmation") {
 		t.Errorf("show: %s", out)
 	}
+	if out := ok(t, "", "subscription", "enable", "1"); !strings.Contains(out, "Enabled subscription 1") {
+		t.Errorf("enable: %s", out)
+	}
+	fails(t, 1, "not found", "", "subscription", "enable", "99")
 	ok(t, "", "subscription", "delete", "1")
 	fails(t, 1, "not found", "", "subscription", "show", "1")
 	if out := ok(t, "", "dead-letter", "list"); strings.Contains(out, "webhook") {

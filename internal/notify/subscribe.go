@@ -314,6 +314,18 @@ func (n *Notifier) DeleteSubscription(ctx context.Context, orgID, id int64) erro
 	return n.st.Update(ctx, func(tx *store.Tx) error { return tx.DeleteSubscription(ctx, orgID, id) })
 }
 
+// Enable lets a subscription that was disabled (its webhook answered 410 Gone) receive
+// events again, for when the receiver is back. It is a no-op for one that is not disabled.
+func (n *Notifier) Enable(ctx context.Context, orgID, id int64) (store.Subscription, error) {
+	var out store.Subscription
+	err := n.st.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		out, err = tx.EnableSubscription(ctx, orgID, id)
+		return err
+	})
+	return out, err
+}
+
 // Subscriptions lists an organisation's subscriptions, a page at a time.
 func (n *Notifier) Subscriptions(ctx context.Context, orgID int64, p store.Page) ([]store.Subscription, error) {
 	return n.st.ListSubscriptions(ctx, orgID, p)
@@ -330,7 +342,7 @@ func (n *Notifier) Retry(ctx context.Context, orgID, deliveryID int64) (store.De
 	var out store.Delivery
 	err := n.st.Update(ctx, func(tx *store.Tx) error {
 		var err error
-		out, err = tx.RetryDelivery(ctx, orgID, deliveryID)
+		out, err = tx.RetryDelivery(ctx, orgID, deliveryID, n.cfg.Now())
 		return err
 	})
 	if err != nil {

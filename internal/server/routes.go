@@ -77,6 +77,7 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/api/v1/orgs/{org}/subscriptions/{id}", orgAdmin, s.getSubscription},
 		{"PATCH", "/api/v1/orgs/{org}/subscriptions/{id}", orgAdmin, s.updateSubscription},
 		{"DELETE", "/api/v1/orgs/{org}/subscriptions/{id}", orgAdmin, s.deleteSubscription},
+		{"POST", "/api/v1/orgs/{org}/subscriptions/{id}/enable", orgAdmin, s.enableSubscription},
 		{"GET", "/api/v1/orgs/{org}/dead-letters", orgAdmin, s.listDeadLetters},
 		{"POST", "/api/v1/orgs/{org}/dead-letters/{id}/retry", orgAdmin, s.retryDelivery},
 		{"POST", "/api/v1/signup", public, s.publicSignup},

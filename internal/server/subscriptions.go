@@ -107,6 +107,26 @@ func (s *Server) updateSubscription(c *call) error {
 	return nil
 }
 
+// enableSubscription lifts the disabling of a subscription whose webhook answered 410 Gone.
+func (s *Server) enableSubscription(c *call) error {
+	sub, err := s.subscriptionOf(c)
+	if err != nil {
+		return err
+	}
+	out, err := s.notify.Enable(c.r.Context(), c.org.ID, sub.ID)
+	if err != nil {
+		return storeErr(err, "subscription "+itoa(sub.ID))
+	}
+	if sub.DisabledAt != nil {
+		if err := s.auditOnly(c, c.org.ID, "subscription.enable", "subscription", itoa(sub.ID),
+			map[string]any{"disabled_reason": sub.DisabledReason}); err != nil {
+			return err
+		}
+	}
+	writeJSON(c.w, http.StatusOK, out)
+	return nil
+}
+
 func (s *Server) deleteSubscription(c *call) error {
 	sub, err := s.subscriptionOf(c)
 	if err != nil {

@@ -235,3 +235,67 @@ func TestWebhookDeadLetterRetry(t *testing.T) {
 		}
 	})
 }
+
+// A webhook that answers 410 Gone disables its subscription; once the receiver is back an
+// admin enables it, new events reach it, and its dead letter can be retried.
+func TestWebhookGoneThenEnable(t *testing.T) {
+	forEngines(t, func(t *testing.T, e *env) {
+		e.createOrg("a")
+		var gone atomic.Bool
+		gone.Store(true)
+		var calls atomic.Int32
+		recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if gone.Load() {
+				w.WriteHeader(http.StatusGone)
+				return
+			}
+			calls.Add(1)
+		}))
+		defer recv.Close()
+		var sub store.Subscription
+		e.must(201, "POST", "/api/v1/orgs/a/subscriptions", e.admin, map[string]any{"kind": "webhook", "address": recv.URL + "/hook",
+			"event_types": []string{"scan.violation"}}).json(t, &sub)
+		n := e.srv.Notifier()
+		ctx := context.Background()
+		e.must(201, "POST", "/api/v1/orgs/a/scans", e.admin, testScan())
+		n.RunOnce(ctx)
+		e.must(200, "GET", "/api/v1/orgs/a/subscriptions/"+itoa(sub.ID), e.admin, nil).json(t, &sub)
+		if sub.DisabledAt == nil || !strings.Contains(sub.DisabledReason, "410") {
+			t.Fatalf("after 410: %+v", sub)
+		}
+
+		gone.Store(false)
+		e.must(201, "POST", "/api/v1/orgs/a/scans", e.admin, testScan())
+		n.RunOnce(ctx)
+		if c := calls.Load(); c != 0 {
+			t.Fatalf("a disabled subscription got %d calls", c)
+		}
+		viewer := e.createUser("a", "vera", store.RoleViewer)
+		e.must(403, "POST", "/api/v1/orgs/a/subscriptions/"+itoa(sub.ID)+"/enable", viewer, nil)
+		e.must(404, "POST", "/api/v1/orgs/a/subscriptions/999/enable", e.admin, nil)
+		id := sub.ID
+		sub = store.Subscription{}
+		e.must(200, "POST", "/api/v1/orgs/a/subscriptions/"+itoa(id)+"/enable", e.admin, nil).json(t, &sub)
+		if sub.DisabledAt != nil || sub.DisabledReason != "" {
+			t.Errorf("after enable: %+v", sub)
+		}
+		if ev := e.lastAudit(); ev.Action != "subscription.enable" || ev.Actor != "admin" {
+			t.Errorf("enable audit %+v", ev)
+		}
+		e.must(201, "POST", "/api/v1/orgs/a/scans", e.admin, testScan())
+		n.RunOnce(ctx)
+		if c := calls.Load(); c != 1 {
+			t.Errorf("after enable, %d calls for one new event, want 1", c)
+		}
+		var dead struct{ Items []store.Delivery }
+		e.must(200, "GET", "/api/v1/orgs/a/dead-letters", e.admin, nil).json(t, &dead)
+		if len(dead.Items) != 1 {
+			t.Fatalf("dead letters %+v", dead.Items)
+		}
+		e.must(200, "POST", "/api/v1/orgs/a/dead-letters/"+itoa(dead.Items[0].ID)+"/retry", e.admin, nil)
+		n.RunOnce(ctx)
+		if c := calls.Load(); c != 2 {
+			t.Errorf("after the retry, %d calls, want 2", c)
+		}
+	})
+}

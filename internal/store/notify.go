@@ -227,6 +227,17 @@ func (tx *Tx) DisableSubscription(ctx context.Context, id int64, reason string) 
 	return nil
 }
 
+// EnableSubscription lifts DisableSubscription: the subscription receives new events again
+// (its dead letters stay dead until retried).
+func (tx *Tx) EnableSubscription(ctx context.Context, orgID, id int64) (Subscription, error) {
+	out, err := scanSubscription(tx.queryRow(ctx, `UPDATE notify_subscriptions SET disabled_at = NULL, disabled_reason = '',
+		updated_at = $3 WHERE org_id = $1 AND id = $2 RETURNING `+subCols, orgID, id, Now()))
+	if err != nil {
+		return Subscription{}, fmt.Errorf("enable subscription %d: %w", id, mapErr(err))
+	}
+	return out, nil
+}
+
 // PurgeUnconfirmed deletes the e-mail subscriptions created before the time and never
 // confirmed, and returns how many.
 func (tx *Tx) PurgeUnconfirmed(ctx context.Context, before time.Time) (int64, error) {
@@ -475,9 +486,9 @@ func (r Reader) ListDeliveries(ctx context.Context, orgID int64, state string, p
 }
 
 // RetryDelivery puts a dead delivery back in the queue, due now, with its attempts reset.
-func (tx *Tx) RetryDelivery(ctx context.Context, orgID, id int64) (Delivery, error) {
+func (tx *Tx) RetryDelivery(ctx context.Context, orgID, id int64, now time.Time) (Delivery, error) {
 	d, err := scanDelivery(tx.queryRow(ctx, `UPDATE notify_outbox SET state = 'pending', attempts = 0, next_attempt_at = $3,
-		lease_until = NULL WHERE org_id = $1 AND id = $2 AND state = 'dead' RETURNING `+deliveryCols, orgID, id, Now()))
+		lease_until = NULL WHERE org_id = $1 AND id = $2 AND state = 'dead' RETURNING `+deliveryCols, orgID, id, now.UTC().Truncate(time.Microsecond)))
 	if err != nil {
 		return Delivery{}, fmt.Errorf("retry delivery %d: %w", id, mapErr(err))
 	}

@@ -308,7 +308,7 @@ func testNotifyFailDeadRetry(t *testing.T, s *store.Store) {
 		t.Fatal("claimed a dead letter")
 	}
 	update(t, s, func(tx *store.Tx) error {
-		r, err := tx.RetryDelivery(ctx, o.ID, d.ID)
+		r, err := tx.RetryDelivery(ctx, o.ID, d.ID, store.Now())
 		if err == nil && (r.State != store.DeliveryPending || r.Attempts != 0) {
 			err = fmt.Errorf("retried %+v", r)
 		}
@@ -318,7 +318,7 @@ func testNotifyFailDeadRetry(t *testing.T, s *store.Store) {
 		t.Fatal("retried dead letter not due")
 	}
 	other := notifyOrg2(t, s)
-	err = s.Update(ctx, func(tx *store.Tx) error { _, err := tx.RetryDelivery(ctx, other.ID, d.ID); return err })
+	err = s.Update(ctx, func(tx *store.Tx) error { _, err := tx.RetryDelivery(ctx, other.ID, d.ID, store.Now()); return err })
 	if !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("retry from another organisation: %v, want ErrNotFound", err)
 	}
