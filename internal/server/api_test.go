@@ -322,6 +322,7 @@ func TestAuditEveryMutation(t *testing.T) {
 			{"POST /api/v1/orgs/{org}/scans", "/api/v1/orgs/a/scans", e.admin, testScan(), "scan.upload", "1", true, ""},
 			{"POST /api/v1/orgs/{org}/subscriptions", "/api/v1/orgs/a/subscriptions", e.admin, map[string]any{"kind": "webhook", "address": "http://127.0.0.1:9/hook"}, "subscription.create", "1", true, ""},
 			{"PATCH /api/v1/orgs/{org}/subscriptions/{id}", "/api/v1/orgs/a/subscriptions/1", e.admin, map[string]any{"min_severity": "high"}, "subscription.update", "1", true, ""},
+			{"POST /api/v1/orgs/{org}/subscriptions/{id}/enable", "/api/v1/orgs/a/subscriptions/1/enable", e.admin, nil, "subscription.enable", "1", true, ""},
 			{"DELETE /api/v1/orgs/{org}/subscriptions/{id}", "/api/v1/orgs/a/subscriptions/1", e.admin, nil, "subscription.delete", "1", true, ""},
 			{"POST /api/v1/orgs/{org}/scan-schedules", "/api/v1/orgs/a/scan-schedules", e.admin, map[string]any{"name": "lan", "group": "pilot"}, "scan_schedule.create", "lan", true, ""},
 			{"PATCH /api/v1/orgs/{org}/scan-schedules/{name}", "/api/v1/orgs/a/scan-schedules/lan", e.admin, map[string]any{"every": "168h"}, "scan_schedule.update", "lan", true, ""},

@@ -117,11 +117,9 @@ func (s *Server) enableSubscription(c *call) error {
 	if err != nil {
 		return storeErr(err, "subscription "+itoa(sub.ID))
 	}
-	if sub.DisabledAt != nil {
-		if err := s.auditOnly(c, c.org.ID, "subscription.enable", "subscription", itoa(sub.ID),
-			map[string]any{"disabled_reason": sub.DisabledReason}); err != nil {
-			return err
-		}
+	if err := s.auditOnly(c, c.org.ID, "subscription.enable", "subscription", itoa(sub.ID),
+		map[string]any{"was_disabled": sub.DisabledAt != nil, "disabled_reason": sub.DisabledReason}); err != nil {
+		return err
 	}
 	writeJSON(c.w, http.StatusOK, out)
 	return nil
