@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -122,18 +123,42 @@ func PublishDue(ctx context.Context, st *store.Store, now time.Time, limit int) 
 // AdvanceSummary is what an advance notification says of a release: counts, the highest
 // severity and the affected products, never titles or CVEs.
 type AdvanceSummary struct {
-	ReleaseAt  time.Time `json:"release_at"`
-	Kind       string    `json:"kind"`
-	Advisories int       `json:"advisories"`
-	New        int       `json:"new"`
-	Revised    int       `json:"revised"`
-	Severity   string    `json:"severity"` // the highest
-	Products   []string  `json:"products"`
+	ReleaseAt time.Time `json:"release_at"`
+	Kind      string    `json:"kind"`
+	NoticeContent
+}
+
+// NoticeContent is the part of an advance notification that can change before the release;
+// a change after the notice went out is told in a revised notice.
+type NoticeContent struct {
+	Advisories int      `json:"advisories"`
+	New        int      `json:"new"`
+	Revised    int      `json:"revised"`
+	Severity   string   `json:"severity"` // the highest
+	Products   []string `json:"products"` // sorted
+}
+
+// key is the content's canonical JSON, stored with the release to see changes.
+func (c NoticeContent) key() string {
+	b, _ := json.Marshal(c) // plain fields: cannot fail
+	return string(b)
+}
+
+// Said is what the notice of this summary says, in the form Release.AdvanceSummary keeps.
+func (s AdvanceSummary) Said() string { return s.key() }
+
+// AdvanceNotice is the "advance_notification" event's details: the summary, which notice
+// of the release this is (1, then 2, 3 ... for revised notices) and, in a revised one, what
+// the one before said.
+type AdvanceNotice struct {
+	AdvanceSummary
+	Revision int            `json:"revision"`
+	Previous *NoticeContent `json:"previous,omitempty"`
 }
 
 // SummarizeRelease builds the advance notification of the advisories of one release.
 func SummarizeRelease(at time.Time, kind string, as []store.ScheduledAdvisory) AdvanceSummary {
-	s := AdvanceSummary{ReleaseAt: at.UTC(), Kind: kind, Advisories: len(as), Severity: "unknown", Products: []string{}}
+	s := AdvanceSummary{ReleaseAt: at.UTC(), Kind: kind, NoticeContent: NoticeContent{Advisories: len(as), Severity: "unknown", Products: []string{}}}
 	seen := map[string]bool{}
 	for _, a := range as {
 		if a.Revised {
@@ -151,23 +176,47 @@ func SummarizeRelease(at time.Time, kind string, as []store.ScheduledAdvisory) A
 			}
 		}
 	}
+	slices.Sort(s.Products)
 	return s
 }
 
 // NotifyRelease records the advance notification of an organisation's release (creating the
-// release row when missing) exactly once: a release notified before, by this node or
-// another, changes nothing. It reports whether it raised the event.
+// release row when missing) exactly once, and a revised notice once for each change of
+// what it says before the release: an unchanged release, or one notified (or revised) by
+// this node or another meanwhile, changes nothing. It reports whether it raised an event.
 func NotifyRelease(ctx context.Context, tx *store.Tx, orgID int64, sum AdvanceSummary, now time.Time) (bool, error) {
 	rel, _, err := tx.EnsureRelease(ctx, orgID, sum.ReleaseAt, sum.Kind, "", "publisher")
 	if err != nil {
 		return false, err
 	}
-	ok, err := tx.MarkAdvanceNotified(ctx, rel.ID, now)
-	if err != nil || !ok {
-		return false, err
-	}
 	sum.Kind = rel.Kind
-	b, err := json.Marshal(sum)
+	said := sum.Said()
+	notice := AdvanceNotice{AdvanceSummary: sum, Revision: 1}
+	switch {
+	case rel.AdvanceNotifiedAt == nil:
+		ok, err := tx.MarkAdvanceNotified(ctx, rel.ID, said, now)
+		if err != nil || !ok {
+			return false, err
+		}
+	case rel.AdvanceSummary == said:
+		return false, nil
+	case rel.AdvanceSummary == "":
+		// Notified before notices were kept: what it said is unknown, so keep this one
+		// without telling anyone.
+		_, err := tx.ReviseAdvanceNotice(ctx, rel.ID, "", said, false)
+		return false, err
+	default:
+		ok, err := tx.ReviseAdvanceNotice(ctx, rel.ID, rel.AdvanceSummary, said, true)
+		if err != nil || !ok {
+			return false, err
+		}
+		var prev NoticeContent
+		if err := json.Unmarshal([]byte(rel.AdvanceSummary), &prev); err != nil {
+			return false, fmt.Errorf("release %d: the notice sent before: %w", rel.ID, err)
+		}
+		notice.Revision, notice.Previous = rel.AdvanceRevision+1, &prev
+	}
+	b, err := json.Marshal(notice)
 	if err != nil {
 		return false, err
 	}

@@ -191,6 +191,7 @@ type apiReleaseDay struct {
 	Title             string     `json:"title"`
 	AdvanceNoticeAt   time.Time  `json:"advance_notice_at"`
 	AdvanceNotifiedAt *time.Time `json:"advance_notified_at"`
+	AdvanceRevision   int        `json:"advance_revision"`
 	AdvisoryCount     int        `json:"advisory_count"`
 	Advisories        []struct {
 		TrackingID string `json:"tracking_id"`
@@ -230,6 +231,9 @@ func newReleaseListCmd() *cobra.Command {
 					notice := d.AdvanceNoticeAt.Local().Format(time.DateTime)
 					if d.AdvanceNotifiedAt != nil {
 						notice = "sent " + d.AdvanceNotifiedAt.Local().Format(time.DateTime)
+						if d.AdvanceRevision > 1 {
+							notice += fmt.Sprintf(", revised %d times", d.AdvanceRevision-1)
+						}
 					}
 					kind := d.Kind
 					if d.Title != "" {

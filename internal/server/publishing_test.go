@@ -352,3 +352,74 @@ func mustZone(t *testing.T, name string) *time.Location {
 	}
 	return l
 }
+
+// An advisory scheduled into a release after its advance notification went out gets the
+// subscribers a revised notice, once, saying what the one before said; nothing changes,
+// nothing is sent, on any node.
+func TestAdvanceNoticeRevised(t *testing.T) {
+	forEngines(t, func(t *testing.T, e *env) {
+		e.createOrg("a")
+		org := orgID(t, e.store, "a")
+		rel := time.Now().Add(2 * time.Hour)
+		e.must(201, "POST", "/api/v1/orgs/a/advisories", e.admin, futureCSAF(t, "ADV-2026-1", rel, ""))
+		publish := func(s *server.Server) {
+			t.Helper()
+			for range 2 {
+				if err := s.Publish(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		publish(e.srv)
+		if n := len(eventsOf(t, e.store, org, "advance_notification")); n != 1 {
+			t.Fatalf("%d advance notifications, want 1", n)
+		}
+		// A second advisory for the same release, and a second node.
+		e.must(201, "POST", "/api/v1/orgs/a/advisories", e.admin, futureCSAF(t, "ADV-2026-2", rel, ""))
+		other := server.New(server.Config{Store: e.store, Now: e.clock})
+		publish(other)
+		publish(e.srv)
+		adv := eventsOf(t, e.store, org, "advance_notification")
+		if len(adv) != 2 {
+			t.Fatalf("%d advance notifications after the change, want 2", len(adv))
+		}
+		var first, second struct {
+			Advisories int `json:"advisories"`
+			New        int `json:"new"`
+			Revision   int `json:"revision"`
+			Previous   *struct {
+				Advisories int `json:"advisories"`
+			} `json:"previous"`
+		}
+		// ListEvents is newest first.
+		if err := json.Unmarshal(adv[1].Details, &first); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(adv[0].Details, &second); err != nil {
+			t.Fatal(err)
+		}
+		if first.Advisories != 1 || first.Revision != 1 || first.Previous != nil {
+			t.Errorf("first notice %s", adv[1].Details)
+		}
+		if second.Advisories != 2 || second.New != 2 || second.Revision != 2 || second.Previous == nil || second.Previous.Advisories != 1 {
+			t.Errorf("revised notice %s", adv[0].Details)
+		}
+		if strings.Contains(string(adv[0].Details), "ADV-2026") {
+			t.Errorf("the revised notice names advisories: %s", adv[0].Details)
+		}
+		var rels struct {
+			Items []struct {
+				At       time.Time `json:"release_at"`
+				Revision int       `json:"advance_revision"`
+			}
+		}
+		e.must(200, "GET", "/api/v1/orgs/a/releases?count=24", e.admin, nil).json(t, &rels)
+		found := false
+		for _, r := range rels.Items {
+			found = found || r.Revision == 2
+		}
+		if !found {
+			t.Errorf("no release shows advance_revision 2: %+v", rels.Items)
+		}
+	})
+}

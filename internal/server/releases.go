@@ -127,6 +127,7 @@ type releaseDay struct {
 	Title             string                    `json:"title,omitempty"`
 	AdvanceNoticeAt   time.Time                 `json:"advance_notice_at"`
 	AdvanceNotifiedAt *time.Time                `json:"advance_notified_at,omitempty"`
+	AdvanceRevision   int                       `json:"advance_revision,omitempty"` // notices sent: 1, more when revised
 	AdvisoryCount     int                       `json:"advisory_count"`
 	Advisories        []store.ScheduledAdvisory `json:"advisories,omitempty"`
 }
@@ -185,7 +186,7 @@ func (s *Server) releaseDays(ctx context.Context, orgID int64, nc notify.Release
 	}
 	for _, r := range stored {
 		d := add(r.At, r.Kind)
-		d.Kind, d.Title, d.AdvanceNotifiedAt = r.Kind, r.Title, r.AdvanceNotifiedAt
+		d.Kind, d.Title, d.AdvanceNotifiedAt, d.AdvanceRevision = r.Kind, r.Title, r.AdvanceNotifiedAt, r.AdvanceRevision
 	}
 	as, err := s.store.ScheduledAdvisories(ctx, orgID, now, until)
 	if err != nil {
@@ -346,7 +347,8 @@ func (s *Server) Publish(ctx context.Context) error {
 }
 
 // advanceNotifications raises the "advance_notification" event of each release with
-// scheduled advisories whose notice time has come.
+// scheduled advisories whose notice time has come, and a revised one when what it said
+// changed before the release (advisories added or moved away, a severity raised).
 func (s *Server) advanceNotifications(ctx context.Context, now time.Time) error {
 	as, err := s.store.ScheduledAdvisories(ctx, 0, now, now.Add(advanceHorizon))
 	if err != nil {
@@ -380,14 +382,14 @@ func (s *Server) advanceNotifications(ctx context.Context, now time.Time) error 
 		if now.Before(nc.AdvanceNoticeTime(at)) {
 			continue
 		}
-		if rel, err := s.store.ReleaseAt(ctx, k.org, at); err == nil && rel.AdvanceNotifiedAt != nil {
-			continue // the common case, without a write transaction
-		}
 		kind := releaseKindOOB
 		if nc.IsReleaseDay(at) {
 			kind = releaseKindMonthy
 		}
 		sum := catalog.SummarizeRelease(at, kind, g)
+		if rel, err := s.store.ReleaseAt(ctx, k.org, at); err == nil && rel.AdvanceNotifiedAt != nil && rel.AdvanceSummary == sum.Said() {
+			continue // the common case, without a write transaction
+		}
 		err := s.store.Update(ctx, func(tx *store.Tx) error {
 			_, err := catalog.NotifyRelease(ctx, tx, k.org, sum, now)
 			return err

@@ -174,15 +174,22 @@ type Release struct {
 	Kind              string     `json:"kind"` // monthly or out_of_band
 	Title             string     `json:"title,omitempty"`
 	AdvanceNotifiedAt *time.Time `json:"advance_notified_at,omitempty"`
-	CreatedAt         time.Time  `json:"created_at"`
-	CreatedBy         string     `json:"created_by"`
+	// AdvanceSummary is the JSON of what the advance notification last said ("" before
+	// the first, and for notifications sent before summaries were kept).
+	AdvanceSummary string `json:"-"`
+	// AdvanceRevision counts the advance notifications sent: 1, and one more for each
+	// revised notice.
+	AdvanceRevision int       `json:"advance_revision,omitempty"`
+	CreatedAt       time.Time `json:"created_at"`
+	CreatedBy       string    `json:"created_by"`
 }
 
-const releaseCols = `id, org_id, release_at, kind, title, advance_notified_at, created_at, created_by`
+const releaseCols = `id, org_id, release_at, kind, title, advance_notified_at, advance_summary, advance_revision, created_at, created_by`
 
 func scanRelease(row interface{ Scan(...any) error }) (Release, error) {
 	var r Release
-	err := row.Scan(&r.ID, &r.OrgID, &r.At, &r.Kind, &r.Title, &r.AdvanceNotifiedAt, &r.CreatedAt, &r.CreatedBy)
+	err := row.Scan(&r.ID, &r.OrgID, &r.At, &r.Kind, &r.Title, &r.AdvanceNotifiedAt, &r.AdvanceSummary, &r.AdvanceRevision,
+		&r.CreatedAt, &r.CreatedBy)
 	return r, err
 }
 
@@ -229,12 +236,32 @@ func (r Reader) ListReleases(ctx context.Context, orgID int64, from, until time.
 	return out, rows.Err()
 }
 
-// MarkAdvanceNotified records that a release's advance notification went out. Like
-// PublishAdvisory it changes a row only once: false means another transaction did it.
-func (tx *Tx) MarkAdvanceNotified(ctx context.Context, releaseID int64, now time.Time) (bool, error) {
-	res, err := tx.exec(ctx, `UPDATE releases SET advance_notified_at = $1 WHERE id = $2 AND advance_notified_at IS NULL`, utc(now), releaseID)
+// MarkAdvanceNotified records that a release's advance notification went out, saying
+// summary. Like PublishAdvisory it changes a row only once: false means another transaction
+// did it.
+func (tx *Tx) MarkAdvanceNotified(ctx context.Context, releaseID int64, summary string, now time.Time) (bool, error) {
+	res, err := tx.exec(ctx, `UPDATE releases SET advance_notified_at = $1, advance_summary = $3, advance_revision = 1
+		WHERE id = $2 AND advance_notified_at IS NULL`, utc(now), releaseID, summary)
 	if err != nil {
 		return false, fmt.Errorf("advance notification: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// ReviseAdvanceNotice replaces what a release's advance notification said, from previous
+// to summary, counting a revision when count is set. Conditional on previous, so of
+// several transactions revising at once one does; false means another did (or the notice
+// changed meanwhile).
+func (tx *Tx) ReviseAdvanceNotice(ctx context.Context, releaseID int64, previous, summary string, count bool) (bool, error) {
+	inc := 0
+	if count {
+		inc = 1
+	}
+	res, err := tx.exec(ctx, `UPDATE releases SET advance_summary = $3, advance_revision = advance_revision + $4
+		WHERE id = $1 AND advance_notified_at IS NOT NULL AND advance_summary = $2`, releaseID, previous, summary, inc)
+	if err != nil {
+		return false, fmt.Errorf("revise advance notification: %w", err)
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
