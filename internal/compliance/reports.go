@@ -418,9 +418,15 @@ func TakeSnapshot(ctx context.Context, st *store.Store, orgID int64, now time.Ti
 	if err != nil {
 		return store.Snapshot{}, err
 	}
+	return SaveSnapshot(ctx, st, orgID, rep, now)
+}
+
+// SaveSnapshot stores the snapshot of the day of an organisation's report made at now, and
+// raises the compliance.below_threshold event when it is below the policy's minimum.
+func SaveSnapshot(ctx context.Context, st *store.Store, orgID int64, rep OrgReport, now time.Time) (store.Snapshot, error) {
 	s := store.Snapshot{Day: now.UTC().Format(time.DateOnly), Computers: rep.Computers, Compliant: rep.Compliant,
 		MissingCritical: rep.BySeverity["critical"], MissingHigh: rep.BySeverity["high"], MissingTotal: rep.Missing, TakenAt: now.UTC()}
-	err = st.Update(ctx, func(tx *store.Tx) error {
+	err := st.Update(ctx, func(tx *store.Tx) error {
 		if err := tx.SaveSnapshot(ctx, orgID, s); err != nil {
 			return err
 		}

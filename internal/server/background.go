@@ -68,7 +68,9 @@ func (s *Server) hourly(ctx context.Context) {
 	}
 }
 
-// TakeSnapshots stores today's compliance snapshot of every organisation.
+// TakeSnapshots stores today's compliance snapshot of every organisation. The reports it
+// makes also fill the fleet report cache, so that after a start (the first run) the first
+// dashboard does not wait for its organisation's fleet to be judged.
 func (s *Server) TakeSnapshots(ctx context.Context) error {
 	p := store.Page{Limit: 500}
 	for {
@@ -77,7 +79,13 @@ func (s *Server) TakeSnapshots(ctx context.Context) error {
 			return err
 		}
 		for _, o := range orgs {
-			if _, err := compliance.TakeSnapshot(ctx, s.store, o.ID, s.cfg.Now()); err != nil {
+			rep, err := s.computeReport(ctx, reportKey{org: o.ID}, s.reports.gen(o.ID), func(ctx context.Context, now time.Time) (compliance.OrgReport, error) {
+				return compliance.ForOrg(ctx, s.store, o.ID, now)
+			})
+			if err != nil {
+				return err
+			}
+			if _, err := compliance.SaveSnapshot(ctx, s.store, o.ID, rep, rep.ComputedAt); err != nil {
 				return err
 			}
 		}

@@ -172,11 +172,16 @@ func TestApplicabilityAndReports(t *testing.T) {
 		if err := e.srv.TakeSnapshots(t.Context()); err != nil {
 			t.Fatal(err)
 		}
+		e.advance(5 * time.Second)
 		var org compliance.OrgReport
 		e.must(200, "GET", "/api/v1/orgs/a/reports/compliance", e.admin, nil).json(t, &org)
 		if org.Computers != 4 || org.Compliant != 3 || org.BySeverity["critical"] != 1 || org.WithCritical != 1 ||
 			len(org.Snapshots) != 1 || org.Snapshots[0].Compliant != 3 || org.Snapshots[0].Day != time.Now().UTC().Format(time.DateOnly) {
 			t.Errorf("organisation report %+v", org)
+		}
+		// The report is the one the snapshot was taken from, cached.
+		if len(org.Snapshots) == 1 && org.ComputedAt.Sub(org.Snapshots[0].TakenAt).Abs() > time.Millisecond {
+			t.Errorf("report computed at %s, snapshot taken at %s: the snapshot did not fill the cache", org.ComputedAt, org.Snapshots[0].TakenAt)
 		}
 		var cve compliance.CVEReport
 		r := e.do("GET", "/api/v1/orgs/a/reports/cve?cve=not-a-cve", e.admin, nil)

@@ -110,6 +110,9 @@ func (s *Server) computeReport(ctx context.Context, key reportKey, gen uint64, c
 		return rep, err
 	}
 	rep.ComputedAt = now.UTC()
+	if rc.reports == nil {
+		rc.reports = map[reportKey]*cachedReport{}
+	}
 	if c := rc.reports[key]; c == nil || !c.at.After(now) {
 		rc.reports[key] = &cachedReport{rep: rep, at: now, gen: gen, took: took}
 	}
