@@ -62,7 +62,9 @@ type serveOptions struct {
 // smtpOptions say how the server sends notification mails.
 type smtpOptions struct {
 	host, username, passwordFile, from, startTLS, auth string
+	caFile, helo, unsubscribeMailto, digestZone        string
 	port                                               int
+	timeout                                            time.Duration
 }
 
 func newServeCmd() *cobra.Command { return newServerCmd(false) }
@@ -150,6 +152,11 @@ Plain HTTP is served only on loopback addresses; anywhere else give --tls-cert a
 	f.StringVar(&o.smtp.auth, "smtp-auth", "plain", "SMTP AUTH mechanism: plain or login (only over TLS)")
 	f.StringVar(&o.smtp.from, "smtp-from", "", `the From of notification mails, such as "patchday <security@example.org>" (required with --smtp-host)`)
 	f.StringVar(&o.smtp.startTLS, "smtp-starttls", "opportunistic", "STARTTLS: opportunistic (when offered), mandatory (refuse to send without) or none")
+	f.StringVar(&o.smtp.caFile, "smtp-ca-file", "", "PEM file of the CA certificates that the mail server's certificate must chain to (default the system's)")
+	f.DurationVar(&o.smtp.timeout, "smtp-timeout", 30*time.Second, "how long one SMTP command may take")
+	f.StringVar(&o.smtp.helo, "smtp-helo", "", "the name given in EHLO (default the host of --public-url)")
+	f.StringVar(&o.smtp.unsubscribeMailto, "smtp-unsubscribe-mailto", "", "an address that takes unsubscribe mails: adds a mailto: to List-Unsubscribe for mail clients without one-click")
+	f.StringVar(&o.smtp.digestZone, "digest-timezone", "UTC", "IANA time zone whose days the daily digests cover, such as Europe/Berlin")
 	f.StringVar(&o.openpgpKey, "openpgp-key", "", "armored OpenPGP private key (mode 0600) that signs the CSAF provider's documents; default <data>/openpgp.asc, created when missing; every node of a cluster needs the same")
 	f.StringVar(&o.csafProviderOrg, "csaf-provider-org", server.InitialOrg, "slug of the organisation whose published advisories the CSAF provider at /.well-known/csaf/ serves")
 	f.StringVar(&o.securityContact, "security-contact", "", "the Contact of /.well-known/security.txt, a mailto: or https: URI; default mailto:security@ the public host")

@@ -157,7 +157,7 @@ func newSubscriptionCreateCmd() *cobra.Command {
 				fmt.Fprintf(w, "Signing secret (shown only now; give it to the receiver): %s\n", s.Secret)
 				return nil
 			}
-			fmt.Fprintf(w, "Created e-mail subscription %d for %s (%s): a confirmation link was sent to the address\n", s.ID, s.Address, s.filters())
+			fmt.Fprintf(w, "Created e-mail subscription %d for %s (%s): a confirmation mail to the address is queued; it starts when its owner follows the link\n", s.ID, s.Address, s.filters())
 			return nil
 		},
 	}
@@ -173,17 +173,38 @@ func newSubscriptionUpdateCmd() *cobra.Command {
 	var of orgFlag
 	var f subscriptionFlags
 	cmd := &cobra.Command{
-		Use:     "update ID [--product NAME] [--min-severity S] [--event TYPE] [--digest none|daily]",
-		Short:   "Replace a subscription's filters (admins); what is not given matches everything",
-		Example: `  patchday subscription update --org acme 3 --min-severity critical`,
-		Args:    exactArgs(1),
+		Use:   "update ID [--product NAME] [--min-severity S] [--event TYPE] [--digest none|daily]",
+		Short: "Change a subscription's filters (admins); what is not given stays as it is",
+		Long: `Change a subscription's filters and digest option. A flag given replaces that filter (several
+--product or --event flags make its new list); a flag not given leaves it as it is; an empty
+value (--product "", --event "", --min-severity "") removes the filter, so it matches
+everything. The address cannot change: make a new subscription.`,
+		Example: `  patchday subscription update --org acme 3 --min-severity critical
+  patchday subscription update --org acme 3 --event ""    # all event types again`,
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			org, err := of.get()
 			if err != nil {
 				return err
 			}
+			// Only the flags given, empty ones too: the API keeps what it is not sent.
 			req := map[string]any{}
-			f.put(req)
+			fl := cmd.Flags()
+			if fl.Changed("product") {
+				req["product_names"] = f.products
+			}
+			if fl.Changed("min-severity") {
+				req["min_severity"] = f.minSeverity
+			}
+			if fl.Changed("event") {
+				req["event_types"] = f.events
+			}
+			if fl.Changed("digest") {
+				req["digest"] = f.digest
+			}
+			if len(req) == 0 {
+				return usageError{fmt.Errorf("nothing to change: give --product, --min-severity, --event or --digest")}
+			}
 			c, err := loggedInClient()
 			if err != nil {
 				return err

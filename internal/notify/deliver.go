@@ -50,7 +50,7 @@ func (n *Notifier) worker(ctx context.Context, sent *atomic.Int64) error {
 		var batch []store.ClaimedDelivery
 		err := n.st.Update(ctx, func(tx *store.Tx) error {
 			var err error
-			batch, err = tx.ClaimDeliveries(ctx, now, now.Add(n.cfg.Lease), n.cfg.ClaimBatch)
+			batch, err = tx.ClaimDeliveries(ctx, now, now.Add(n.cfg.Lease), n.cfg.ClaimBatch, n.cfg.SMTP.Host == "")
 			return err
 		})
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/patchday/patchday/internal/store"
+	"github.com/patchday/patchday/internal/store/storetest"
 )
 
 var (
@@ -284,5 +285,36 @@ func TestSMTPAuth(t *testing.T) {
 				t.Fatal("the server accepted a message without authentication")
 			}
 		})
+	}
+}
+
+// Without a mail server, e-mail waits in the outbox (webhooks go out); a notifier that has
+// one then sends it.
+func TestEmailWaitsForMailServer(t *testing.T) {
+	st := storetest.Open(t, store.SQLite)
+	e := newEnvOn(t, st, Config{})
+	e.subscribe(t, SubscriptionInput{Kind: "email", Address: "alice@example.org"})
+	for range 3 {
+		if n := e.deliver(t); n != 0 {
+			t.Fatalf("delivered %d without a mail server", n)
+		}
+		e.clock.Advance(time.Hour)
+	}
+	ctx := context.Background()
+	pending, err := st.ListDeliveries(ctx, e.org.ID, store.DeliveryPending, store.Page{Limit: 10})
+	if err != nil || len(pending) != 1 || pending[0].Attempts != 0 {
+		t.Fatalf("pending %+v, %v: want the confirmation request, never attempted", pending, err)
+	}
+	if dead, _ := st.ListDeliveries(ctx, e.org.ID, store.DeliveryDead, store.Page{Limit: 10}); len(dead) != 0 {
+		t.Fatalf("dead letters without a mail server: %+v", dead)
+	}
+
+	srv := startSMTP(t, smtpOptions{})
+	withMail := newEnvOn(t, st, Config{SMTP: srv.config()})
+	if n := withMail.deliver(t); n != 1 {
+		t.Fatalf("delivered %d once a mail server is configured, want 1", n)
+	}
+	if m := srv.waitFor(t, 1); !strings.Contains(m[0].Header.Get("To"), "alice@example.org") {
+		t.Errorf("To = %q", m[0].Header.Get("To"))
 	}
 }

@@ -182,7 +182,8 @@ type Notifier struct {
 }
 
 // New checks the configuration and returns a Notifier. Without SMTP.Host, e-mail
-// deliveries fail (and are retried) until one is configured.
+// deliveries (confirmation requests too) wait in the outbox until a notifier with one
+// runs; webhooks are sent.
 func New(st *store.Store, cfg Config, log *slog.Logger) (*Notifier, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -67,7 +67,7 @@ func TestRestartLosesNothingSendsNothingTwice(t *testing.T) {
 	// Nothing stays leased after a clean stop: the rest is due at once for the next node.
 	claimed := 0
 	st.Update(ctx, func(tx *store.Tx) error {
-		ds, err := tx.ClaimDeliveries(ctx, e.clock.Now(), e.clock.Now().Add(time.Minute), subscribers)
+		ds, err := tx.ClaimDeliveries(ctx, e.clock.Now(), e.clock.Now().Add(time.Minute), subscribers, false)
 		claimed = len(ds)
 		return fmt.Errorf("roll back: %w", err)
 	})
@@ -85,7 +85,7 @@ func TestRestartLosesNothingSendsNothingTwice(t *testing.T) {
 	}
 	e = newEnvOn(t, st, cfg)
 	if err := st.Update(ctx, func(tx *store.Tx) error {
-		_, err := tx.ClaimDeliveries(ctx, e.clock.Now(), e.clock.Now().Add(e.n.cfg.Lease), 25)
+		_, err := tx.ClaimDeliveries(ctx, e.clock.Now(), e.clock.Now().Add(e.n.cfg.Lease), 25, false)
 		return err
 	}); err != nil {
 		t.Fatal(err)

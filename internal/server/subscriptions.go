@@ -88,12 +88,39 @@ func (s *Server) updateSubscription(c *call) error {
 	if err != nil {
 		return err
 	}
-	var in notify.SubscriptionInput
-	if err := decode(c.w, c.r, &in); err != nil {
+	// PATCH: what the body leaves out stays as it is; an empty value ("" or []) matches
+	// everything.
+	var p struct {
+		Kind         string    `json:"kind"`
+		Address      string    `json:"address"`
+		ProductIDs   *[]int64  `json:"product_ids"`
+		ProductNames *[]string `json:"product_names"`
+		MinSeverity  *string   `json:"min_severity"`
+		EventTypes   *[]string `json:"event_types"`
+		Digest       *string   `json:"digest"`
+	}
+	if err := decode(c.w, c.r, &p); err != nil {
 		return err
 	}
-	if (in.Kind != "" && in.Kind != sub.Kind) || (in.Address != "" && in.Address != sub.Address) {
+	if (p.Kind != "" && p.Kind != sub.Kind) || (p.Address != "" && p.Address != sub.Address) {
 		return errInvalid("address", "cannot change; make a new subscription")
+	}
+	in := notify.SubscriptionInput{Kind: sub.Kind, Address: sub.Address, ProductIDs: sub.ProductIDs, ProductNames: sub.ProductNames,
+		MinSeverity: sub.MinSeverity, EventTypes: sub.EventTypes, Digest: sub.Digest}
+	if p.ProductIDs != nil {
+		in.ProductIDs = *p.ProductIDs
+	}
+	if p.ProductNames != nil {
+		in.ProductNames = *p.ProductNames
+	}
+	if p.MinSeverity != nil {
+		in.MinSeverity = *p.MinSeverity
+	}
+	if p.EventTypes != nil {
+		in.EventTypes = *p.EventTypes
+	}
+	if p.Digest != nil {
+		in.Digest = *p.Digest
 	}
 	out, err := s.notify.UpdateFilters(c.r.Context(), c.org.ID, sub.ID, in)
 	if err != nil {
@@ -225,7 +252,7 @@ func (s *Server) publicSignup(c *call) error {
 			return err
 		}
 	}
-	writeJSON(c.w, http.StatusAccepted, map[string]string{"status": "a confirmation link was sent to " + req.Email})
+	writeJSON(c.w, http.StatusAccepted, map[string]string{"status": "a confirmation link is on its way to " + req.Email})
 	return nil
 }
 

@@ -197,6 +197,13 @@ func TestWebhookDeadLetterRetry(t *testing.T) {
 		if r := e.do("PATCH", "/api/v1/orgs/a/subscriptions/"+itoa(created.ID), e.admin, map[string]any{"address": "https://other.example/"}); r.status != 400 {
 			t.Errorf("changing the address: %d %s", r.status, r.body)
 		}
+		// PATCH keeps what it does not name.
+		var patched store.Subscription
+		e.must(200, "PATCH", "/api/v1/orgs/a/subscriptions/"+itoa(created.ID), e.admin, map[string]any{"min_severity": "low"}).json(t, &patched)
+		if patched.MinSeverity != "low" || len(patched.EventTypes) != 1 || patched.EventTypes[0] != "scan.violation" {
+			t.Errorf("after PATCH of min_severity alone: %+v", patched)
+		}
+		e.must(200, "PATCH", "/api/v1/orgs/a/subscriptions/"+itoa(created.ID), e.admin, map[string]any{"min_severity": ""})
 
 		// A policy violation is an event for it.
 		e.must(201, "POST", "/api/v1/orgs/a/scans", e.admin, testScan())

@@ -403,17 +403,22 @@ type ClaimedDelivery struct {
 // other workers skip these rows until the lease expires. On PostgreSQL rows another node is
 // claiming at the same moment are skipped (FOR UPDATE SKIP LOCKED), not waited for; on
 // SQLite the single writer serialises claims. Deliveries of disabled or unconfirmed
-// subscriptions wait (a confirmation request goes to an unconfirmed one).
-func (tx *Tx) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit int) ([]ClaimedDelivery, error) {
+// subscriptions wait (a confirmation request goes to an unconfirmed one). With webhooksOnly
+// (no mail server configured), e-mail deliveries wait too.
+func (tx *Tx) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit int, webhooksOnly bool) ([]ClaimedDelivery, error) {
 	lock := ""
 	if tx.engine == Postgres {
 		lock = ` FOR UPDATE OF o SKIP LOCKED`
+	}
+	only := ""
+	if webhooksOnly {
+		only = ` AND s.kind = 'webhook'`
 	}
 	now = now.UTC().Truncate(time.Microsecond)
 	ds, err := tx.deliveries(ctx, `UPDATE notify_outbox SET lease_until = $2, attempts = attempts + 1 WHERE id IN (
 		SELECT o.id FROM notify_outbox o JOIN notify_subscriptions s ON s.id = o.subscription_id
 		WHERE o.state = 'pending' AND o.next_attempt_at <= $1 AND (o.lease_until IS NULL OR o.lease_until <= $1)
-		AND s.disabled_at IS NULL AND (s.confirmed_at IS NOT NULL OR o.kind = 'subscription.confirm')
+		AND s.disabled_at IS NULL AND (s.confirmed_at IS NOT NULL OR o.kind = 'subscription.confirm')`+only+`
 		ORDER BY o.next_attempt_at, o.id LIMIT $3`+lock+`) RETURNING `+deliveryCols,
 		now, leaseUntil.UTC().Truncate(time.Microsecond), limit)
 	if err != nil {

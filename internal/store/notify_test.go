@@ -78,7 +78,7 @@ func claim(t *testing.T, s *store.Store, now time.Time, lease time.Duration, lim
 	var out []store.ClaimedDelivery
 	update(t, s, func(tx *store.Tx) error {
 		var err error
-		out, err = tx.ClaimDeliveries(context.Background(), now, now.Add(lease), limit)
+		out, err = tx.ClaimDeliveries(context.Background(), now, now.Add(lease), limit, false)
 		return err
 	})
 	return out
@@ -253,7 +253,7 @@ func TestNotifyConcurrentClaims(t *testing.T) {
 						var got []store.ClaimedDelivery
 						err := st.Update(ctx, func(tx *store.Tx) error {
 							var err error
-							got, err = tx.ClaimDeliveries(ctx, time.Now(), time.Now().Add(time.Hour), 7)
+							got, err = tx.ClaimDeliveries(ctx, time.Now(), time.Now().Add(time.Hour), 7, false)
 							return err
 						})
 						if err != nil {
