@@ -222,18 +222,47 @@ func TestConsoleEndToEnd(t *testing.T) {
 		t.Errorf("computer page after the install:\n%s", text)
 	}
 
-	// Phone width: the dashboard still renders, without sideways scrolling of the page.
-	var scrollW, clientW int
-	run("phone width", chromedp.EmulateViewport(390, 844), chromedp.Navigate(base+"/o/default/"), chromedp.WaitVisible("#compliance-percent", chromedp.ByID),
-		chromedp.Evaluate(`document.documentElement.scrollWidth`, &scrollW), chromedp.Evaluate(`document.documentElement.clientWidth`, &clientW),
-		shot("09-dashboard-phone"), chromedp.EmulateViewport(1280, 1000))
-	if scrollW > clientW+1 {
-		t.Errorf("at phone width the page is %dpx wide in a %dpx viewport", scrollW, clientW)
+	// An admin creates a group, a ring with a maintenance window, from the groups page.
+	run("create a group",
+		chromedp.Click(`//nav//a[text()="Groups"]`),
+		chromedp.WaitVisible("#group-create", chromedp.ByID),
+		chromedp.SendKeys("#g-name", "canary", chromedp.ByID),
+		chromedp.SendKeys("#g-ring", "1", chromedp.ByID),
+		chromedp.SendKeys("#g-win", "sat 00:00-06:00", chromedp.ByID),
+		chromedp.Click("#group-create", chromedp.ByID),
+		chromedp.WaitVisible(".flash", chromedp.ByQuery),
+		chromedp.Location(&loc),
+		chromedp.Text("main", &text, chromedp.ByQuery),
+		shot("09-group-created"))
+	if loc != base+"/o/default/groups/canary?done=group-created" || !contains(text, "The group is created.", "sat 00:00-06:00 (UTC)") {
+		t.Errorf("after creating a group, at %s:\n%s", loc, text)
 	}
+	var g struct{ Ring *int }
+	if e.api(200, "GET", "/api/v1/orgs/default/groups/canary", e.admin, nil, &g); g.Ring == nil || *g.Ring != 1 {
+		t.Errorf("the group made in the browser: ring %v, want 1", g.Ring)
+	}
+
+	// Phone width: the pages still render, forms included, without sideways scrolling of the
+	// page.
+	run("phone width", chromedp.EmulateViewport(390, 844))
+	for i, p := range []string{"/o/default/", "/o/default/groups", "/o/default/groups/pilot", "/o/default/rules", "/o/default/releases",
+		"/o/default/users", "/o/default/enrollment", "/o/default/updates/example-sql-engine-2022.160.4140"} {
+		var scrollW, clientW int
+		actions := []chromedp.Action{chromedp.Navigate(base + p), chromedp.WaitVisible("main h1", chromedp.ByQuery),
+			chromedp.Evaluate(`document.documentElement.scrollWidth`, &scrollW), chromedp.Evaluate(`document.documentElement.clientWidth`, &clientW)}
+		if i == 0 {
+			actions = append(actions, shot("10-dashboard-phone"))
+		}
+		run("phone width "+p, actions...)
+		if scrollW > clientW+1 {
+			t.Errorf("at phone width %s is %dpx wide in a %dpx viewport", p, scrollW, clientW)
+		}
+	}
+	run("desktop width", chromedp.EmulateViewport(1280, 1000))
 
 	// Sign out: the token is revoked, and pages send the browser to the login again.
 	run("log out", chromedp.Click("#logout", chromedp.ByID), chromedp.WaitVisible("#username", chromedp.ByID),
-		chromedp.Text("main", &text, chromedp.ByQuery), shot("10-logged-out"))
+		chromedp.Text("main", &text, chromedp.ByQuery), shot("11-logged-out"))
 	if !strings.Contains(text, "signed out") {
 		t.Errorf("after signing out: %q", text)
 	}

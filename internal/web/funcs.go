@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -49,6 +50,11 @@ var funcs = template.FuncMap{
 	"list":   func(s ...string) []string { return s },
 	"label":  func(s string) string { return strings.ReplaceAll(s, "_", " ") },
 	"field":  field,
+	// Forms (admin.go): a field's value, a ticked box, the field the API's error names.
+	"val":     val,
+	"ticked":  ticked,
+	"invalid": invalid,
+	"zones":   func() []string { return timeZones },
 	"weekday": func(v any) string {
 		n, err := strconv.Atoi(str(v))
 		if err != nil || n < 0 || n > 6 {
@@ -204,3 +210,38 @@ func field(o any, k string) any {
 	m, _ := o.(obj)
 	return m[k]
 }
+
+// val is the value a form's field shows: as posted when the page answers that form, else def.
+func val(p *posted, form, key string, def any) string {
+	if p != nil && p.Name == form {
+		return p.Values.Get(key)
+	}
+	return str(def)
+}
+
+// ticked tells whether a box of a form was ticked when the page answers that form.
+func ticked(p *posted, form, key string, value any) bool {
+	return p != nil && p.Name == form && slices.Contains(p.Values[key], str(value))
+}
+
+// invalid marks an input as invalid when the page answers its form and the error names one of
+// its fields (a list's field, such as groups[1], names the list).
+func invalid(v view, form string, fields ...string) template.HTMLAttr {
+	p, e := v.Posted, v.Error
+	if p == nil || p.Name != form || e == nil || e.Field == "" {
+		return ""
+	}
+	for _, f := range fields {
+		if e.Field == f || strings.HasPrefix(e.Field, f+"[") {
+			return `aria-invalid="true"`
+		}
+	}
+	return ""
+}
+
+// timeZones are the suggestions of the time zone fields; any IANA name is accepted.
+var timeZones = []string{"UTC", "Europe/London", "Europe/Dublin", "Europe/Lisbon", "Europe/Paris", "Europe/Berlin", "Europe/Zurich",
+	"Europe/Vienna", "Europe/Rome", "Europe/Madrid", "Europe/Amsterdam", "Europe/Stockholm", "Europe/Warsaw", "Europe/Helsinki",
+	"Europe/Athens", "Europe/Istanbul", "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
+	"America/Toronto", "America/Sao_Paulo", "Asia/Kolkata", "Asia/Singapore", "Asia/Shanghai", "Asia/Tokyo", "Australia/Sydney",
+	"Pacific/Auckland"}

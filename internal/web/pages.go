@@ -331,12 +331,32 @@ func (c *Console) group(q *req) error {
 	return nil
 }
 
+type rulesView struct {
+	Rules  []any
+	Groups []any // for the admins' form
+}
+
 func (c *Console) rules(q *req) error {
-	l, err := q.api.get(q.ctx(), orgPath(q.org, "rules"), nil)
+	var v rulesView
+	err := parallel(
+		func() error {
+			l, err := q.api.get(q.ctx(), orgPath(q.org, "rules"), nil)
+			v.Rules = items(l)
+			return err
+		},
+		func() error {
+			if q.role != "admin" {
+				return nil
+			}
+			g, err := q.api.get(q.ctx(), orgPath(q.org, "groups"), nil)
+			v.Groups = items(g)
+			return err
+		},
+	)
 	if err != nil {
 		return err
 	}
-	c.render(q.w, q, http.StatusOK, "rules", view{Title: "Auto-approval rules", Nav: "rules", Data: items(l)})
+	c.render(q.w, q, http.StatusOK, "rules", view{Title: "Auto-approval rules", Nav: "rules", Data: v})
 	return nil
 }
 

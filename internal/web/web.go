@@ -95,6 +95,25 @@ func New(cfg Config) (*Console, error) {
 	c.mux.HandleFunc("POST "+o+"/subscriptions", c.session(c.subscribe))
 	c.mux.HandleFunc("POST "+o+"/subscriptions/{id}/delete", c.session(c.unsubscribe))
 	c.mux.HandleFunc("GET "+o+"/releases", c.session(c.releases))
+	// The administration forms (admin.go).
+	c.mux.HandleFunc("POST "+o+"/groups", c.session(c.createGroup))
+	c.mux.HandleFunc("POST "+o+"/groups/{name}/edit", c.session(c.editGroup))
+	c.mux.HandleFunc("POST "+o+"/groups/{name}/delete", c.session(c.deleteGroup))
+	c.mux.HandleFunc("POST "+o+"/groups/{name}/members", c.session(c.addMember))
+	c.mux.HandleFunc("POST "+o+"/groups/{name}/members/{computer}/remove", c.session(c.removeMember))
+	c.mux.HandleFunc("POST "+o+"/rules", c.session(c.createRule))
+	c.mux.HandleFunc("POST "+o+"/rules/{rule}/delete", c.session(c.deleteRule))
+	c.mux.HandleFunc("POST "+o+"/updates/{name}/halt", c.session(c.haltRollout))
+	c.mux.HandleFunc("POST "+o+"/updates/{name}/resume", c.session(c.resumeRollout))
+	c.mux.HandleFunc("POST "+o+"/updates/{name}/withdraw", c.session(c.withdrawApproval))
+	c.mux.HandleFunc("POST "+o+"/release-calendar", c.session(c.setCalendar))
+	c.mux.HandleFunc("POST "+o+"/releases", c.session(c.createRelease))
+	c.mux.HandleFunc("POST "+o+"/users", c.session(c.addUser))
+	c.mux.HandleFunc("POST "+o+"/users/{user}/role", c.session(c.setRole))
+	c.mux.HandleFunc("POST "+o+"/users/{user}/remove", c.session(c.removeUser))
+	c.mux.HandleFunc("GET "+o+"/enrollment", c.session(c.enrollment))
+	c.mux.HandleFunc("POST "+o+"/enrollment", c.session(c.createEnrollToken))
+	c.mux.HandleFunc("POST "+o+"/enrollment/{id}/revoke", c.session(c.revokeEnrollToken))
 	return c, nil
 }
 
@@ -162,6 +181,8 @@ type req struct {
 	csrf string
 	org  string // the organisation of the path, if any
 	role string // the caller's role there
+	// posted is the form the page answers, when a form's POST renders the page (admin.go).
+	posted *posted
 }
 
 // me is the signed-in user as /api/v1/me tells.
@@ -262,6 +283,7 @@ type view struct {
 	Nav     string // the current section, for aria-current
 	Flash   string
 	Error   *apiError
+	Posted  *posted // the form the page answers: the values the API refused, or a secret
 	Data    any
 	Version string
 }
@@ -272,6 +294,12 @@ func (c *Console) render(w http.ResponseWriter, q *req, status int, page string,
 		v.Orgs = q.orgs()
 		if v.Flash == "" {
 			v.Flash = flashText(q.r.URL.Query().Get("done"))
+		}
+		if p := q.posted; p != nil && v.Error == nil {
+			v.Posted, v.Error = p, p.Err
+			if p.Status != 0 {
+				status = p.Status
+			}
 		}
 	}
 	t := c.pages[page]
@@ -315,6 +343,24 @@ var flashes = map[string]string{
 	"loggedout":    "You are signed out.",
 	"subscribed":   "Subscribed. An e-mail subscription starts when its owner follows the link in the confirmation mail.",
 	"unsubscribed": "The subscription is removed.",
+	// admin.go
+	"group-created":   "The group is created.",
+	"group-saved":     "The group is saved. Its computers get the new windows and limits at their next check-in.",
+	"group-deleted":   "The group is deleted, with its approvals and auto-approval rules.",
+	"member-added":    "The computer is in the group.",
+	"member-removed":  "The computer is out of the group.",
+	"rule-created":    "The rule is created. Rules run every minute and whenever an update arrives.",
+	"rule-deleted":    "The rule is deleted. What it approved stays approved.",
+	"halted":          "The rollout is halted: no more computers of the group start the update until it is resumed.",
+	"resumed":         "The rollout is resumed.",
+	"withdrawn":       "The decision is withdrawn: the update is not approved for the group any more.",
+	"calendar-saved":  "The release calendar is saved.",
+	"release-created": "The out-of-band release is added.",
+	"user-added":      "The user is added. Give them their password through a safe channel.",
+	"role-changed":    "The role is changed.",
+	"user-removed":    "The user is removed from the organisation.",
+	"enroll-created":  "The enrollment token is created.",
+	"enroll-revoked":  "The enrollment token is revoked. Machines it enrolled keep their own credentials.",
 }
 
 func flashText(k string) string { return flashes[k] }
