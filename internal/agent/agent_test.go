@@ -240,6 +240,15 @@ func (m *machine) installed(t *testing.T, pkg string) string {
 	return v
 }
 
+// preinstall gives the machine pkg at an old version (0.1-1), before it enrolls: an update
+// concerns, and reaches, only a machine with an affected version of its package.
+func (m *machine) preinstall(t *testing.T, pkg string) {
+	t.Helper()
+	if r := m.dpkg.InstallDeb(context.Background(), buildDeb(t, pkg, "0.1-1", ""), pkg, "0.1-1"); !r.Installed {
+		t.Fatalf("installing %s 0.1-1: %+v", pkg, r)
+	}
+}
+
 // buildDeb makes a real .deb with dpkg-deb: pkg at ver, one file, and optionally a postinst.
 func buildDeb(t *testing.T, pkg, ver, postinst string) string {
 	t.Helper()
@@ -375,6 +384,7 @@ func TestTamperingIsRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFleet(t)
 			m := newMachine(t, "h")
+			m.preinstall(t, "pd-evil")
 			a := enroll(t, f, m)
 			st, _ := a.Status()
 			f.debUpdate("pd-evil-2", buildDeb(t, "pd-evil", "2.0-1", ""), "pd-evil", "2.0-1")
@@ -382,7 +392,7 @@ func TestTamperingIsRefused(t *testing.T) {
 			f.setTamper(tc.tamper)
 			_, err := a.RunOnce(context.Background())
 			f.setTamper(nil)
-			if v := m.installed(t, "pd-evil"); v != "" {
+			if v := m.installed(t, "pd-evil"); v != "0.1-1" {
 				t.Fatalf("installed %s from a tampered delivery", v)
 			}
 			tc.check(t, f, a, st.ComputerID, err)
@@ -406,6 +416,7 @@ func refusedList(t *testing.T, f *fleet, a *agent.Agent, id int64, err error) {
 func TestReplayedListIsRefused(t *testing.T) {
 	f := newFleet(t)
 	m := newMachine(t, "h")
+	m.preinstall(t, "pd-old")
 	a := enroll(t, f, m)
 	st, _ := a.Status()
 	f.debUpdate("pd-old-1", buildDeb(t, "pd-old", "1.0-1", ""), "pd-old", "1.0-1")
@@ -436,7 +447,7 @@ func TestReplayedListIsRefused(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "older than the last") {
 		t.Errorf("replay: %v", err)
 	}
-	if v := m.installed(t, "pd-old"); v != "" {
+	if v := m.installed(t, "pd-old"); v != "0.1-1" {
 		t.Errorf("a replayed list installed pd-old %s", v)
 	}
 }
@@ -446,6 +457,7 @@ func TestReplayedListIsRefused(t *testing.T) {
 func TestOfflineSpool(t *testing.T) {
 	f := newFleet(t)
 	m := newMachine(t, "h")
+	m.preinstall(t, "pd-net")
 	a := enroll(t, f, m)
 	st, _ := a.Status()
 	f.debUpdate("pd-net-1", buildDeb(t, "pd-net", "1.0-1", ""), "pd-net", "1.0-1")
@@ -512,6 +524,7 @@ func TestOfflineSpool(t *testing.T) {
 func TestRecoverAfterInterruptedInstall(t *testing.T) {
 	f := newFleet(t)
 	m := newMachine(t, "h")
+	m.preinstall(t, "pd-kill")
 	a := enroll(t, f, m)
 	st, _ := a.Status()
 	deb := buildDeb(t, "pd-kill", "1.0-1", "")
@@ -624,6 +637,7 @@ func TestArtifactEndToEnd(t *testing.T) {
 func TestForgedAcknowledgements(t *testing.T) {
 	f := newFleet(t)
 	m := newMachine(t, "h")
+	m.preinstall(t, "pd-ack")
 	a := enroll(t, f, m)
 	st, _ := a.Status()
 	f.debUpdate("pd-ack-1", buildDeb(t, "pd-ack", "1.0-1", ""), "pd-ack", "1.0-1")

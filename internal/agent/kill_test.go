@@ -85,6 +85,7 @@ func runAgentOnce(t *testing.T, m *machine) string {
 func TestKilledDuringDownloadResumes(t *testing.T) {
 	f := newFleet(t)
 	m := newMachine(t, "h")
+	m.preinstall(t, "pd-big")
 	a := enroll(t, f, m)
 	st, _ := a.Status()
 	// 2 MiB of incompressible content: the trickle takes over a second.
@@ -137,6 +138,7 @@ func TestKilledDuringDownloadResumes(t *testing.T) {
 func TestKilledDuringInstallReportsTrueState(t *testing.T) {
 	f := newFleet(t)
 	m := newMachine(t, "h")
+	m.preinstall(t, "pd-slow")
 	a := enroll(t, f, m)
 	st, _ := a.Status()
 	os.WriteFile(filepath.Join(m.root, "slow"), nil, 0o644)

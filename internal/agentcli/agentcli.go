@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/patchday/patchday/internal/agent"
 	"github.com/patchday/patchday/internal/agent/installer"
+	"github.com/patchday/patchday/internal/inventory"
 )
 
 // Exit codes: 0 success, 1 failure, 2 a wrong command line.
@@ -72,7 +74,7 @@ service (see the systemd unit in packaging/).`,
 	pf.StringVar(&g.state, "state", agent.DefaultStateDir, "state directory: identity, spool, downloads")
 	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	pf.StringVar(&g.dpkgRoot, "dpkg-root", "", "install into this root directory instead of / (dpkg --root)")
+	pf.StringVar(&g.dpkgRoot, "dpkg-root", "", "install into this root directory instead of / (dpkg --root); the packages reported are then its")
 	pf.StringVar(&g.dpkgAdmin, "dpkg-admindir", "", "dpkg database directory (default <dpkg-root>/var/lib/dpkg)")
 	pf.StringArrayVar(&g.aptOpts, "apt-option", nil, "extra apt-get -o setting, such as Dir::Etc::SourceList=/etc/apt/patchday.list (repeatable)")
 	root.AddCommand(newEnrollCmd(g, version), newRunCmd(g, version), newStatusCmd(g, version), newVersionCmd(version))
@@ -94,8 +96,16 @@ func (g *globals) config(version string, stderr io.Writer) (agent.Config, error)
 	default:
 		return agent.Config{}, usageError{fmt.Errorf("--log-format %q: must be text or json", g.logFormat)}
 	}
-	return agent.Config{StateDir: g.state, Version: version, Logger: slog.New(h),
-		Dpkg: installer.Dpkg{Root: g.dpkgRoot, AdminDir: g.dpkgAdmin}, AptOptions: g.aptOpts}, nil
+	cfg := agent.Config{StateDir: g.state, Version: version, Logger: slog.New(h),
+		Dpkg: installer.Dpkg{Root: g.dpkgRoot, AdminDir: g.dpkgAdmin}, AptOptions: g.aptOpts}
+	// The packages reported are those of the dpkg database the agent installs into.
+	if admin := g.dpkgAdmin; admin != "" || g.dpkgRoot != "" {
+		if admin == "" {
+			admin = filepath.Join(g.dpkgRoot, "var/lib/dpkg")
+		}
+		cfg.Collector = &inventory.Collector{DpkgStatus: filepath.Join(admin, "status")}
+	}
+	return cfg, nil
 }
 
 func newEnrollCmd(g *globals, version string) *cobra.Command {

@@ -425,7 +425,13 @@ func newComputerAssignCmd() *cobra.Command {
 		Short: "Approve an update for one computer (admins and operators)",
 		Long: `Approve an update for one computer. Its agent receives it in its signed assignment list
 at its next check-in and installs it inside a maintenance window, or at once when the deadline
-(RFC 3339) has passed.`,
+(RFC 3339) has passed.
+
+The approval never overrides applicability: on a computer that does not need the update (the
+package is not installed or already newer, or a newer update that supersedes it is offered
+instead) it is recorded, the computer keeps its state (not_applicable, installed,
+superseded) and is not counted as missing the update, and its agent gets the update only
+once the computer comes to need it.`,
 		Example: `  patchday computer assign --org acme web-01 openssl-3.0.11-1-deb12u2 --deadline 2026-12-01T18:00:00Z`,
 		Args:    exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -451,13 +457,25 @@ at its next check-in and installs it inside a maintenance window, or at once whe
 			if err := c.do(cmd.Context(), http.MethodPut, computerPath(org, args[0])+"/assignments/"+url.PathEscape(args[1]), nil, req, &cu); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Assigned %s to %s (state %s)\n", args[1], args[0], cu.State)
+			fmt.Fprintln(cmd.OutOrStdout(), assignedMessage(args[1], args[0], cu.State))
 			return nil
 		},
 	}
 	of.add(cmd)
 	cmd.Flags().StringVar(&deadline, "deadline", "", "install even outside maintenance windows after this time (RFC 3339)")
 	return cmd
+}
+
+// assignedMessage says what an assignment did: approved for install, or approved where the
+// computer does not need the update (state names where it stands).
+func assignedMessage(update, computer, state string) string {
+	switch state {
+	case "approved", "failed":
+		return fmt.Sprintf("Assigned %s to %s (state %s)", update, computer, state)
+	case "superseded":
+		return fmt.Sprintf("Assigned %s to %s: approved, but superseded on %s by a newer update it needs (state %s)", update, computer, computer, state)
+	}
+	return fmt.Sprintf("Assigned %s to %s: approved, but not needed on %s (state %s)", update, computer, computer, state)
 }
 
 func newComputerUnassignCmd() *cobra.Command {

@@ -77,6 +77,24 @@ installer: {type: apt}
 	if st, _ := a.Status(); len(st.Pending) != 1 || st.Pending[0] != "openssl-fix" {
 		t.Errorf("the agent's pending updates: %+v", st.Pending)
 	}
+	// An update the machine does not need (its openssl is newer): approved, but not needed,
+	// and its agent is not sent it.
+	ok(t, "", "update", "create", "-f", writeTemp(t, "old.yaml", `name: openssl-old-fix
+title: An older OpenSSL fix
+classification: security
+applicability: {purl: "pkg:deb/debian/openssl", vers: "vers:deb/<3.0.11-1"}
+installer: {type: apt}
+`))
+	if out := ok(t, "", "computer", "assign", "web-01", "openssl-old-fix"); !strings.Contains(out, "Assigned openssl-old-fix to web-01: approved, but not needed on web-01 (state not_applicable)") {
+		t.Errorf("assign of an update the computer does not need: %s", out)
+	}
+	if _, err := a.CheckIn(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := a.Status(); len(st.Pending) != 1 || st.Pending[0] != "openssl-fix" {
+		t.Errorf("the agent's pending updates after assigning one it does not need: %+v", st.Pending)
+	}
+	ok(t, "", "computer", "unassign", "web-01", "openssl-old-fix")
 	ok(t, "", "computer", "unassign", "web-01", "openssl-fix")
 	fails(t, 1, "not found", "", "computer", "unassign", "web-01", "openssl-fix")
 
@@ -217,7 +235,14 @@ func TestGroups(t *testing.T) {
 	members := func(group string) []string {
 		t.Helper()
 		var hosts []string
-		for _, c := range jsonOut[[]struct{ Hostname string }](t, ok(t, "", "group", "show", group, "-o", "json")) {
+		g := jsonOut[struct {
+			Name       string
+			MemberList []struct{ Hostname string } `json:"member_list"`
+		}](t, ok(t, "", "group", "show", group, "-o", "json"))
+		if g.Name != group {
+			t.Errorf("group show -o json: name %q", g.Name)
+		}
+		for _, c := range g.MemberList {
 			hosts = append(hosts, c.Hostname)
 		}
 		return hosts

@@ -12,16 +12,21 @@ import (
 )
 
 type apiGroup struct {
-	ID          int64     `json:"id"`
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	Rule        string    `json:"rule"`
-	Ring        *int      `json:"ring"`
-	Windows     string    `json:"windows"`
-	Timezone    string    `json:"timezone"`
-	Members     int       `json:"members"`
-	CreatedAt   time.Time `json:"created_at"`
-	CreatedBy   string    `json:"created_by"`
+	ID          int64  `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Rule        string `json:"rule"`
+	Ring        *int   `json:"ring"`
+	Windows     string `json:"windows"`
+	Timezone    string `json:"timezone"`
+	Members     int    `json:"members"`
+	// Rollout limits (see group create --help).
+	MaxStarts          int       `json:"max_starts"`
+	StartWindowMinutes int       `json:"start_window_minutes"`
+	HaltFailurePct     int       `json:"halt_failure_pct"`
+	HaltMinAttempts    int       `json:"halt_min_attempts"`
+	CreatedAt          time.Time `json:"created_at"`
+	CreatedBy          string    `json:"created_by"`
 }
 
 func (g apiGroup) kind() string {
@@ -29,6 +34,21 @@ func (g apiGroup) kind() string {
 		return "static"
 	}
 	return "dynamic"
+}
+
+// limits says a group's rollout limits in a line.
+func (g apiGroup) limits() string {
+	var out []string
+	if g.MaxStarts > 0 {
+		out = append(out, fmt.Sprintf("at most %d starts per %d min", g.MaxStarts, g.StartWindowMinutes))
+	}
+	if g.HaltFailurePct > 0 {
+		out = append(out, fmt.Sprintf("halt above %d%% failed (after %d attempts)", g.HaltFailurePct, g.HaltMinAttempts))
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, "; ")
 }
 
 func ringCell(r *int) string {
@@ -195,17 +215,32 @@ func newGroupShowCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var raw json.RawMessage
+			if err := c.do(cmd.Context(), http.MethodGet, groupPath(org, args[0]), nil, nil, &raw); err != nil {
+				return err
+			}
 			var g apiGroup
-			if err := c.do(cmd.Context(), http.MethodGet, groupPath(org, args[0]), nil, nil, &g); err != nil {
+			if err := decodeItem(raw, &g); err != nil {
 				return err
 			}
 			items, more, err := c.list(cmd.Context(), groupPath(org, args[0])+"/members", nil, lf.limit)
 			if err != nil {
 				return err
 			}
+			if lf.output == outputJSON {
+				// The group as the API shows it, with its members.
+				var obj map[string]json.RawMessage
+				if err := json.Unmarshal(raw, &obj); err != nil {
+					return fmt.Errorf("unexpected answer from the server: %w", err)
+				}
+				list, _ := json.Marshal(items)
+				obj["member_list"] = list
+				return printJSON(cmd.OutOrStdout(), obj)
+			}
 			if lf.output == outputTable {
 				if err := keyValues(cmd.OutOrStdout(), "name", g.Name, "kind", g.kind(), "rule", g.Rule, "ring", ringCell(g.Ring),
-					"windows", g.Windows, "timezone", g.Timezone, "description", g.Description, "members", fmt.Sprint(g.Members)); err != nil {
+					"windows", g.Windows, "timezone", g.Timezone, "rollout limits", g.limits(), "description", g.Description,
+					"members", fmt.Sprint(g.Members)); err != nil {
 					return err
 				}
 				fmt.Fprintln(cmd.OutOrStdout())

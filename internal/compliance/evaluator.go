@@ -127,6 +127,14 @@ func ruleOf(u store.UpdateRule) (applicability.Update, bool, error) {
 		Supersedes: u.Supersedes, Prerequisites: u.Prerequisites}, true, nil
 }
 
+// Judges says whether the evaluator decides which computers an update (its definition)
+// concerns: a deb package with a version range. The others concern only the computers they
+// are assigned to by hand.
+func Judges(definition json.RawMessage) bool {
+	_, ok, err := ruleOf(store.UpdateRule{Definition: definition})
+	return ok && err == nil
+}
+
 // Load reads the fleet and the catalog into memory, then evaluates every update and brings
 // the stored states in line. The server calls it once at start.
 func (e *Evaluator) Load(ctx context.Context) error {
@@ -289,6 +297,11 @@ func (e *Evaluator) backfill(ctx context.Context, c store.FleetComputer) error {
 
 // next is the state an update should have on a computer given the engine's verdict and the
 // stored row (nil when none); keep says the row is right as it is, and "" removes it.
+//
+// A direct assignment (row.Approved) is the operator's intent and never overrides the
+// verdict: it makes an affected computer's update approved, and keeps the row of a computer
+// the update does not concern as StateNotApplicable, which needs nothing and is offered to
+// no agent, until the computer comes to need the update.
 func next(row *store.StateRow, v applicability.Verdict) (state string, keep bool) {
 	switch v {
 	case applicability.Affected:
@@ -315,12 +328,26 @@ func next(row *store.StateRow, v applicability.Verdict) (state string, keep bool
 		if row.State == store.StateInstalled || row.State == store.StatePendingReboot {
 			return row.State, true
 		}
+		if row.State == store.StateNotApplicable || row.NeededSince == nil {
+			// Never needed here either: only an assignment (or, from before assignments
+			// followed applicability, its claim that the computer needed the update) is
+			// stored. Nothing was installed.
+			return notConcerned(row)
+		}
 		return store.StateInstalled, false
 	}
-	// Not applicable (any more): the row goes, unless someone assigned the update by hand
-	// and it has not installed.
-	if row == nil || row.Approved && row.State != store.StateInstalled {
+	// Not applicable (any more): the row goes, unless someone assigned the update by hand.
+	return notConcerned(row)
+}
+
+// notConcerned is next for a computer the update does not concern: no row, or a row that
+// keeps an assignment.
+func notConcerned(row *store.StateRow) (state string, keep bool) {
+	switch {
+	case row == nil:
 		return "", true
+	case row.Approved:
+		return store.StateNotApplicable, row.State == store.StateNotApplicable
 	}
 	return "", false
 }
@@ -547,8 +574,8 @@ func (ic *InventoryChange) Write(ctx context.Context, tx *store.Tx) (changed boo
 		if !e.rules[uid] {
 			continue // assigned by hand; the engine has no say
 		}
-		if _, keep := next(&row, applicability.NotApplicable); !keep {
-			c, t := change(ic.comp.OrgID, ic.comp.ID, uid, &row, "", now)
+		if state, keep := next(&row, applicability.NotApplicable); !keep {
+			c, t := change(ic.comp.OrgID, ic.comp.ID, uid, &row, state, now)
 			changes = append(changes, c)
 			changed = changed || t
 		}

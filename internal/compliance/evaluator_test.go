@@ -3,6 +3,7 @@ package compliance
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/patchday/patchday/internal/applicability"
 	"github.com/patchday/patchday/internal/catalog"
@@ -12,8 +13,14 @@ import (
 )
 
 func TestNextState(t *testing.T) {
+	since := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	// row is a stored row; one that was ever needed has needed_since.
 	row := func(state string, approved bool) *store.StateRow {
-		return &store.StateRow{State: state, Approved: approved}
+		return &store.StateRow{State: state, Approved: approved, NeededSince: &since}
+	}
+	// assigned is a row that only an assignment made: never needed here.
+	assigned := func(state string) *store.StateRow {
+		return &store.StateRow{State: state, Approved: true}
 	}
 	for _, tc := range []struct {
 		name  string
@@ -35,8 +42,29 @@ func TestNextState(t *testing.T) {
 		{"patched now", row("approved", true), applicability.Patched, "installed", false},
 		{"pending reboot stays", row("pending_reboot", true), applicability.Patched, "pending_reboot", true},
 		{"gone", row("needed", false), applicability.NotApplicable, "", false},
-		{"assigned by hand stays", row("approved", true), applicability.NotApplicable, "", true},
-		{"installed and gone", row("installed", true), applicability.NotApplicable, "", false},
+		{"installed and gone", row("installed", false), applicability.NotApplicable, "", false},
+
+		// A direct assignment keeps its approval but never the claim that the computer needs
+		// the update: it follows the verdict.
+		{"assigned, not applicable", assigned("not_applicable"), applicability.NotApplicable, "not_applicable", true},
+		{"assigned, patched before it was needed", assigned("not_applicable"), applicability.Patched, "not_applicable", true},
+		{"assigned, now needed", assigned("not_applicable"), applicability.Affected, "approved", false},
+		{"assigned, now superseded", assigned("not_applicable"), applicability.Superseded, "superseded", false},
+		{"assigned, needed, and gone", row("approved", true), applicability.NotApplicable, "not_applicable", false},
+		{"assigned, failed, and gone", row("failed", true), applicability.NotApplicable, "not_applicable", false},
+		{"assigned, installed, and gone", row("installed", true), applicability.NotApplicable, "not_applicable", false},
+		{"assignment withdrawn, not applicable", &store.StateRow{State: "not_applicable"}, applicability.NotApplicable, "", false},
+		{"assignment withdrawn, patched", &store.StateRow{State: "not_applicable"}, applicability.Patched, "", false},
+		{"assignment withdrawn, now needed", &store.StateRow{State: "not_applicable"}, applicability.Affected, "needed", false},
+
+		// Rows stored by assignments before they followed applicability claimed the update
+		// needed (approved) where it never was: such a row on a patched computer is no
+		// install, but an assignment, or nothing.
+		{"old assignment, patched", assigned("approved"), applicability.Patched, "not_applicable", false},
+		{"old assignment, failed, patched", assigned("failed"), applicability.Patched, "not_applicable", false},
+		{"old assignment withdrawn, patched", &store.StateRow{State: "needed"}, applicability.Patched, "", false},
+		{"old assignment, not applicable", assigned("approved"), applicability.NotApplicable, "not_applicable", false},
+		{"old assignment, installed, patched", assigned("installed"), applicability.Patched, "installed", true},
 	} {
 		state, keep := next(tc.row, tc.v)
 		if state != tc.state || keep != tc.keep {

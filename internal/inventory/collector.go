@@ -47,6 +47,10 @@ type Collector struct {
 	// Addrs lists the interfaces' addresses; nil means net.InterfaceAddrs, or none on a
 	// fixture tree (Root set).
 	Addrs func() ([]net.Addr, error)
+	// DpkgStatus is the dpkg status file the packages are read from; "" means
+	// var/lib/dpkg/status under Root. An agent that installs into another dpkg root or
+	// database reports that one's packages, so the server judges what it manages.
+	DpkgStatus string
 }
 
 // SyntaxError reports a malformed line in a file the collector reads.
@@ -181,7 +185,10 @@ func dpkgArch(goarch string) string {
 
 // packages reads the dpkg status database; a machine without dpkg has no packages.
 func (c *Collector) packages() ([]protocol.Package, error) {
-	name := c.path("var/lib/dpkg/status")
+	name := c.DpkgStatus
+	if name == "" {
+		name = c.path("var/lib/dpkg/status")
+	}
 	f, err := os.Open(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil

@@ -254,7 +254,10 @@ type assignRequest struct {
 }
 
 // assignUpdate approves one update for one computer: it reaches the agent at its next
-// check-in.
+// check-in when the computer needs it. The approval never changes what the applicability
+// evaluator judged: assigning an update the computer does not need (not applicable, already
+// installed, superseded) records the approval and answers 200 with that state, and its agent
+// gets nothing to install. Assigning again replaces the deadline: the same state.
 func (s *Server) assignUpdate(c *call) error {
 	var req assignRequest
 	if err := decode(c.w, c.r, &req); err != nil {
@@ -273,11 +276,14 @@ func (s *Server) assignUpdate(c *call) error {
 	if err != nil {
 		return storeErr(err, "update "+quote(name))
 	}
+	judged := compliance.Judges(u.Definition)
 	err = s.store.Update(ctx, func(tx *store.Tx) error {
-		if err := tx.Assign(ctx, c.org.ID, comp.ID, u.ID, req.Deadline, c.user.Username); err != nil {
+		state, err := tx.Assign(ctx, c.org.ID, comp.ID, u.ID, req.Deadline, c.user.Username, judged)
+		if err != nil {
 			return err
 		}
-		return c.audit(tx, c.org.ID, "computer.assign", "computer", itoa(comp.ID), map[string]any{"update": u.Name, "deadline": req.Deadline})
+		return c.audit(tx, c.org.ID, "computer.assign", "computer", itoa(comp.ID), map[string]any{"update": u.Name, "deadline": req.Deadline,
+			"state": state})
 	})
 	if err != nil {
 		return err

@@ -16,6 +16,12 @@ const (
 	StateInstalled     = "installed"
 	StateFailed        = "failed"
 	StatePendingReboot = "pending_reboot"
+	// StateNotApplicable is an update assigned to a computer by hand that the update does not
+	// concern as the applicability evaluator judges it (the package is not installed, the
+	// facts do not match, the machine had the fix before it needed the update), or that the
+	// evaluator has not judged yet. The row only keeps the approval; without one there is no
+	// row at all.
+	StateNotApplicable = "not_applicable"
 )
 
 // ComputerUpdate is where one update stands on one computer.
@@ -33,47 +39,97 @@ type ComputerUpdate struct {
 	UpdatedAt  time.Time  `json:"updated_at"`
 }
 
-// Assign approves one update for one computer, with an optional deadline. An update already
-// installed there stays installed.
-func (tx *Tx) Assign(ctx context.Context, orgID, computerID, updateID int64, deadline *time.Time, by string) error {
+// Assign approves one update for one computer, with an optional deadline: the operator's
+// intent (approved, deadline, approved_by), recorded whatever the update's applicability. It
+// never overrides the applicability evaluator's judgement, and follows the rules of a group
+// approval: a computer that needs the update has it approved (its agent gets it); one where
+// it is superseded, installed, pending a reboot or failed keeps that state; one that it does
+// not concern keeps no claim that it needs the update (StateNotApplicable), and gets it once
+// the evaluator finds it needed.
+//
+// judged says the evaluator decides which computers the update concerns (a deb package with
+// a version range): without a row, the computer does not need it, or has not been judged yet.
+// An update it does not judge (an artifact) concerns the computers it is assigned to: there
+// the assignment makes it needed, and approved. Assign returns the state.
+func (tx *Tx) Assign(ctx context.Context, orgID, computerID, updateID int64, deadline *time.Time, by string, judged bool) (string, error) {
 	now := Now()
 	if deadline != nil {
 		d := deadline.UTC().Truncate(time.Microsecond)
 		deadline = &d
 	}
-	_, err := tx.exec(ctx, `INSERT INTO computer_updates (computer_id, update_id, org_id, approved, deadline, approved_by, approved_at, state, updated_at)
-		VALUES ($1, $2, $3, TRUE, $4, $5, $6, 'approved', $6)
+	prev, err := tx.stateOf(ctx, computerID, updateID)
+	if err != nil {
+		return "", fmt.Errorf("assign update %d to computer %d: %w", updateID, computerID, err)
+	}
+	initial := StateApproved
+	if judged {
+		initial = StateNotApplicable
+	}
+	var state string
+	err = tx.queryRow(ctx, `INSERT INTO computer_updates (computer_id, update_id, org_id, approved, deadline, approved_by, approved_at, state, updated_at)
+		VALUES ($1, $2, $3, TRUE, $4, $5, $6, $7, $6)
 		ON CONFLICT (computer_id, update_id) DO UPDATE SET approved = TRUE, deadline = excluded.deadline,
 			approved_by = excluded.approved_by, approved_at = excluded.approved_at, updated_at = excluded.updated_at,
-			state = CASE WHEN computer_updates.state IN ('installed', 'pending_reboot') THEN computer_updates.state ELSE 'approved' END`,
-		computerID, updateID, orgID, deadline, by, now)
+			state = CASE WHEN computer_updates.state = 'needed' THEN 'approved' ELSE computer_updates.state END
+		RETURNING state`,
+		computerID, updateID, orgID, deadline, by, now, initial).Scan(&state)
 	if err != nil {
-		return fmt.Errorf("assign update %d to computer %d: %w", updateID, computerID, err)
+		return "", fmt.Errorf("assign update %d to computer %d: %w", updateID, computerID, mapErr(err))
 	}
-	if _, err := tx.exec(ctx, `INSERT INTO update_state_history (org_id, computer_id, update_id, state, at)
-		SELECT org_id, computer_id, update_id, state, updated_at FROM computer_updates WHERE computer_id = $1 AND update_id = $2`,
-		computerID, updateID); err != nil {
-		return fmt.Errorf("assign update %d to computer %d: %w", updateID, computerID, err)
+	if state != prev {
+		if _, err := tx.exec(ctx, `INSERT INTO update_state_history (org_id, computer_id, update_id, state, at) VALUES ($1, $2, $3, $4, $5)`,
+			orgID, computerID, updateID, state, now); err != nil {
+			return "", fmt.Errorf("assign update %d to computer %d: %w", updateID, computerID, err)
+		}
 	}
-	return tx.BumpAssignGen(ctx, orgID)
+	return state, tx.BumpAssignGen(ctx, orgID)
 }
 
-// Unassign withdraws the approval of one update for one computer.
+// Unassign withdraws the approval of one update for one computer. The state goes back to
+// what the evaluator says: needed where it was approved (a group approval may still reach
+// it), no row where the update does not concern the computer; installed stays installed.
 func (tx *Tx) Unassign(ctx context.Context, orgID, computerID, updateID int64) error {
+	prev, err := tx.stateOf(ctx, computerID, updateID)
+	if err != nil {
+		return fmt.Errorf("unassign update %d from computer %d: %w", updateID, computerID, err)
+	}
+	now := Now()
 	res, err := tx.exec(ctx, `UPDATE computer_updates SET approved = FALSE, deadline = NULL, updated_at = $4,
 		state = CASE WHEN state IN ('approved', 'failed') THEN 'needed' ELSE state END
-		WHERE org_id = $1 AND computer_id = $2 AND update_id = $3 AND approved`, orgID, computerID, updateID, Now())
+		WHERE org_id = $1 AND computer_id = $2 AND update_id = $3 AND approved`, orgID, computerID, updateID, now)
 	if err != nil {
 		return fmt.Errorf("unassign update %d from computer %d: %w", updateID, computerID, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("update %d is not assigned to computer %d: %w", updateID, computerID, ErrNotFound)
 	}
+	// A row that only kept the approval goes: the evaluator records nothing for a computer
+	// the update does not concern.
+	if _, err := tx.exec(ctx, `DELETE FROM computer_updates WHERE computer_id = $1 AND update_id = $2 AND state = 'not_applicable'`,
+		computerID, updateID); err != nil {
+		return fmt.Errorf("unassign update %d from computer %d: %w", updateID, computerID, err)
+	}
+	if prev == StateApproved || prev == StateFailed {
+		if _, err := tx.exec(ctx, `INSERT INTO update_state_history (org_id, computer_id, update_id, state, at) VALUES ($1, $2, $3, $4, $5)`,
+			orgID, computerID, updateID, StateNeeded, now); err != nil {
+			return fmt.Errorf("unassign update %d from computer %d: %w", updateID, computerID, err)
+		}
+	}
 	// A group approval may still reach it.
 	if _, err := tx.SyncApprovals(ctx, orgID, updateID, computerID); err != nil {
 		return err
 	}
 	return tx.BumpAssignGen(ctx, orgID)
+}
+
+// stateOf is the state of one update on one computer, "" without a row.
+func (tx *Tx) stateOf(ctx context.Context, computerID, updateID int64) (string, error) {
+	var state string
+	err := tx.queryRow(ctx, `SELECT state FROM computer_updates WHERE computer_id = $1 AND update_id = $2`, computerID, updateID).Scan(&state)
+	if errors.Is(mapErr(err), ErrNotFound) {
+		return "", nil
+	}
+	return state, err
 }
 
 // ComputerUpdates lists where updates stand on a computer, by update id.

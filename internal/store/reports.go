@@ -66,14 +66,15 @@ func (r Reader) exposures(ctx context.Context, q string, args ...any) ([]Exposur
 
 // AdvisoryExposures lists the states of the updates that fix an advisory on the active
 // computers it concerns, by computer: those with an id above p.After, at most p.Limit
-// computers (all their rows). The advisory belongs to one organisation, and so do its
+// computers (all their rows). The assignment of an update to a computer it does not concern
+// (not_applicable) is no exposure. The advisory belongs to one organisation, and so do its
 // updates' states: no organisation filter, which would lead the planner to scan them all.
 func (r Reader) AdvisoryExposures(ctx context.Context, advisoryID int64, p Page) ([]Exposure, error) {
 	// First the page's computers, walking the primary key (computer_id, update_id) in
 	// order so that the scan stops at the page's end (the unary + keeps SQLite from
 	// choosing the update_id index and sorting every row); then their rows.
 	rows, err := r.query(ctx, `SELECT DISTINCT cu.computer_id FROM computer_updates cu JOIN computers c ON c.id = cu.computer_id
-		WHERE cu.computer_id > $2 AND c.revoked_at IS NULL
+		WHERE cu.computer_id > $2 AND c.revoked_at IS NULL AND cu.state <> 'not_applicable'
 		AND +cu.update_id IN (SELECT update_id FROM update_advisories WHERE advisory_id = $1)
 		ORDER BY cu.computer_id LIMIT $3`, advisoryID, p.After, p.Limit)
 	if err != nil {
@@ -95,7 +96,7 @@ func (r Reader) AdvisoryExposures(ctx context.Context, advisoryID int64, p Page)
 	out, err := r.exposures(ctx, `SELECT `+exposureCols+` FROM computer_updates cu
 		JOIN update_advisories ua ON ua.update_id = cu.update_id
 		JOIN updates u ON u.id = cu.update_id JOIN computers c ON c.id = cu.computer_id
-		WHERE ua.advisory_id = $1 AND cu.computer_id >= $2 AND cu.computer_id <= $3
+		WHERE ua.advisory_id = $1 AND cu.computer_id >= $2 AND cu.computer_id <= $3 AND cu.state <> 'not_applicable'
 		ORDER BY cu.computer_id, cu.update_id`, advisoryID, ids[0], ids[len(ids)-1])
 	if err != nil {
 		return nil, fmt.Errorf("exposure to advisory %d: %w", advisoryID, err)
@@ -155,6 +156,9 @@ func (r Reader) AdvisoryStatusCounts(ctx context.Context, advisoryID int64) (Sta
 					rows.Close()
 					return c, err
 				}
+				if state == StateNotApplicable {
+					continue // assignments to computers the update does not concern
+				}
 				n *= q.sign
 				c.Affected += n
 				switch state {
@@ -182,7 +186,7 @@ func (r Reader) AdvisoryStatusCounts(ctx context.Context, advisoryID int64) (Sta
 				WHEN 'failed' THEN 3 ELSE 2 END) AS worst
 			FROM computer_updates cu JOIN update_advisories ua ON ua.update_id = cu.update_id
 			JOIN computers c ON c.id = cu.computer_id
-			WHERE ua.advisory_id = $1 AND c.revoked_at IS NULL GROUP BY cu.computer_id) x`,
+			WHERE ua.advisory_id = $1 AND c.revoked_at IS NULL AND cu.state <> 'not_applicable' GROUP BY cu.computer_id) x`,
 		advisoryID).Scan(&c.Affected, &c.Patched, &c.Pending, &c.PendingReboot, &c.Failed)
 	if err != nil {
 		return StatusCounts{}, fmt.Errorf("exposure to advisory %d: %w", advisoryID, err)

@@ -129,7 +129,7 @@ func (r Reader) RingSuccess(ctx context.Context, orgID, updateID int64, ring int
 		COUNT(DISTINCT CASE WHEN cu.state IN ('installed', 'pending_reboot') THEN cu.computer_id END)
 		FROM computer_updates cu JOIN group_members m ON m.computer_id = cu.computer_id
 		JOIN computer_groups g ON g.id = m.group_id
-		WHERE g.org_id = $1 AND g.ring = $2 AND cu.update_id = $3`, orgID, ring, updateID).Scan(&needed, &installed)
+		WHERE g.org_id = $1 AND g.ring = $2 AND cu.update_id = $3 AND cu.state <> 'not_applicable'`, orgID, ring, updateID).Scan(&needed, &installed)
 	if err != nil {
 		return 0, 0, false, fmt.Errorf("ring %d: %w", ring, err)
 	}
