@@ -119,7 +119,13 @@ func newReleaseCalendarSetCmd() *cobra.Command {
 		Long: `Change the organisation's monthly release day: the --ordinal-th (1-4, or -1 for the last)
 --weekday of each month at --time in the IANA time zone --zone (DST-safe: the wall-clock time
 stays). Advance notifications go out --notice-days business days (Monday to Friday) before a
-release that has scheduled advisories. The default is the second Tuesday at 10:00 UTC, 3 days.`,
+release that has scheduled advisories. The default is the second Tuesday at 10:00 UTC, 3 days.
+
+Advisories scheduled for a monthly release day move with it to the new release day of the
+same month (in the same change), and a release whose advance notification went out gets a
+revised one with the new time. Out-of-band releases and other explicit times stay, and so
+does a release whose new time in its month has passed already (it is published when it
+was scheduled for). The output says what moved.`,
 		Example: `  patchday release-calendar set --org acme --zone Europe/Berlin
   patchday release-calendar set --org acme --ordinal -1 --weekday thursday --time 17:00 --notice-days 5`,
 		Args: exactArgs(0),
@@ -164,7 +170,20 @@ release that has scheduled advisories. The default is the second Tuesday at 10:0
 			if err := c.do(cmd.Context(), http.MethodPut, orgPath(org, "release-calendar"), nil, req, &raw); err != nil {
 				return err
 			}
-			return printCalendar(cmd, output, raw)
+			if err := printCalendar(cmd, output, raw); err != nil || output == outputJSON {
+				return err
+			}
+			// What moved with the release days (or stayed, its new time having passed).
+			var moved struct {
+				Message string `json:"message"`
+			}
+			if err := decodeItem(raw, &moved); err != nil {
+				return err
+			}
+			if moved.Message != "" {
+				fmt.Fprintln(cmd.OutOrStdout(), moved.Message)
+			}
+			return nil
 		},
 	}
 	of.add(cmd)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -39,10 +40,20 @@ func (c *call) mayReadEmbargoed() bool {
 
 // calendarOf returns an organisation's release calendar, parsed.
 func (s *Server) calendarOf(ctx context.Context, orgID int64) (store.ReleaseCalendar, notify.ReleaseCalendar, error) {
-	sc, err := s.store.ReleaseCalendar(ctx, orgID)
+	return s.readCalendar(ctx, s.store.Reader, orgID)
+}
+
+// readCalendar is calendarOf through r (a transaction's reader: what it sees).
+func (s *Server) readCalendar(ctx context.Context, r store.Reader, orgID int64) (store.ReleaseCalendar, notify.ReleaseCalendar, error) {
+	sc, err := r.ReleaseCalendar(ctx, orgID)
 	if err != nil {
 		return sc, notify.ReleaseCalendar{}, err
 	}
+	return sc, s.parseCalendar(orgID, sc), nil
+}
+
+// parseCalendar is the calendar that settings stand for.
+func (s *Server) parseCalendar(orgID int64, sc store.ReleaseCalendar) notify.ReleaseCalendar {
 	nc, err := notify.ParseReleaseCalendar(sc.Ordinal, sc.Weekday, sc.TimeOfDay, sc.Zone, sc.NoticeDays)
 	if err != nil {
 		// A zone the system's time zone database lost since: fall back to UTC, loudly.
@@ -50,7 +61,7 @@ func (s *Server) calendarOf(ctx context.Context, orgID int64) (store.ReleaseCale
 		d := store.DefaultReleaseCalendar
 		nc, _ = notify.ParseReleaseCalendar(d.Ordinal, d.Weekday, d.TimeOfDay, d.Zone, sc.NoticeDays)
 	}
-	return sc, nc, nil
+	return nc
 }
 
 type calendarResponse struct {
@@ -75,49 +86,338 @@ type calendarRequest struct {
 	NoticeDays *int    `json:"advance_notice_days"`
 }
 
-// setReleaseCalendar changes the settings given; the others keep their values.
+// setReleaseCalendar changes the settings given; the others keep their values. What waits
+// for a monthly release day of the calendar before moves with it (followCalendar), in the
+// same transaction.
 func (s *Server) setReleaseCalendar(c *call) error {
 	var req calendarRequest
 	if err := decode(c.w, c.r, &req); err != nil {
 		return err
 	}
 	ctx := c.r.Context()
-	sc, err := s.store.ReleaseCalendar(ctx, c.org.ID)
-	if err != nil {
-		return err
-	}
-	if req.Ordinal != nil {
-		sc.Ordinal = *req.Ordinal
-	}
-	if req.Weekday != nil {
-		sc.Weekday = *req.Weekday
-	}
-	if req.Time != nil {
-		sc.TimeOfDay = *req.Time
-	}
-	if req.Zone != nil {
-		sc.Zone = *req.Zone
-	}
-	if req.NoticeDays != nil {
-		sc.NoticeDays = *req.NoticeDays
-	}
-	nc, err := notify.ParseReleaseCalendar(sc.Ordinal, sc.Weekday, sc.TimeOfDay, sc.Zone, sc.NoticeDays)
-	if err != nil {
-		field, msg, _ := strings.Cut(err.Error(), ": ")
-		return errInvalid(field, "%s", msg)
-	}
-	err = s.store.Update(ctx, func(tx *store.Tx) error {
-		var err error
+	var resp calendarSetResponse
+	err := s.store.Update(ctx, func(tx *store.Tx) error {
+		// Serialised with scheduling and advance notifications (which lock it too), so that
+		// nothing is scheduled for, or announced at, a release time this change moves.
+		if err := tx.LockOrg(ctx, c.org.ID); err != nil {
+			return err
+		}
+		prev, old, err := s.readCalendar(ctx, tx.Reader, c.org.ID)
+		if err != nil {
+			return err
+		}
+		sc := prev
+		if req.Ordinal != nil {
+			sc.Ordinal = *req.Ordinal
+		}
+		if req.Weekday != nil {
+			sc.Weekday = *req.Weekday
+		}
+		if req.Time != nil {
+			sc.TimeOfDay = *req.Time
+		}
+		if req.Zone != nil {
+			sc.Zone = *req.Zone
+		}
+		if req.NoticeDays != nil {
+			sc.NoticeDays = *req.NoticeDays
+		}
+		nc, err := notify.ParseReleaseCalendar(sc.Ordinal, sc.Weekday, sc.TimeOfDay, sc.Zone, sc.NoticeDays)
+		if err != nil {
+			field, msg, _ := strings.Cut(err.Error(), ": ")
+			return errInvalid(field, "%s", msg)
+		}
 		if sc, err = tx.SetReleaseCalendar(ctx, c.org.ID, sc, c.user.Username); err != nil {
 			return err
 		}
-		return c.audit(tx, c.org.ID, "release_calendar.set", "org", c.org.Slug, sc)
+		now := s.cfg.Now()
+		change, err := s.followCalendar(ctx, tx, c.org.ID, old, nc, now)
+		if err != nil {
+			return err
+		}
+		resp = calendarSetResponse{calendarResponse: calendarResponse{ReleaseCalendar: sc, Next: nc.NextReleaseDays(now, 3)}, calendarChange: change}
+		return c.audit(tx, c.org.ID, "release_calendar.set", "org", c.org.Slug, struct {
+			store.ReleaseCalendar
+			Previous store.ReleaseCalendar `json:"previous"`
+			calendarChange
+		}{sc, prev, change})
 	})
 	if err != nil {
 		return err
 	}
-	writeJSON(c.w, http.StatusOK, calendarResponse{ReleaseCalendar: sc, Next: nc.NextReleaseDays(s.cfg.Now(), 3)})
+	writeJSON(c.w, http.StatusOK, resp)
 	return nil
+}
+
+// calendarSetResponse is the calendar after a change, and what the change moved.
+type calendarSetResponse struct {
+	calendarResponse
+	calendarChange
+}
+
+// calendarChange is what a change of the release calendar did to the scheduled advisories.
+type calendarChange struct {
+	Moved   int            `json:"moved_advisories"`
+	Moves   []calendarMove `json:"moves,omitempty"`
+	Kept    []calendarKept `json:"kept,omitempty"`
+	Message string         `json:"message,omitempty"` // the above in words, times in UTC
+}
+
+// calendarMove is a monthly release that moved to the new calendar's release day.
+type calendarMove struct {
+	From       time.Time `json:"from"`
+	To         time.Time `json:"to"`
+	Advisories []string  `json:"advisories"` // tracking ids, at most maxMoveNames
+	Count      int       `json:"advisory_count"`
+	// AdvanceNotice is what became of a notice sent for the old time: "moved" (a revised
+	// notice told subscribers the new time) or "merged" (a revised notice told them the
+	// release moved into the one at To, which has a notice of its own); empty when none was
+	// sent yet.
+	AdvanceNotice string `json:"advance_notice,omitempty"`
+}
+
+// calendarKept is a monthly release that stayed at its time because the new calendar's
+// release time of that month has passed already.
+type calendarKept struct {
+	At         time.Time `json:"release_at"`
+	Passed     time.Time `json:"new_release_at"`
+	Advisories []string  `json:"advisories"`
+	Count      int       `json:"advisory_count"`
+}
+
+// maxMoveNames bounds the tracking ids a move lists (the count is complete).
+const maxMoveNames = 100
+
+// releaseMovedNotice is the revised advance notification of a release that a change of the
+// calendar moved: the notice as the publisher sends it, and the time the one before named
+// (previous_release_at) or, for a release merged into another, where it went (moved_to).
+type releaseMovedNotice struct {
+	catalog.AdvanceNotice
+	PreviousReleaseAt *time.Time `json:"previous_release_at,omitempty"`
+	MovedTo           *time.Time `json:"moved_to,omitempty"`
+}
+
+// sameReleaseDays tells whether two calendars have the same release days (they may differ in
+// the advance notice).
+func sameReleaseDays(a, b notify.ReleaseCalendar) bool {
+	return a.Ordinal == b.Ordinal && a.Weekday == b.Weekday && a.Hour == b.Hour && a.Minute == b.Minute &&
+		a.Location.String() == b.Location.String()
+}
+
+// followCalendar moves, in tx, what waits for a monthly release day of the old calendar to the
+// new calendar's release day of the same month: the advisories scheduled for it and its
+// release row (an advance notification sent for it is revised with the new time, once). A
+// release time that is no monthly release day of the old calendar (an out-of-band release,
+// an import's own date), or that has an out-of-band release stored, stays; so does a monthly
+// release whose new time in its month has passed already (it is published at the time it
+// was scheduled for, never earlier, and reported as kept). See docs/csaf.md.
+func (s *Server) followCalendar(ctx context.Context, tx *store.Tx, orgID int64, old, nc notify.ReleaseCalendar, now time.Time) (calendarChange, error) {
+	ch := calendarChange{}
+	if sameReleaseDays(old, nc) {
+		return ch, nil
+	}
+	end := time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	as, err := tx.ScheduledAdvisories(ctx, orgID, now, end)
+	if err != nil {
+		return ch, err
+	}
+	groups := map[int64][]store.ScheduledAdvisory{}
+	var times []time.Time
+	for _, a := range as {
+		if !a.Release.After(now) {
+			continue // due: the publisher's now
+		}
+		k := a.Release.UnixMicro()
+		if _, ok := groups[k]; !ok {
+			times = append(times, a.Release)
+		}
+		groups[k] = append(groups[k], a)
+	}
+	stored, err := tx.ListReleases(ctx, orgID, now, end)
+	if err != nil {
+		return ch, err
+	}
+	rels := map[int64]store.Release{}
+	for _, r := range stored {
+		if !r.At.After(now) {
+			continue
+		}
+		rels[r.At.UnixMicro()] = r
+		if _, ok := groups[r.At.UnixMicro()]; !ok && r.Kind == releaseKindMonthy {
+			times = append(times, r.At) // a notified monthly release whose advisories left
+		}
+	}
+	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
+	for _, at := range times {
+		local := at.In(old.Location)
+		y, m := local.Year(), local.Month()
+		if !old.ReleaseDayIn(y, m).Equal(at) {
+			continue // not a monthly release day: an explicit time stays
+		}
+		rel, hasRel := rels[at.UnixMicro()]
+		if hasRel && rel.Kind == releaseKindOOB {
+			continue // an out-of-band release that happens to fall on it stays
+		}
+		to := nc.ReleaseDayIn(y, m)
+		if to.Equal(at) {
+			continue
+		}
+		group := groups[at.UnixMicro()]
+		if !to.After(now) {
+			if len(group) > 0 {
+				ch.Kept = append(ch.Kept, calendarKept{At: at.UTC(), Passed: to.UTC(), Advisories: trackingIDs(group), Count: len(group)})
+			}
+			continue
+		}
+		mv := calendarMove{From: at.UTC(), To: to.UTC(), Advisories: []string{}}
+		for _, a := range group {
+			ok, err := tx.MoveScheduledAdvisory(ctx, orgID, a.ID, at, to)
+			if err != nil {
+				return ch, err
+			}
+			if ok {
+				mv.Count++
+				if len(mv.Advisories) < maxMoveNames {
+					mv.Advisories = append(mv.Advisories, a.TrackingID)
+				}
+			}
+		}
+		ch.Moved += mv.Count
+		if hasRel {
+			if mv.AdvanceNotice, err = s.moveRelease(ctx, tx, orgID, rel, to); err != nil {
+				return ch, err
+			}
+		}
+		if mv.Count > 0 || mv.AdvanceNotice != "" {
+			ch.Moves = append(ch.Moves, mv)
+		}
+	}
+	ch.Message = ch.describe()
+	return ch, nil
+}
+
+// moveRelease moves a stored monthly release to its new time to, whose advisories moved
+// there already, and tells subscribers when its advance notification went out: a revised
+// notice with the new time (previous_release_at the old one), counted like any revision,
+// so that the publisher sends nothing again for it. When a release is stored at to already
+// (an out-of-band release created at that time before), the two merge: the old release's
+// revised notice says it moved there (moved_to, no advisories left) and its row goes; the
+// release at to is announced by the publisher as usual. It returns what became of the
+// notice ("moved", "merged" or "" when none was sent).
+func (s *Server) moveRelease(ctx context.Context, tx *store.Tx, orgID int64, rel store.Release, to time.Time) (string, error) {
+	from := rel.At
+	var prev *catalog.NoticeContent
+	if rel.AdvanceSummary != "" {
+		prev = &catalog.NoticeContent{}
+		if err := json.Unmarshal([]byte(rel.AdvanceSummary), prev); err != nil {
+			return "", fmt.Errorf("release %d: the notice sent before: %w", rel.ID, err)
+		}
+	}
+	tell := func(sum catalog.AdvanceSummary, previousAt, movedTo *time.Time) error {
+		b, err := json.Marshal(releaseMovedNotice{
+			AdvanceNotice:     catalog.AdvanceNotice{AdvanceSummary: sum, Revision: rel.AdvanceRevision + 1, Previous: prev},
+			PreviousReleaseAt: previousAt, MovedTo: movedTo,
+		})
+		if err != nil {
+			return err
+		}
+		return tx.AddEvent(ctx, orgID, catalog.EventAdvance, sum.ReleaseAt.UTC().Format(time.RFC3339), string(b))
+	}
+	_, err := tx.ReleaseAt(ctx, orgID, to)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		if rel.AdvanceNotifiedAt == nil {
+			_, err := tx.MoveRelease(ctx, rel.ID, from, to, rel.AdvanceSummary, false)
+			return "", err
+		}
+		g, err := tx.ScheduledAdvisories(ctx, orgID, to, to.Add(time.Microsecond))
+		if err != nil {
+			return "", err
+		}
+		sum := catalog.SummarizeRelease(to, rel.Kind, g)
+		if ok, err := tx.MoveRelease(ctx, rel.ID, from, to, sum.Said(), true); err != nil || !ok {
+			return "", err
+		}
+		f := from.UTC()
+		return "moved", tell(sum, &f, nil)
+	case err != nil:
+		return "", err
+	}
+	if rel.AdvanceNotifiedAt != nil {
+		t := to.UTC()
+		if err := tell(catalog.SummarizeRelease(from, rel.Kind, nil), nil, &t); err != nil {
+			return "", err
+		}
+	}
+	if err := tx.DeleteRelease(ctx, rel.ID); err != nil || rel.AdvanceNotifiedAt == nil {
+		return "", err
+	}
+	return "merged", nil
+}
+
+func trackingIDs(as []store.ScheduledAdvisory) []string {
+	out := make([]string, 0, min(len(as), maxMoveNames))
+	for _, a := range as[:min(len(as), maxMoveNames)] {
+		out = append(out, a.TrackingID)
+	}
+	return out
+}
+
+// releaseTimeText is how the calendar change's message writes a time.
+func releaseTimeText(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 MST") }
+
+func advisoriesText(n int) string {
+	if n == 1 {
+		return "1 scheduled advisory"
+	}
+	return strconv.Itoa(n) + " scheduled advisories"
+}
+
+// describe says what the change did, in sentences ("" when it moved and kept nothing).
+func (ch calendarChange) describe() string {
+	var parts []string
+	var to []string
+	for _, m := range ch.Moves {
+		if m.Count > 0 {
+			to = append(to, releaseTimeText(m.To))
+		}
+	}
+	switch {
+	case len(to) == 1:
+		parts = append(parts, fmt.Sprintf("Moved %s to the new release time %s.", advisoriesText(ch.Moved), to[0]))
+	case len(to) > 1:
+		var each []string
+		for _, m := range ch.Moves {
+			if m.Count > 0 {
+				each = append(each, fmt.Sprintf("%s (%d)", releaseTimeText(m.To), m.Count))
+			}
+		}
+		parts = append(parts, fmt.Sprintf("Moved %s to the new release times %s.", advisoriesText(ch.Moved), strings.Join(each, ", ")))
+	}
+	for _, m := range ch.Moves {
+		switch m.AdvanceNotice {
+		case "moved":
+			parts = append(parts, fmt.Sprintf("Sent a revised advance notification: the release of %s is now at %s.",
+				releaseTimeText(m.From), releaseTimeText(m.To)))
+		case "merged":
+			parts = append(parts, fmt.Sprintf("Sent a revised advance notification: the release of %s moved into the release at %s, which is announced on its own.",
+				releaseTimeText(m.From), releaseTimeText(m.To)))
+		}
+	}
+	for _, k := range ch.Kept {
+		parts = append(parts, fmt.Sprintf("Kept %s at %s as scheduled: the new release time of that month, %s, has passed already (\"advisory schedule ID --release next\" moves one to the next release day).",
+			advisoriesText(k.Count), releaseTimeText(k.At), releaseTimeText(k.Passed)))
+	}
+	return strings.Join(parts, " ")
+}
+
+// releaseKind is the kind of a release at t that has no stored release: monthly on a
+// monthly release day, else out of band.
+func releaseKind(nc notify.ReleaseCalendar, t time.Time) string {
+	if nc.IsReleaseDay(t) {
+		return releaseKindMonthy
+	}
+	return releaseKindOOB
 }
 
 // releaseDay is one release in the list: its time, kind, and what is scheduled for it.
@@ -240,17 +540,20 @@ func (s *Server) createRelease(c *call) error {
 		return err
 	}
 	ctx := c.r.Context()
-	_, nc, err := s.calendarOf(ctx, c.org.ID)
-	if err != nil {
-		return err
-	}
-	if nc.IsReleaseDay(at) {
-		return errInvalid("release_at", "is a monthly release day already")
-	}
 	var rel store.Release
 	err = s.store.Update(ctx, func(tx *store.Tx) error {
+		// The calendar as it is when this commits (a change of it locks the organisation).
+		if err := tx.LockOrg(ctx, c.org.ID); err != nil {
+			return err
+		}
+		_, nc, err := s.readCalendar(ctx, tx.Reader, c.org.ID)
+		if err != nil {
+			return err
+		}
+		if nc.IsReleaseDay(at) {
+			return errInvalid("release_at", "is a monthly release day already")
+		}
 		var created bool
-		var err error
 		if rel, created, err = tx.EnsureRelease(ctx, c.org.ID, at, releaseKindOOB, req.Title, c.user.Username); err != nil {
 			return err
 		}
@@ -286,27 +589,13 @@ func (s *Server) scheduleAdvisory(c *call) error {
 	}
 	ctx := c.r.Context()
 	now := s.cfg.Now()
-	_, nc, err := s.calendarOf(ctx, c.org.ID)
-	if err != nil {
-		return err
-	}
 	var at time.Time
-	if *req.Release == "next" {
-		at = nc.NextReleaseDay(now)
-	} else {
+	if *req.Release != "next" {
 		if at, err = time.Parse(time.RFC3339, *req.Release); err != nil {
 			return errInvalid("release", `must be "next" or an RFC 3339 time such as 2026-12-08T10:00:00Z`)
 		}
 		if !at.After(now) {
 			return errInvalid("release", "must be in the future")
-		}
-		if !nc.IsReleaseDay(at) {
-			if _, err := s.store.ReleaseAt(ctx, c.org.ID, at); errors.Is(err, store.ErrNotFound) {
-				return errInvalid("release", "%s is not a release day: give a monthly release day (GET .../releases) or create an out-of-band release first",
-					at.UTC().Format(time.RFC3339))
-			} else if err != nil {
-				return err
-			}
 		}
 	}
 	a, err := s.store.Advisory(ctx, c.org.ID, id)
@@ -314,6 +603,25 @@ func (s *Server) scheduleAdvisory(c *call) error {
 		return storeErr(err, "advisory "+itoa(id))
 	}
 	err = s.store.Update(ctx, func(tx *store.Tx) error {
+		// The release days as they are when this commits: a change of the calendar locks
+		// the organisation too, and moves what is scheduled for its release days.
+		if err := tx.LockOrg(ctx, c.org.ID); err != nil {
+			return err
+		}
+		_, nc, err := s.readCalendar(ctx, tx.Reader, c.org.ID)
+		if err != nil {
+			return err
+		}
+		if *req.Release == "next" {
+			at = nc.NextReleaseDay(now)
+		} else if !nc.IsReleaseDay(at) {
+			if _, err := tx.ReleaseAt(ctx, c.org.ID, at); errors.Is(err, store.ErrNotFound) {
+				return errInvalid("release", "%s is not a release day: give a monthly release day (GET .../releases) or create an out-of-band release first",
+					at.UTC().Format(time.RFC3339))
+			} else if err != nil {
+				return err
+			}
+		}
 		ok, err := tx.ScheduleAdvisory(ctx, c.org.ID, id, at)
 		if err != nil {
 			return err
@@ -382,16 +690,26 @@ func (s *Server) advanceNotifications(ctx context.Context, now time.Time) error 
 		if now.Before(nc.AdvanceNoticeTime(at)) {
 			continue
 		}
-		kind := releaseKindOOB
-		if nc.IsReleaseDay(at) {
-			kind = releaseKindMonthy
-		}
-		sum := catalog.SummarizeRelease(at, kind, g)
+		sum := catalog.SummarizeRelease(at, releaseKind(nc, at), g)
 		if rel, err := s.store.ReleaseAt(ctx, k.org, at); err == nil && rel.AdvanceNotifiedAt != nil && rel.AdvanceSummary == sum.Said() {
 			continue // the common case, without a write transaction
 		}
 		err := s.store.Update(ctx, func(tx *store.Tx) error {
-			_, err := catalog.NotifyRelease(ctx, tx, k.org, sum, now)
+			// Again under the organisation's lock, which a change of the calendar takes: it
+			// may have moved these advisories since they were read, and a notice must name
+			// the time they are released at.
+			if err := tx.LockOrg(ctx, k.org); err != nil {
+				return err
+			}
+			_, nc, err := s.readCalendar(ctx, tx.Reader, k.org)
+			if err != nil {
+				return err
+			}
+			g, err := tx.ScheduledAdvisories(ctx, k.org, at, at.Add(time.Microsecond))
+			if err != nil || len(g) == 0 || now.Before(nc.AdvanceNoticeTime(at)) {
+				return err
+			}
+			_, err = catalog.NotifyRelease(ctx, tx, k.org, catalog.SummarizeRelease(at, releaseKind(nc, at), g), now)
 			return err
 		})
 		if err != nil {

@@ -327,3 +327,46 @@ func (r Reader) PublishedState(ctx context.Context, orgID int64, embargoed bool)
 	}
 	return n, nil
 }
+
+// MoveScheduledAdvisory moves an advisory that waits for a release at from to the release
+// at to, as a change of the release calendar does. Conditional on the advisory still
+// waiting for from (with a pending revision), so an advisory published or rescheduled
+// meanwhile is left alone: false says so.
+func (tx *Tx) MoveScheduledAdvisory(ctx context.Context, orgID, advisoryID int64, from, to time.Time) (bool, error) {
+	res, err := tx.exec(ctx, `UPDATE advisories SET scheduled_release = $1, updated_at = $2
+		WHERE org_id = $3 AND id = $4 AND scheduled_release = $5
+		AND EXISTS (SELECT 1 FROM advisory_revisions v WHERE v.advisory_id = advisories.id AND v.published_at IS NULL)`,
+		utc(to), Now(), orgID, advisoryID, utc(from))
+	if err != nil {
+		return false, fmt.Errorf("move advisory %d: %w", advisoryID, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// MoveRelease moves a release from one time to another and replaces what its advance
+// notification said with summary, counting a revision when count is set (the moved
+// release's revised notice). Conditional on the release still being at from: false means
+// it moved meanwhile. A release already at to is a conflict (ErrConflict).
+func (tx *Tx) MoveRelease(ctx context.Context, releaseID int64, from, to time.Time, summary string, count bool) (bool, error) {
+	inc := 0
+	if count {
+		inc = 1
+	}
+	res, err := tx.exec(ctx, `UPDATE releases SET release_at = $2, advance_summary = $3, advance_revision = advance_revision + $4
+		WHERE id = $1 AND release_at = $5`, releaseID, utc(to), summary, inc, utc(from))
+	if err != nil {
+		return false, fmt.Errorf("move release %d: %w", releaseID, mapErr(err))
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// DeleteRelease removes a release that has nothing left to release (its advisories moved
+// into another one).
+func (tx *Tx) DeleteRelease(ctx context.Context, releaseID int64) error {
+	if _, err := tx.exec(ctx, `DELETE FROM releases WHERE id = $1`, releaseID); err != nil {
+		return fmt.Errorf("delete release %d: %w", releaseID, err)
+	}
+	return nil
+}
