@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -255,11 +256,15 @@ func CreateUpdate(ctx context.Context, tx *store.Tx, orgID int64, d UpdateDef, a
 	default:
 		return store.Update{}, bad("installer.type", "must be deb, apt or artifact")
 	}
-	def, err := json.Marshal(d)
-	if err != nil {
+	// Without HTML escaping: a vers range such as "vers:deb/<1.0-2" reads as written in
+	// the API and the CLI.
+	var def bytes.Buffer
+	enc := json.NewEncoder(&def)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(d); err != nil {
 		return store.Update{}, err
 	}
-	u.Definition = def
+	u.Definition = bytes.TrimSpace(def.Bytes())
 	out, err := tx.CreateUpdate(ctx, u, links)
 	if errors.Is(err, store.ErrConflict) {
 		return store.Update{}, bad("name", "is already used by another update")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -32,8 +33,12 @@ type apiAdvisory struct {
 	Revisions      int       `json:"revisions"`
 	InitialRelease time.Time `json:"initial_release"`
 	CurrentRelease time.Time `json:"current_release"`
-	CVEs           []string  `json:"cves"`
-	RevisionList   []struct {
+	// ScheduledRelease is set while a revision waits for its release (under embargo);
+	// PublishedAt is when the first revision went public.
+	ScheduledRelease *time.Time `json:"scheduled_release"`
+	PublishedAt      *time.Time `json:"published_at"`
+	CVEs             []string   `json:"cves"`
+	RevisionList     []struct {
 		Revision  int       `json:"revision"`
 		Version   string    `json:"version"`
 		Status    string    `json:"status"`
@@ -55,7 +60,25 @@ func advisoryRow(a apiAdvisory) []string {
 	if len(title) > 70 {
 		title = title[:67] + "..."
 	}
-	return []string{fmt.Sprint(a.ID), a.TrackingID, a.CurrentRelease.UTC().Format(time.DateOnly), a.Severity, a.Status, a.Version, cves, title}
+	released := a.CurrentRelease.UTC().Format(time.DateOnly)
+	if a.ScheduledRelease != nil {
+		released = "scheduled " + a.ScheduledRelease.UTC().Format(time.DateOnly)
+	}
+	return []string{fmt.Sprint(a.ID), a.TrackingID, released, a.Severity, a.Status, a.Version, cves, title}
+}
+
+// releaseState says whether an advisory is public, and when a revision waiting for its
+// release goes out.
+func (a apiAdvisory) releaseState() string {
+	switch {
+	case a.ScheduledRelease != nil && a.PublishedAt == nil:
+		return "embargoed until " + timeCell(*a.ScheduledRelease)
+	case a.ScheduledRelease != nil:
+		return "published " + timeCell(*a.PublishedAt) + "; a new revision is embargoed until " + timeCell(*a.ScheduledRelease)
+	case a.PublishedAt != nil:
+		return "published " + timeCell(*a.PublishedAt)
+	}
+	return "not published"
 }
 
 func advisoriesPath(org string) string {
@@ -256,7 +279,7 @@ func newAdvisoryShowCmd() *cobra.Command {
 			}
 			if err := keyValues(cmd.OutOrStdout(), "id", fmt.Sprint(a.ID), "tracking id", a.TrackingID, "title", a.Title,
 				"publisher", a.Publisher, "severity", a.Severity, "highest cvss", cvss, "tlp", a.TLP, "status", a.Status,
-				"version", a.Version, "initial release", timeCell(a.InitialRelease), "current release", timeCell(a.CurrentRelease),
+				"version", a.Version, "release", a.releaseState(), "initial release", timeCell(a.InitialRelease), "current release", timeCell(a.CurrentRelease),
 				"cves", strings.Join(a.CVEs, " ")); err != nil {
 				return err
 			}
@@ -277,6 +300,7 @@ func newAdvisoryExportCmd() *cobra.Command {
 	var of orgFlag
 	var revision int
 	var dir string
+	var force bool
 	cmd := &cobra.Command{
 		Use:   "export ID|TRACKING-ID",
 		Short: "Write an advisory's CSAF document, byte for byte as stored",
@@ -319,8 +343,25 @@ case, other characters as "_", .json).`,
 			if err := c.do(cmd.Context(), http.MethodGet, fmt.Sprintf("%s/%d", advisoriesPath(org), id), nil, nil, &a); err != nil {
 				return err
 			}
+			// One file name per tracking id: an export does not replace a file (another
+			// revision, most likely) unless told to.
 			name := filepath.Join(dir, csaf.Filename(a.TrackingID))
-			if err := os.WriteFile(name, doc, 0o644); err != nil {
+			flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+			if force {
+				flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+			}
+			f, err := os.OpenFile(name, flags, 0o644)
+			if errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("%s exists: --force replaces it (or give another --dir, e.g. one per revision)", name)
+			}
+			if err != nil {
+				return err
+			}
+			if _, err := f.Write(doc); err != nil {
+				f.Close()
+				return err
+			}
+			if err := f.Close(); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s\n", name)
@@ -330,5 +371,6 @@ case, other characters as "_", .json).`,
 	of.add(cmd)
 	cmd.Flags().IntVar(&revision, "revision", 0, "revision number (default: the newest)")
 	cmd.Flags().StringVar(&dir, "dir", "", "write into this directory under the CSAF file name instead of to standard output")
+	cmd.Flags().BoolVar(&force, "force", false, "with --dir, replace the file when it exists")
 	return cmd
 }

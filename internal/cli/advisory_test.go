@@ -64,6 +64,16 @@ func TestAdvisoryCommands(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(dir, "rhsa-2021_5217.json")); err != nil || !bytes.Equal(b, data) {
 		t.Fatalf("export --dir: %v", err)
 	}
+	// The file is there: not replaced without --force.
+	os.WriteFile(filepath.Join(dir, "rhsa-2021_5217.json"), []byte("other"), 0o644)
+	fails(t, 1, "--force", "", "advisory", "export", "1", "--dir", dir)
+	if b, _ := os.ReadFile(filepath.Join(dir, "rhsa-2021_5217.json")); string(b) != "other" {
+		t.Fatal("export replaced an existing file without --force")
+	}
+	ok(t, "", "advisory", "export", "1", "--dir", dir, "--force")
+	if b, _ := os.ReadFile(filepath.Join(dir, "rhsa-2021_5217.json")); !bytes.Equal(b, data) {
+		t.Fatal("export --force did not replace the file")
+	}
 
 	// An invalid document: every problem on stderr, exit 1, nothing stored.
 	broken := bytes.Replace(data, []byte(`"version": "1"`), []byte(`"version": "2"`), 1)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -215,9 +214,9 @@ func newRolloutHaltCmd(resume bool) *cobra.Command {
 	var of orgFlag
 	var groups []string
 	var reason string
-	use, short, suffix := "halt", "Halt an update's rollout in groups by hand (admins and operators)", "/halt"
+	use, short, suffix, done := "halt", "Halt an update's rollout in groups by hand (admins and operators)", "/halt", "Halted"
 	if resume {
-		use, short, suffix = "resume", "Resume an update's halted rollout in groups (admins and operators)", "/resume"
+		use, short, suffix, done = "resume", "Resume an update's halted rollout in groups (admins and operators)", "/resume", "Resumed"
 	}
 	cmd := &cobra.Command{
 		Use:     use + " UPDATE --group G [--group G...]",
@@ -244,7 +243,7 @@ func newRolloutHaltCmd(resume bool) *cobra.Command {
 				if err := c.do(cmd.Context(), http.MethodPost, updatePath(org, args[0])+"/approvals/"+url.PathEscape(g)+suffix, nil, body, nil); err != nil {
 					return fmt.Errorf("group %s: %w", g, err)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%sd %s in group %s\n", strings.ToUpper(use[:1])+use[1:], args[0], g)
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s in group %s\n", done, args[0], g)
 			}
 			return nil
 		},

@@ -68,4 +68,12 @@ func TestReleaseCommands(t *testing.T) {
 	if out := ok(t, "", "release", "list", "--count", "3"); !strings.Contains(out, "ACME-2026-0077") {
 		t.Errorf("release list lacks the scheduled advisory:\n%s", out)
 	}
+	// The advisory's list and page say it waits for its release.
+	day := oob[:len("2006-01-02")]
+	if out := ok(t, "", "advisory", "list"); !strings.Contains(out, "scheduled "+day) {
+		t.Errorf("advisory list does not show the scheduled release %s:\n%s", day, out)
+	}
+	if out := ok(t, "", "advisory", "show", "ACME-2026-0077"); !strings.Contains(out, "embargoed until "+oob) {
+		t.Errorf("advisory show does not show the embargo until %s:\n%s", oob, out)
+	}
 }

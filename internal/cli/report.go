@@ -351,7 +351,7 @@ func newReportExposureCmd() *cobra.Command {
 open ports, those of products that advisories affect (matched by product and version), those
 that break the firewall policy the scan was run with, and those that were not open in the scan
 before. Scans come from "patchday scan --upload" and from agents' scan schedules ("patchday
-scan schedule"). The findings are listed most severe first.`,
+scan-schedule"). The findings are listed most severe first.`,
 		`  patchday report exposure --org acme
   patchday report exposure --org acme --days 7 --limit 1000 -o csv`, 0,
 		func(cmd *cobra.Command, _ []string) (string, url.Values) {

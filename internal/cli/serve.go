@@ -231,6 +231,9 @@ func runServe(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	defer st.Close()
 	created, pw, err := server.Bootstrap(ctx, st, os.Getenv("PATCHDAY_ADMIN_PASSWORD"))
 	if err != nil {
+		if os.Getenv("PATCHDAY_ADMIN_PASSWORD") != "" {
+			return usageError{fmt.Errorf("PATCHDAY_ADMIN_PASSWORD: %w", err)}
+		}
 		return err
 	}
 	if created {
@@ -323,18 +326,23 @@ func runServe(ctx context.Context, o serveOptions, stderr io.Writer) error {
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "url", url, "engine", st.Engine(), "version", Version)
+	signIn := ""
+	if created {
+		signIn = " (sign in as " + server.InitialAdmin + ")"
+	}
+	fmt.Fprintf(stderr, "\n  patchday is running at %s\n  Console:               %s/%s\n", url, url, signIn)
 	if created {
 		shown := "(the value of PATCHDAY_ADMIN_PASSWORD)"
 		if os.Getenv("PATCHDAY_ADMIN_PASSWORD") == "" {
 			shown = pw + "   (shown only now)"
 		}
-		fmt.Fprintf(stderr, "\n  patchday is running at %s\n  Console:               %s/ (sign in as %s)\n  Initial administrator: %s\n  Initial password:      %s\n"+
-			"  Next: patchday login --server %s --user %s, then patchday passwd\n", url, url, server.InitialAdmin, server.InitialAdmin, shown, url, server.InitialAdmin)
+		fmt.Fprintf(stderr, "  Initial administrator: %s\n  Initial password:      %s\n"+
+			"  Next: patchday login --server %s --user %s, then patchday passwd\n", server.InitialAdmin, shown, url, server.InitialAdmin)
 		if o.demo {
 			fmt.Fprintf(stderr, "  Demo catalog: patchday advisory list --org %s; patchday update list --org %s\n", server.InitialOrg, server.InitialOrg)
 		}
-		fmt.Fprintln(stderr)
 	}
+	fmt.Fprintln(stderr)
 
 	bgDone := make(chan struct{})
 	bgCtx, stopBackground := context.WithCancel(context.Background())

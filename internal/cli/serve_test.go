@@ -1,10 +1,16 @@
 package cli
 
 import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -103,5 +109,62 @@ func TestCheckListen(t *testing.T) {
 		if err := checkListen(tc.o); (err == nil) != tc.ok {
 			t.Errorf("%+v: %v, want ok=%v", tc.o, err, tc.ok)
 		}
+	}
+}
+
+// Every start says where the server runs; the first also gives the administrator's
+// password. A too short PATCHDAY_ADMIN_PASSWORD is refused naming the variable.
+func TestServeBanner(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	t.Setenv("PATCHDAY_ADMIN_PASSWORD", "short")
+	cmd := newServeCmd()
+	cmd.SetArgs([]string{"--listen", "127.0.0.1:0", "--data", data, "--log-level", "warn"})
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), "PATCHDAY_ADMIN_PASSWORD") {
+		t.Fatalf("a short PATCHDAY_ADMIN_PASSWORD: %v", err)
+	}
+
+	t.Setenv("PATCHDAY_ADMIN_PASSWORD", "banner-test-password")
+	start := func() string {
+		t.Helper()
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		var out bytes.Buffer
+		ctx, stop := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		cmd := newServeCmd()
+		cmd.SetArgs([]string{"--listen", addr, "--data", data, "--log-level", "warn"})
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(&out)
+		go func() { done <- cmd.ExecuteContext(ctx) }()
+		for i := 0; ; i++ {
+			if res, err := http.Get("http://" + addr + "/healthz"); err == nil {
+				res.Body.Close()
+				break
+			}
+			if i > 100 {
+				t.Fatal("the server did not start")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		stop()
+		if err := <-done; err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+		return out.String()
+	}
+	first := start()
+	if !strings.Contains(first, "patchday is running at http://127.0.0.1:") || !strings.Contains(first, "Initial administrator: admin") ||
+		!strings.Contains(first, "sign in as admin") {
+		t.Errorf("first start:\n%s", first)
+	}
+	again := start()
+	if !strings.Contains(again, "patchday is running at http://127.0.0.1:") || strings.Contains(again, "Initial password") {
+		t.Errorf("second start:\n%s", again)
 	}
 }

@@ -54,7 +54,7 @@ installer:
 	if out := ok(t, "", "update", "list", "--classification", "security"); !strings.Contains(out, "pkg:deb/debian/openssl") {
 		t.Fatalf("update list:\n%s", out)
 	}
-	if out := ok(t, "", "update", "show", "openssl-3.0.11-1-deb12u2"); !strings.Contains(out, `"payload": "`+p.Digest) {
+	if out := ok(t, "", "update", "show", "openssl-3.0.11-1-deb12u2"); !strings.Contains(out, `"payload": "`+p.Digest) || !strings.Contains(out, `"vers": "vers:deb/<3.0.11-1~deb12u2"`) {
 		t.Fatalf("update show:\n%s", out)
 	}
 

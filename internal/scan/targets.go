@@ -195,7 +195,7 @@ func (st *targetState) host(ctx context.Context, name string) error {
 func (st *targetState) add(a netip.Addr) error {
 	a = a.Unmap()
 	if !st.p.AllowPublic && !IsInternal(a) {
-		return fmt.Errorf("%w: %s is not a private, loopback, link-local or CGNAT address (allow public targets to scan it)", ErrPublic, a)
+		return fmt.Errorf("%w: %s is not a private, loopback, link-local or CGNAT address (scanning it needs --allow-public, and permission to scan it)", ErrPublic, a)
 	}
 	if st.seen[a] {
 		return nil

@@ -52,7 +52,7 @@ func (s *Server) applyScanSchedule(c *call, sc *store.ScanSchedule, req scanSche
 	if req.Group != nil {
 		g, err := s.store.GroupByName(c.r.Context(), c.org.ID, *req.Group)
 		if errors.Is(err, store.ErrNotFound) {
-			return errInvalid("group", "no group %q in this organisation", *req.Group)
+			return errInvalid("group", "names no group of this organisation (%q)", *req.Group)
 		} else if err != nil {
 			return err
 		}
