@@ -269,7 +269,7 @@ func TestEnvOverrides(t *testing.T) {
 
 	// PATCHDAY_SERVER alone: the saved token belongs to another server and is not sent.
 	t.Setenv(envToken, "")
-	fails(t, 1, "not logged in", "", "org", "list")
+	fails(t, 1, "not logged in to "+other.url+" (PATCHDAY_SERVER): the saved login is for "+ts.url, "", "org", "list")
 
 	// PATCHDAY_TOKEN alone: the saved server with that token; a bad one fails with the
 	// server's message.

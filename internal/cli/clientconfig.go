@@ -120,6 +120,10 @@ func loggedInClient() (*client, error) {
 	if v := env(envToken); v != "" {
 		token, from = v, envToken
 	}
+	if server != "" && token == "" && cfg.Token != "" && server != cfg.Server {
+		return nil, fmt.Errorf("not logged in to %s (%s): the saved login is for %s, and its token is never sent elsewhere; "+
+			"run \"patchday login --server %s --user NAME\" or set %s", server, envServer, cfg.Server, server, envToken)
+	}
 	if server == "" || token == "" {
 		return nil, errNotLoggedIn
 	}

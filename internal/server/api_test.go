@@ -459,6 +459,8 @@ func TestBadInput(t *testing.T) {
 			code, field              string
 		}{
 			{"unknown field", "POST", "/api/v1/orgs", `{"slug":"x","colour":"red"}`, "", 400, "unknown_field", "colour"},
+			{"unknown nested field", "POST", "/api/v1/orgs/a/updates", `{"name":"u9","title":"T","classification":"security",` +
+				`"applicability":{"purll":"pkg:deb/debian/openssl"},"installer":{"type":"apt"}}`, "", 400, "unknown_field", "applicability.purll"},
 			{"wrong type", "POST", "/api/v1/orgs", `{"slug":42}`, "", 400, "invalid_field", "slug"},
 			{"wrong nested type", "PUT", "/api/v1/orgs/a/users/admin/role", `{"role":["admin"]}`, "", 400, "invalid_field", "role"},
 			{"broken JSON", "POST", "/api/v1/orgs", `{"slug":"x",`, "", 400, "invalid_json", ""},

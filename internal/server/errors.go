@@ -2,12 +2,15 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/patchday/patchday/internal/csaf"
@@ -84,7 +87,9 @@ func decodeLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) err
 		}
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
-	br := bufio.NewReader(r.Body)
+	// The body read is kept (it is bounded by the limit) to name an unknown field by its path.
+	var seen bytes.Buffer
+	br := bufio.NewReader(io.TeeReader(r.Body, &seen))
 	// The body must be an object: "null" would decode into v as nothing at all.
 	if b, err := peekNonSpace(br); err == nil && b != '{' {
 		return errBadRequest("invalid_json", "", "the body must be a JSON object")
@@ -92,6 +97,15 @@ func decodeLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) err
 	dec := json.NewDecoder(br)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			name = strings.Trim(name, `"`)
+			var doc any
+			if json.Unmarshal(seen.Bytes(), &doc) == nil {
+				if path := unknownPath(doc, reflect.TypeOf(v), name, ""); path != "" {
+					return errBadRequest("unknown_field", path, "unknown field %s", path)
+				}
+			}
+		}
 		return jsonError(err)
 	}
 	var extra json.RawMessage
@@ -102,6 +116,98 @@ func decodeLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) err
 		return jsonError(err)
 	}
 	return nil
+}
+
+// unknownPath finds where in doc (a decoded JSON value) the key name is one that type t does
+// not have, and returns its path, such as "applicability.purll" or "items[2].nmae"; "" when
+// it finds none.
+func unknownPath(doc any, t reflect.Type, name, at string) string {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
+		return ""
+	}
+	switch d := doc.(type) {
+	case map[string]any:
+		switch t.Kind() {
+		case reflect.Map:
+			for k, v := range d {
+				if p := unknownPath(v, t.Elem(), name, fieldPath(at, k)); p != "" {
+					return p
+				}
+			}
+		case reflect.Struct:
+			keys := make([]string, 0, len(d))
+			for k := range d {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			for _, k := range keys {
+				f, ok := jsonField(t, k)
+				if !ok {
+					if k == name {
+						return fieldPath(at, k)
+					}
+					continue
+				}
+				if p := unknownPath(d[k], f.Type, name, fieldPath(at, k)); p != "" {
+					return p
+				}
+			}
+		}
+	case []any:
+		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			for i, v := range d {
+				if p := unknownPath(v, t.Elem(), name, fmt.Sprintf("%s[%d]", at, i)); p != "" {
+					return p
+				}
+			}
+		}
+	}
+	return ""
+}
+
+func fieldPath(at, key string) string {
+	if at == "" {
+		return key
+	}
+	return at + "." + key
+}
+
+// jsonField finds the field of struct type t that encoding/json fills from key: by its tag
+// name or, without one, its Go name, case-insensitively; embedded structs count.
+func jsonField(t reflect.Type, key string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" {
+			et := f.Type
+			if et.Kind() == reflect.Pointer {
+				et = et.Elem()
+			}
+			if et.Kind() == reflect.Struct {
+				if sf, ok := jsonField(et, key); ok {
+					return sf, true
+				}
+			}
+			continue
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		if strings.EqualFold(name, key) {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
 }
 
 // peekNonSpace returns the first byte of r that is not JSON white space, without consuming it.
