@@ -102,7 +102,7 @@ func decodeLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) err
 			var doc any
 			if json.Unmarshal(seen.Bytes(), &doc) == nil {
 				if path := unknownPath(doc, reflect.TypeOf(v), name, ""); path != "" {
-					return errBadRequest("unknown_field", path, "unknown field %s", path)
+					return errBadRequest("unknown_field", path, "unknown field %q", path)
 				}
 			}
 		}
