@@ -423,6 +423,23 @@ func TestUsers(t *testing.T) {
 	}
 	fails(t, 1, "patchday: role must be one of admin, operator, viewer, partner", "", "user", "set-role", "alice", "king", "--org", "acme")
 
+	// The site admin's hold on accounts.
+	if out := ok(t, "", "user", "disable", "bob"); out != "Disabled bob\n" {
+		t.Errorf("disable: %q", out)
+	}
+	if !regexp.MustCompile(`(?m)^bob\s+viewer\s+-\s+-\s+no\s+yes`).MatchString(ok(t, "", "user", "list", "--org", "acme")) {
+		t.Error("user list does not show bob disabled")
+	}
+	ok(t, "", "user", "enable", "bob")
+	out = ok(t, "", "user", "reset-password", "bob")
+	m = regexp.MustCompile(`Generated password \(shown only this once\): (\S+)`).FindStringSubmatch(out)
+	if m == nil || !strings.Contains(out, "New password set for bob") {
+		t.Fatalf("reset-password: %q", out)
+	}
+	ok(t, "chosen-password-for-bob\n", "user", "reset-password", "bob", "--password-stdin")
+	fails(t, 1, "password", "short\n", "user", "reset-password", "bob", "--password-stdin")
+	fails(t, 1, "your own account", "", "user", "disable", "admin")
+
 	if out := ok(t, "", "user", "remove", "bob", "--org", "acme"); out != "Removed bob from acme\n" {
 		t.Errorf("remove: %q", out)
 	}

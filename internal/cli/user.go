@@ -41,7 +41,8 @@ func newUserCmd() *cobra.Command {
   PATCHDAY_ORG=acme patchday user set-role alice admin`)
 	cmd.Long = `Manage an organisation's users. Roles are admin, operator (approve, deploy), viewer and
 partner (reads embargoed advisories). --org defaults to $` + envOrg + `.`
-	cmd.AddCommand(newUserCreateCmd(), newUserListCmd(), newUserShowCmd(), newUserSetRoleCmd(), newUserRemoveCmd())
+	cmd.AddCommand(newUserCreateCmd(), newUserListCmd(), newUserShowCmd(), newUserSetRoleCmd(), newUserRemoveCmd(),
+		newUserResetPasswordCmd(), newUserDisableCmd(true), newUserDisableCmd(false))
 	return cmd
 }
 
@@ -271,4 +272,81 @@ to other organisations). The last admin of an organisation cannot be removed.`,
 	}
 	org.add(cmd)
 	return cmd
+}
+
+func newUserResetPasswordCmd() *cobra.Command {
+	var passwordStdin bool
+	cmd := &cobra.Command{
+		Use:   "reset-password USERNAME [--password-stdin]",
+		Short: "Give a user a new password (site admins); their sessions and tokens end",
+		Long: `Give a user a new password, for someone who forgot theirs or whose password leaked. Without
+--password-stdin the server generates one, printed this once: hand it to the user, who
+should change it with "patchday passwd". Every session and API token of the user ends.`,
+		Example: `  patchday user reset-password alice
+  printf '%s\n' "$PASSWORD" | patchday user reset-password ci --password-stdin`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req := map[string]string{}
+			if passwordStdin {
+				pw, err := readLine(cmd.InOrStdin())
+				if err != nil {
+					return fmt.Errorf("reading the password from standard input: %w", err)
+				}
+				if pw == "" {
+					return usageError{errors.New("--password-stdin: standard input is empty")}
+				}
+				req["password"] = pw
+			}
+			c, err := loggedInClient()
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Password      string `json:"password"`
+				TokensRevoked int64  `json:"tokens_revoked"`
+			}
+			if err := c.do(cmd.Context(), http.MethodPost, "/api/v1/users/"+url.PathEscape(args[0])+"/password", nil, req, &out); err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "New password set for %s; %d session(s) and token(s) ended\n", args[0], out.TokensRevoked)
+			if out.Password != "" {
+				fmt.Fprintf(w, "Generated password (shown only this once): %s\n", out.Password)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from the first line of standard input instead of having one generated")
+	return cmd
+}
+
+// newUserDisableCmd makes "user disable" (or, with disable false, "user enable").
+func newUserDisableCmd(disable bool) *cobra.Command {
+	use, short, done := "disable", "Disable an account (site admins): no login and no token of it works", "Disabled"
+	long := `Disable an account, for someone who left: the user can no longer log in, and every session
+and API token of theirs ends at once. The account, its memberships and its history stay;
+"patchday user enable" lets it log in again (with new sessions). You cannot disable your own
+account, nor the last site administrator.`
+	if !disable {
+		use, short, done = "enable", "Enable a disabled account again (site admins)", "Enabled"
+		long = `Let a disabled account log in again. Its earlier sessions and tokens stay ended.`
+	}
+	return &cobra.Command{
+		Use:     use + " USERNAME",
+		Short:   short,
+		Long:    long,
+		Example: "  patchday user " + use + " alice",
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := loggedInClient()
+			if err != nil {
+				return err
+			}
+			if err := c.do(cmd.Context(), http.MethodPost, "/api/v1/users/"+url.PathEscape(args[0])+"/"+use, nil, nil, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", done, args[0])
+			return nil
+		},
+	}
 }

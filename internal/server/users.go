@@ -212,3 +212,104 @@ func lastAdminGuard(c *call, tx *store.Tx) error {
 	}
 	return nil
 }
+
+// The site administrator's hold on accounts: reset a user's password (someone forgot
+// theirs, or it leaked) and disable or enable an account (someone left). Each ends the
+// user's sessions and API tokens, so that whoever held them is out at once.
+
+type resetPasswordRequest struct {
+	Password string `json:"password"` // empty: a random one, answered once
+}
+
+type resetPasswordResponse struct {
+	Username      string `json:"username"`
+	Password      string `json:"password,omitempty"` // the generated one, shown only now
+	TokensRevoked int64  `json:"tokens_revoked"`
+}
+
+func (s *Server) resetPassword(c *call) error {
+	var req resetPasswordRequest
+	if err := decodeLimit(c.w, c.r, &req, maxLoginBody); err != nil {
+		return err
+	}
+	generated := ""
+	if req.Password == "" {
+		generated = auth.RandomPassword()
+		req.Password = generated
+	} else if err := auth.CheckPasswordPolicy(req.Password); err != nil {
+		return errInvalid("password", "%v", err)
+	}
+	hash, err := auth.HashPassword(req.Password)
+	if err != nil {
+		return err
+	}
+	name := c.r.PathValue("user")
+	ctx := c.r.Context()
+	var n int64
+	err = s.store.Update(ctx, func(tx *store.Tx) error {
+		u, err := tx.UserByName(ctx, name)
+		if err != nil {
+			return storeErr(err, "user "+quote(name))
+		}
+		if err := tx.SetPassword(ctx, u.ID, hash); err != nil {
+			return err
+		}
+		if n, err = tx.RevokeUserTokens(ctx, u.ID, c.token.ID); err != nil {
+			return err
+		}
+		return c.audit(tx, 0, "user.password_reset", "user", name, map[string]any{"generated": generated != "", "tokens_revoked": n})
+	})
+	if err != nil {
+		return err
+	}
+	s.cache.invalidate()
+	writeJSON(c.w, http.StatusOK, resetPasswordResponse{Username: name, Password: generated, TokensRevoked: n})
+	return nil
+}
+
+func (s *Server) disableUser(c *call) error { return s.setDisabled(c, true) }
+func (s *Server) enableUser(c *call) error  { return s.setDisabled(c, false) }
+
+func (s *Server) setDisabled(c *call, disabled bool) error {
+	name := c.r.PathValue("user")
+	ctx := c.r.Context()
+	var out store.User
+	err := s.store.Update(ctx, func(tx *store.Tx) error {
+		u, err := tx.UserByName(ctx, name)
+		if err != nil {
+			return storeErr(err, "user "+quote(name))
+		}
+		var revoked int64
+		if disabled {
+			if u.ID == c.user.ID {
+				return errConflict("you cannot disable your own account")
+			}
+			if u.SiteAdmin && !u.Disabled {
+				if n, err := tx.CountActiveSiteAdmins(ctx); err != nil {
+					return err
+				} else if n < 2 {
+					return errConflict("%s is the last site administrator", name)
+				}
+			}
+			if revoked, err = tx.RevokeUserTokens(ctx, u.ID, 0); err != nil {
+				return err
+			}
+		}
+		if err := tx.SetDisabled(ctx, u.ID, disabled); err != nil {
+			return err
+		}
+		u.Disabled = disabled
+		out = u
+		action := "user.enable"
+		if disabled {
+			action = "user.disable"
+		}
+		return c.audit(tx, 0, action, "user", name, map[string]any{"tokens_revoked": revoked})
+	})
+	if err != nil {
+		return err
+	}
+	s.cache.invalidate()
+	writeJSON(c.w, http.StatusOK, out)
+	return nil
+}

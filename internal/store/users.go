@@ -90,6 +90,19 @@ func (tx *Tx) SetPassword(ctx context.Context, userID int64, hash string) error 
 	return expectOne(res, err, "set password")
 }
 
+// SetDisabled disables a user (no login, no token works) or enables them again.
+func (tx *Tx) SetDisabled(ctx context.Context, userID int64, disabled bool) error {
+	res, err := tx.exec(ctx, `UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3`, disabled, Now(), userID)
+	return expectOne(res, err, "disable user")
+}
+
+// CountActiveSiteAdmins counts the site administrators who are not disabled.
+func (tx *Tx) CountActiveSiteAdmins(ctx context.Context) (int, error) {
+	var n int
+	err := tx.queryRow(ctx, `SELECT COUNT(*) FROM users WHERE site_admin AND NOT disabled`).Scan(&n)
+	return n, err
+}
+
 // UserByName finds a user by username.
 func (r Reader) UserByName(ctx context.Context, username string) (User, error) {
 	u, err := scanUser(r.queryRow(ctx, `SELECT `+userCols+` FROM users u WHERE u.username = $1`, username))
