@@ -200,6 +200,27 @@ func TestApprovalRuleDelayAndFilters(t *testing.T) {
 	if n := approvals("low"); n != 2 { // first (by package) and all (by advisory)
 		t.Errorf("low after the package and advisory rules: %d approvals, want 2", n)
 	}
+	// A superseded update is no candidate; its successor is.
+	e.must(201, "POST", "/api/v1/orgs/a/groups", e.admin, map[string]any{"name": "late"})
+	e.must(201, "POST", "/api/v1/orgs/a/updates", e.admin, opensslUpdate("newer", "3.0.11-1~deb12u4", "crit"))
+	e.must(201, "POST", "/api/v1/orgs/a/rules", e.admin, map[string]any{"name": "late-all", "group": "late"})
+	if err := e.srv.ApplyRules(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	lateApproved := func(update string) bool {
+		var l struct{ Items []store.Approval }
+		e.must(200, "GET", "/api/v1/orgs/a/updates/"+update+"/approvals", e.admin, nil).json(t, &l)
+		for _, a := range l.Items {
+			if a.GroupName == "late" {
+				return true
+			}
+		}
+		return false
+	}
+	if lateApproved("crit") || !lateApproved("newer") || !lateApproved("low") {
+		t.Errorf("rule late-all: crit (superseded) %v, newer %v, low %v; want false, true, true",
+			lateApproved("crit"), lateApproved("newer"), lateApproved("low"))
+	}
 	var evs struct{ Items []store.AuditEvent }
 	e.must(200, "GET", "/api/v1/audit?actor=rule:critical-after-2-days", e.admin, nil).json(t, &evs)
 	if len(evs.Items) != 1 || evs.Items[0].ObjectID != "crit" {

@@ -90,14 +90,18 @@ type RuleCandidate struct {
 }
 
 // RuleCandidates lists the updates created before cutoff that have no decision yet for the
-// group and match the rule's classification, package and advisory (each when set).
+// group and match the rule's classification, package and advisory (each when set). An update
+// superseded by another that is not declined is no candidate: the newer one is approved
+// instead (machines that need the older one only get it by hand).
 func (r Reader) RuleCandidates(ctx context.Context, rule ApprovalRule, cutoff time.Time) ([]RuleCandidate, error) {
 	rows, err := r.query(ctx, `SELECT u.id, u.name, u.classification, u.severity FROM updates u
 		WHERE u.org_id = $1 AND u.declined_at IS NULL AND u.created_at <= $2 AND ($3 = '' OR u.classification = $3)
 		AND ($5 = '' OR u.purl = $5 OR u.purl LIKE $6 ESCAPE '\')
 		AND ($7 = '' OR EXISTS (SELECT 1 FROM update_advisories ua JOIN advisories ad ON ad.id = ua.advisory_id
 			WHERE ua.update_id = u.id AND ad.tracking_id = $7))
-		AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.update_id = u.id AND a.group_id = $4) ORDER BY u.id`,
+		AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.update_id = u.id AND a.group_id = $4)
+		AND NOT EXISTS (SELECT 1 FROM update_links l JOIN updates n ON n.id = l.update_id
+			WHERE l.other_id = u.id AND l.kind = 'supersedes' AND n.declined_at IS NULL) ORDER BY u.id`,
 		rule.OrgID, cutoff.UTC(), rule.Classification, rule.GroupID, rule.PURLPrefix, prefixPattern(rule.PURLPrefix), rule.Advisory)
 	if err != nil {
 		return nil, fmt.Errorf("rule candidates: %w", err)
