@@ -287,9 +287,14 @@ func showCompliance(cmd *cobra.Command, format outputFormat, raw json.RawMessage
 			eos = append(eos, fmt.Sprintf("%s: %d", p, n))
 		}
 		sort.Strings(eos)
+		compliant := fmt.Sprintf("%d (%.1f%%)", r.Compliant, r.Percent)
+		if r.Computers == 0 {
+			compliant = "- (no computers yet)"
+		}
 		if err := keyValues(w, "computers", fmt.Sprint(r.Computers),
-			"compliant", fmt.Sprintf("%d (%.1f%%)", r.Compliant, r.Percent),
-			"missing updates", fmt.Sprintf("%d (critical %d, high %d)", r.Missing, r.BySeverity["critical"], r.BySeverity["high"]),
+			"compliant", compliant,
+			"missing installs", fmt.Sprintf("%d, an update on a computer each (critical %d, high %d); by update: patchday report missing",
+				r.Missing, r.BySeverity["critical"], r.BySeverity["high"]),
 			"missing critical", fmt.Sprintf("%d computers", r.WithCritical),
 			"not seen", strings.Join(r.Silent, " "), "end of support", strings.Join(eos, "; ")); err != nil {
 			return err
