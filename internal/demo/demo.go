@@ -31,11 +31,11 @@ var forms embed.FS
 const Actor = "patchday-demo"
 
 // ReleaseDay is the monthly release day on or before t: the second Tuesday of the month,
-// 17:00 UTC.
+// 10:00 UTC, the release calendar's default.
 func ReleaseDay(t time.Time) time.Time {
 	t = t.UTC()
 	for m := 0; m < 2; m++ {
-		first := time.Date(t.Year(), t.Month()-time.Month(m), 1, 17, 0, 0, 0, time.UTC)
+		first := time.Date(t.Year(), t.Month()-time.Month(m), 1, 10, 0, 0, 0, time.UTC)
 		d := first.AddDate(0, 0, (int(time.Tuesday)-int(first.Weekday())+7)%7+7)
 		if !d.After(t) {
 			return d
