@@ -266,8 +266,9 @@ URL or its start) or an advisory (--advisory), each when given, --delay-days aft
 arrived, and, with --after-ring-pct, only once the ring before the group's (the group of
 ring N-1) has the update approved, not halted, and installed on at least that percentage of
 its machines that needed it: rings advance only on success. Rules run every minute and
-whenever an update arrives; what they approve is audited as rule:NAME.`
-	cmd.AddCommand(newRuleCreateCmd(), newRuleListCmd(), newRuleDeleteCmd())
+whenever an update arrives; what they approve is audited as rule:NAME. "rule preview" shows
+what they would approve now, changing nothing; "rule run" runs them at once.`
+	cmd.AddCommand(newRuleCreateCmd(), newRuleListCmd(), newRuleDeleteCmd(), newRuleRunCmd(true), newRuleRunCmd(false))
 	return cmd
 }
 
@@ -371,5 +372,51 @@ func newRuleDeleteCmd() *cobra.Command {
 		},
 	}
 	of.add(cmd)
+	return cmd
+}
+
+// newRuleRunCmd makes "rule preview" (preview true) or "rule run".
+func newRuleRunCmd(preview bool) *cobra.Command {
+	var of orgFlag
+	var output outputFormat
+	use, short, method, suffix := "run", "Run the auto-approval rules now (admins)", http.MethodPost, "/rules/run"
+	if preview {
+		use, short, method, suffix = "preview", "What the auto-approval rules would approve now, changing nothing (admins and operators)",
+			http.MethodGet, "/rules/preview"
+	}
+	cmd := &cobra.Command{
+		Use:     use,
+		Short:   short,
+		Example: "  patchday rule " + use + " --org acme",
+		Args:    exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			org, err := of.get()
+			if err != nil {
+				return err
+			}
+			c, err := loggedInClient()
+			if err != nil {
+				return err
+			}
+			var resp struct {
+				Items []json.RawMessage `json:"items"`
+			}
+			if err := c.do(cmd.Context(), method, "/api/v1/orgs/"+url.PathEscape(org)+suffix, nil, nil, &resp); err != nil {
+				return err
+			}
+			if len(resp.Items) == 0 && output == outputTable {
+				if preview {
+					fmt.Fprintln(cmd.OutOrStdout(), "The rules would approve nothing now.")
+				} else {
+					fmt.Fprintln(cmd.OutOrStdout(), "The rules approved nothing.")
+				}
+				return nil
+			}
+			return printList(cmd, listFlags{output: output}, resp.Items, false, []string{"rule", "update", "group"},
+				func(a struct{ Rule, Update, Group string }) []string { return []string{a.Rule, a.Update, a.Group} })
+		},
+	}
+	of.add(cmd)
+	addOutputFlag(cmd, &output)
 	return cmd
 }

@@ -315,6 +315,13 @@ installer: {type: apt}
 	if out := ok(t, "", "rule", "list"); !strings.Contains(out, "web-security  web    security") {
 		t.Errorf("rule list:\n%s", out)
 	}
+	// Three days of delay: nothing yet.
+	if out := ok(t, "", "rule", "preview"); out != "The rules would approve nothing now.\n" {
+		t.Errorf("rule preview: %q", out)
+	}
+	if out := ok(t, "", "rule", "run", "-o", "json"); strings.TrimSpace(out) != "[]" {
+		t.Errorf("rule run -o json: %q", out)
+	}
 	fails(t, 1, "after_ring_pct", "", "rule", "create", "x", "--group", "web", "--after-ring-pct", "50")
 	ok(t, "", "rule", "delete", "web-security")
 	ok(t, "", "unapprove", "openssl-next", "--group", "web")

@@ -183,8 +183,23 @@ func TestApprovalRuleDelayAndFilters(t *testing.T) {
 	}
 	e.advance(3 * 24 * time.Hour)
 	e.admin = e.login("admin", adminPassword) // the session ended meanwhile
-	if err := e.srv.ApplyRules(t.Context()); err != nil {
-		t.Fatal(err)
+	// The preview says what a run would do and changes nothing; the run does it.
+	var preview, run struct {
+		Items []struct{ Rule, Update, Group string }
+	}
+	e.must(200, "GET", "/api/v1/orgs/a/rules/preview", e.admin, nil).json(t, &preview)
+	if len(preview.Items) != 1 || preview.Items[0].Rule != "critical-after-2-days" || preview.Items[0].Update != "crit" || preview.Items[0].Group != "all" {
+		t.Errorf("preview %+v", preview.Items)
+	}
+	if approvals("crit") != 0 {
+		t.Fatal("the preview approved")
+	}
+	viewer := e.createUser("a", "vic", store.RoleViewer)
+	e.must(403, "GET", "/api/v1/orgs/a/rules/preview", viewer, nil)
+	e.must(403, "POST", "/api/v1/orgs/a/rules/run", viewer, nil)
+	e.must(200, "POST", "/api/v1/orgs/a/rules/run", e.admin, nil).json(t, &run)
+	if len(run.Items) != 1 || run.Items[0] != preview.Items[0] {
+		t.Errorf("run %+v, preview %+v", run.Items, preview.Items)
 	}
 	if approvals("crit") != 1 || approvals("low") != 0 {
 		t.Errorf("after the delay: crit %d, low %d approvals", approvals("crit"), approvals("low"))

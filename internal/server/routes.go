@@ -96,6 +96,8 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/api/v1/orgs/{org}/rules", orgRead, s.listRules},
 		{"POST", "/api/v1/orgs/{org}/rules", orgAdmin, s.createRule},
 		{"DELETE", "/api/v1/orgs/{org}/rules/{rule}", orgAdmin, s.deleteRule},
+		{"GET", "/api/v1/orgs/{org}/rules/preview", orgOperate, s.previewRules},
+		{"POST", "/api/v1/orgs/{org}/rules/run", orgAdmin, s.runRules},
 
 		{"GET", "/api/v1/orgs/{org}/enroll-tokens", orgRead, s.listEnrollTokens},
 		{"POST", "/api/v1/orgs/{org}/enroll-tokens", orgAdmin, s.createEnrollToken},

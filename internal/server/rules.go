@@ -121,20 +121,7 @@ func (s *Server) ApplyRules(ctx context.Context) error {
 			return err
 		}
 		for _, o := range orgs {
-			err := s.store.Update(ctx, func(tx *store.Tx) error {
-				made, err := rollout.ApplyRules(ctx, tx, o.ID, s.cfg.Now(), func(rule string, a store.Approval) error {
-					orgID := o.ID
-					details, _ := jsonMarshal(map[string]any{"group": a.GroupName, "deadline": a.Deadline})
-					_, err := tx.AppendAudit(ctx, store.AuditEvent{OrgID: &orgID, Actor: "rule:" + rule, Action: "update.install",
-						ObjectType: "update", ObjectID: a.UpdateName, Source: "server", Time: s.cfg.Now(), Details: details})
-					return err
-				})
-				for _, m := range made {
-					s.log.Info("auto-approved", "org", o.Slug, "rule", m.Rule, "update", m.Update, "group", m.Group)
-				}
-				return err
-			})
-			if err != nil {
+			if _, err := s.applyOrgRules(ctx, o, false); err != nil {
 				return err
 			}
 		}
@@ -143,4 +130,83 @@ func (s *Server) ApplyRules(ctx context.Context) error {
 		}
 		p.After = orgs[len(orgs)-1].ID
 	}
+}
+
+// errDryRun rolls back the transaction of a preview.
+var errDryRun = errors.New("dry run")
+
+// applyOrgRules runs one organisation's rules and returns the approvals they made. A dry run
+// makes them in a transaction it then rolls back: the preview is exactly what a run would do.
+func (s *Server) applyOrgRules(ctx context.Context, o store.Org, dry bool) ([]rollout.Approved, error) {
+	var made []rollout.Approved
+	err := s.store.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		made, err = rollout.ApplyRules(ctx, tx, o.ID, s.cfg.Now(), func(rule string, a store.Approval) error {
+			orgID := o.ID
+			details, _ := jsonMarshal(map[string]any{"group": a.GroupName, "deadline": a.Deadline})
+			_, err := tx.AppendAudit(ctx, store.AuditEvent{OrgID: &orgID, Actor: "rule:" + rule, Action: "update.install",
+				ObjectType: "update", ObjectID: a.UpdateName, Source: "server", Time: s.cfg.Now(), Details: details})
+			return err
+		})
+		if err == nil && dry {
+			return errDryRun
+		}
+		return err
+	})
+	if dry {
+		if errors.Is(err, errDryRun) {
+			err = nil
+		}
+		return made, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range made {
+		s.log.Info("auto-approved", "org", o.Slug, "rule", m.Rule, "update", m.Update, "group", m.Group)
+	}
+	return made, nil
+}
+
+// ruleApprovals is the answer of a preview or a run: the approvals the rules make now.
+type ruleApprovals struct {
+	Items []ruleApproval `json:"items"`
+}
+
+type ruleApproval struct {
+	Rule   string `json:"rule"`
+	Update string `json:"update"`
+	Group  string `json:"group"`
+}
+
+func toRuleApprovals(made []rollout.Approved) ruleApprovals {
+	out := ruleApprovals{Items: make([]ruleApproval, 0, len(made))}
+	for _, m := range made {
+		out.Items = append(out.Items, ruleApproval{Rule: m.Rule, Update: m.Update, Group: m.Group})
+	}
+	return out
+}
+
+// previewRules answers what the organisation's rules would approve if they ran now,
+// changing nothing.
+func (s *Server) previewRules(c *call) error {
+	made, err := s.applyOrgRules(c.r.Context(), c.org, true)
+	if err != nil {
+		return err
+	}
+	writeJSON(c.w, http.StatusOK, toRuleApprovals(made))
+	return nil
+}
+
+// runRules runs the organisation's rules now rather than at the next minute.
+func (s *Server) runRules(c *call) error {
+	made, err := s.applyOrgRules(c.r.Context(), c.org, false)
+	if err != nil {
+		return err
+	}
+	if err := s.auditOnly(c, c.org.ID, "rules.run", "org", c.org.Slug, map[string]any{"approvals": len(made)}); err != nil {
+		return err
+	}
+	writeJSON(c.w, http.StatusOK, toRuleApprovals(made))
+	return nil
 }
