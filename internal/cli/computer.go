@@ -229,7 +229,7 @@ func newComputerCmd() *cobra.Command {
   patchday computer show --org acme web-01
   patchday computer assign --org acme web-01 openssl-3.0.11-1-deb12u2 --deadline 2026-12-01T18:00:00Z
   patchday computer revoke --org acme web-01`)
-	cmd.AddCommand(newComputerListCmd(), newComputerShowCmd(), newComputerInventoryCmd(), newComputerRevokeCmd(),
+	cmd.AddCommand(newComputerListCmd(), newComputerShowCmd(), newComputerInventoryCmd(), newComputerRevokeCmd(), newComputerDeleteCmd(),
 		newComputerAssignCmd(), newComputerUnassignCmd(), newComputerTagCmd())
 	return cmd
 }
@@ -410,6 +410,36 @@ why; its history stays. Enrolling the machine again makes a new computer.`,
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Revoked computer %d %s\n", comp.ID, comp.Hostname)
+			return nil
+		},
+	}
+	of.add(cmd)
+	return cmd
+}
+
+func newComputerDeleteCmd() *cobra.Command {
+	var of orgFlag
+	cmd := &cobra.Command{
+		Use:   "delete ID|HOSTNAME",
+		Short: "Delete a revoked computer with its states, history and results (admins)",
+		Long: `Delete a computer that is gone, or that was enrolled again under a new identity, with
+everything recorded of it; the scans it made stay. Revoke it first ("patchday computer
+revoke"), so that its agent is refused. With two computers of one host name, give the ID.`,
+		Example: `  patchday computer delete --org acme 17`,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			org, err := of.get()
+			if err != nil {
+				return err
+			}
+			c, err := loggedInClient()
+			if err != nil {
+				return err
+			}
+			if err := c.do(cmd.Context(), http.MethodDelete, computerPath(org, args[0]), nil, nil, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Deleted computer %s\n", args[0])
 			return nil
 		},
 	}

@@ -108,6 +108,10 @@ installer: {type: apt}
 	if _, err := a.CheckIn(context.Background()); err == nil || !strings.Contains(err.Error(), "revoked") {
 		t.Errorf("check-in after revocation: %v", err)
 	}
+	if out := ok(t, "", "computer", "delete", "web-01"); out != "Deleted computer web-01\n" {
+		t.Errorf("computer delete: %q", out)
+	}
+	fails(t, 1, "not found", "", "computer", "show", "web-01")
 
 	tokens := ok(t, "", "enroll-token", "list")
 	if !strings.Contains(tokens, "laptops") || !strings.Contains(tokens, "servers") {

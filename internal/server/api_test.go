@@ -345,6 +345,7 @@ func TestAuditEveryMutation(t *testing.T) {
 			{"POST /api/v1/auth/login", "/api/v1/auth/login", "", map[string]any{"username": "admin", "password": adminPassword}, "auth.login", "", false, ""},
 			{"POST /api/v1/auth/logout", "/api/v1/auth/logout", spare, nil, "auth.logout", "", false, ""},
 			{"POST /api/v1/me/password", "/api/v1/me/password", e.admin, map[string]any{"current_password": adminPassword, "new_password": "a-new-long-password"}, "user.password_change", "admin", false, ""},
+			{"DELETE /api/v1/orgs/{org}/computers/{computer}", "/api/v1/orgs/a/computers/1", e.admin, nil, "computer.delete", "1", true, ""},
 		}
 		var covered []string
 		for i, st := range steps {

@@ -249,6 +249,31 @@ func (s *Server) revokeComputer(c *call) error {
 	return nil
 }
 
+// deleteComputer removes a revoked computer and its records, for machines that are gone
+// (or enrolled again under a new identity).
+func (s *Server) deleteComputer(c *call) error {
+	comp, err := s.computerOf(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.r.Context()
+	err = s.store.Update(ctx, func(tx *store.Tx) error {
+		if err := tx.DeleteComputer(ctx, c.org.ID, comp.ID); err != nil {
+			return err
+		}
+		return c.audit(tx, c.org.ID, "computer.delete", "computer", itoa(comp.ID), map[string]any{"hostname": comp.Hostname})
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return errConflict("computer %d (%s) is not revoked: revoke it first, so that its agent is refused", comp.ID, comp.Hostname)
+	}
+	if err != nil {
+		return storeErr(err, "computer "+itoa(comp.ID))
+	}
+	s.reports.changed(c.org.ID)
+	c.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 type assignRequest struct {
 	Deadline *time.Time `json:"deadline"`
 }

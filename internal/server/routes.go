@@ -107,6 +107,7 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/api/v1/orgs/{org}/computers/{computer}", orgRead, s.getComputer},
 		{"GET", "/api/v1/orgs/{org}/computers/{computer}/inventory", orgRead, s.getInventory},
 		{"POST", "/api/v1/orgs/{org}/computers/{computer}/revoke", orgAdmin, s.revokeComputer},
+		{"DELETE", "/api/v1/orgs/{org}/computers/{computer}", orgAdmin, s.deleteComputer},
 		{"PUT", "/api/v1/orgs/{org}/computers/{computer}/assignments/{update}", orgOperate, s.assignUpdate},
 		{"DELETE", "/api/v1/orgs/{org}/computers/{computer}/assignments/{update}", orgOperate, s.unassignUpdate},
 

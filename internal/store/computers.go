@@ -195,6 +195,23 @@ func (tx *Tx) RevokeComputer(ctx context.Context, orgID, id int64, by string) (C
 	return tx.Computer(ctx, orgID, id)
 }
 
+// DeleteComputer deletes a revoked computer with everything recorded of it (states,
+// history, results, memberships, networks); its scans stay, without the link. A computer
+// that is not revoked gives ErrConflict: revoke it first, so that its agent is refused.
+func (tx *Tx) DeleteComputer(ctx context.Context, orgID, id int64) error {
+	res, err := tx.exec(ctx, `DELETE FROM computers WHERE org_id = $1 AND id = $2 AND revoked_at IS NOT NULL`, orgID, id)
+	if err != nil {
+		return fmt.Errorf("delete computer %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil
+	}
+	if _, err := tx.Computer(ctx, orgID, id); err != nil {
+		return err
+	}
+	return fmt.Errorf("computer %d is not revoked: revoke it first: %w", id, ErrConflict)
+}
+
 // SaveInventory stores an inventory by its hash; storing a known hash again is a no-op.
 func (tx *Tx) SaveInventory(ctx context.Context, hash string, compressed []byte, packages int) error {
 	_, err := tx.exec(ctx, `INSERT INTO inventories (hash, data, packages, created_at) VALUES ($1, $2, $3, $4)
