@@ -136,6 +136,9 @@ type NoticeContent struct {
 	Revised    int      `json:"revised"`
 	Severity   string   `json:"severity"` // the highest
 	Products   []string `json:"products"` // sorted
+	// Restricted counts the advisories marked TLP:AMBER or RED, which are in the counts but
+	// whose products are not named: the notice may reach anyone.
+	Restricted int `json:"restricted,omitempty"`
 }
 
 // key is the content's canonical JSON, stored with the release to see changes.
@@ -168,6 +171,10 @@ func SummarizeRelease(at time.Time, kind string, as []store.ScheduledAdvisory) A
 		}
 		if csaf.SeverityRank(a.Severity) > csaf.SeverityRank(s.Severity) {
 			s.Severity = a.Severity
+		}
+		if restrictedTLP(a.TLP) {
+			s.Restricted++
+			continue
 		}
 		for _, p := range productList(a.Products) {
 			if !seen[p] && len(s.Products) < maxEventProducts {
@@ -221,4 +228,13 @@ func NotifyRelease(ctx context.Context, tx *store.Tx, orgID int64, sum AdvanceSu
 		return false, err
 	}
 	return true, tx.AddEvent(ctx, orgID, EventAdvance, sum.ReleaseAt.UTC().Format(time.RFC3339), string(b))
+}
+
+// restrictedTLP tells whether a TLP label limits who may learn of an advisory.
+func restrictedTLP(tlp string) bool {
+	switch strings.ToUpper(tlp) {
+	case "AMBER", "AMBER+STRICT", "RED":
+		return true
+	}
+	return false
 }

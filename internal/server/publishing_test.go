@@ -423,3 +423,36 @@ func TestAdvanceNoticeRevised(t *testing.T) {
 		}
 	})
 }
+
+// An advance notification may reach anyone (public sign-ups hear of them): advisories
+// marked TLP:AMBER or RED count, but their products are not named.
+func TestAdvanceNoticeRestrictedAdvisory(t *testing.T) {
+	forEngines(t, func(t *testing.T, e *env) {
+		e.createOrg("a")
+		org := orgID(t, e.store, "a")
+		var doc map[string]any
+		if err := json.Unmarshal(futureCSAF(t, "RED-2026-9", time.Now().Add(2*time.Hour), ""), &doc); err != nil {
+			t.Fatal(err)
+		}
+		doc["document"].(map[string]any)["distribution"] = map[string]any{"tlp": map[string]any{"label": "RED"}}
+		e.must(201, "POST", "/api/v1/orgs/a/advisories", e.admin, doc)
+		if err := e.srv.Publish(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		adv := eventsOf(t, e.store, org, "advance_notification")
+		if len(adv) != 1 {
+			t.Fatalf("%d advance notifications, want 1", len(adv))
+		}
+		var sum struct {
+			Advisories int      `json:"advisories"`
+			Restricted int      `json:"restricted"`
+			Products   []string `json:"products"`
+		}
+		if err := json.Unmarshal(adv[0].Details, &sum); err != nil {
+			t.Fatal(err)
+		}
+		if sum.Advisories != 1 || sum.Restricted != 1 || len(sum.Products) != 0 {
+			t.Errorf("advance notification of a TLP:RED advisory: %s", adv[0].Details)
+		}
+	})
+}

@@ -96,13 +96,15 @@ type ScheduledAdvisory struct {
 	Release    time.Time `json:"scheduled_release"`
 	// Revised is true when an earlier revision is public already.
 	Revised bool `json:"revised"`
+	// TLP is the newest revision's label ("" when it has none).
+	TLP string `json:"tlp,omitempty"`
 }
 
 // ScheduledAdvisories lists the organisation's (orgID 0: every organisation's) advisories
 // with a pending revision scheduled in [from, until), by release time.
 func (r Reader) ScheduledAdvisories(ctx context.Context, orgID int64, from, until time.Time) ([]ScheduledAdvisory, error) {
 	rows, err := r.query(ctx, `SELECT a.id, a.org_id, a.tracking_id, a.title, a.severity, a.severity_rank, a.products,
-		a.scheduled_release, a.published_at IS NOT NULL
+		a.scheduled_release, a.published_at IS NOT NULL, a.tlp
 		FROM advisories a WHERE ($1 = 0 OR a.org_id = $1) AND a.scheduled_release >= $2 AND a.scheduled_release < $3
 		AND EXISTS (SELECT 1 FROM advisory_revisions v WHERE v.advisory_id = a.id AND v.published_at IS NULL)
 		ORDER BY a.scheduled_release, a.org_id, a.id`, orgID, utc(from), utc(until))
@@ -113,7 +115,7 @@ func (r Reader) ScheduledAdvisories(ctx context.Context, orgID int64, from, unti
 	var out []ScheduledAdvisory
 	for rows.Next() {
 		var a ScheduledAdvisory
-		if err := rows.Scan(&a.ID, &a.OrgID, &a.TrackingID, &a.Title, &a.Severity, &a.Rank, &a.Products, &a.Release, &a.Revised); err != nil {
+		if err := rows.Scan(&a.ID, &a.OrgID, &a.TrackingID, &a.Title, &a.Severity, &a.Rank, &a.Products, &a.Release, &a.Revised, &a.TLP); err != nil {
 			return nil, err
 		}
 		out = append(out, a)
