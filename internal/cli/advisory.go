@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -245,8 +246,14 @@ func newAdvisoryShowCmd() *cobra.Command {
 	var of orgFlag
 	var output outputFormat
 	cmd := &cobra.Command{
-		Use:     "show ID|TRACKING-ID",
-		Short:   "Show an advisory and its revisions",
+		Use:   "show ID|TRACKING-ID",
+		Short: "Show an advisory, its revisions and what it says",
+		Long: `Show an advisory: its indexed fields and revisions, then what its CSAF document says, the
+way a security bulletin reads: the summary and other notes, the mitigating factors, and per
+vulnerability its severity and CVSS score, description, mitigating factors, workarounds,
+mitigations, fixes, FAQ, the affected and fixed products, and references; then the FAQ and
+references of the advisory. Viewers see the newest published revision. -o json adds this
+content under "bulletin" (as GET .../advisories/ID/bulletin answers it).`,
 		Example: `  patchday advisory show --org acme RHSA-2021:5217`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -262,15 +269,27 @@ func newAdvisoryShowCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var raw json.RawMessage
+			var raw, bulletin json.RawMessage
 			if err := c.do(cmd.Context(), http.MethodGet, fmt.Sprintf("%s/%d", advisoriesPath(org), id), nil, nil, &raw); err != nil {
 				return err
 			}
+			if err := c.do(cmd.Context(), http.MethodGet, fmt.Sprintf("%s/%d/bulletin", advisoriesPath(org), id), nil, nil, &bulletin); err != nil {
+				return err
+			}
 			if output == outputJSON {
-				return printJSON(cmd.OutOrStdout(), raw)
+				var fields map[string]json.RawMessage
+				if err := decodeItem(raw, &fields); err != nil {
+					return err
+				}
+				fields["bulletin"] = bulletin
+				return printJSON(cmd.OutOrStdout(), fields)
 			}
 			var a apiAdvisory
+			var b csaf.Bulletin
 			if err := decodeItem(raw, &a); err != nil {
+				return err
+			}
+			if err := decodeItem(bulletin, &b); err != nil {
 				return err
 			}
 			cvss := "-"
@@ -288,7 +307,10 @@ func newAdvisoryShowCmd() *cobra.Command {
 			for _, r := range a.RevisionList {
 				t.row(fmt.Sprint(r.Revision), r.Version, r.Status, timeCell(r.CreatedAt), r.CreatedBy, r.Summary)
 			}
-			return t.flush()
+			if err := t.flush(); err != nil {
+				return err
+			}
+			return printBulletin(cmd.OutOrStdout(), b)
 		},
 	}
 	of.add(cmd)
@@ -373,4 +395,245 @@ case, other characters as "_", .json).`,
 	cmd.Flags().StringVar(&dir, "dir", "", "write into this directory under the CSAF file name instead of to standard output")
 	cmd.Flags().BoolVar(&force, "force", false, "with --dir, replace the file when it exists")
 	return cmd
+}
+
+// bulletinWidth is the width advisory show wraps the bulletin's texts to.
+const bulletinWidth = 80
+
+// printBulletin writes what an advisory says, after its fields and revisions, in the order of
+// a security bulletin: summary and other notes, mitigating factors, each vulnerability (its
+// severity and scores, notes, mitigating factors, remediations, FAQ, product status,
+// references), then the advisory's FAQ, references and legal notes. A part that is empty is
+// left out; texts are wrapped, and control characters (terminal escapes) are dropped.
+func printBulletin(w io.Writer, b csaf.Bulletin) error {
+	p := &textWriter{w: w}
+	var legal []csaf.Note
+	for _, n := range b.Notes {
+		if n.Category == "legal_disclaimer" {
+			legal = append(legal, n)
+			continue
+		}
+		p.section(0, noteTitle(n))
+		p.para(2, n.Text)
+	}
+	if len(b.MitigatingFactors) > 0 {
+		p.section(0, "Mitigating factors")
+		p.bullets(2, b.MitigatingFactors)
+	}
+	for _, v := range b.Vulnerabilities {
+		printVulnerability(p, v)
+	}
+	if len(b.FAQ) > 0 {
+		p.section(0, "FAQ")
+		p.faq(2, b.FAQ)
+	}
+	if len(b.References) > 0 {
+		p.section(0, "References")
+		p.references(2, b.References)
+	}
+	for _, n := range legal {
+		p.section(0, noteTitle(n))
+		p.para(2, n.Text)
+	}
+	if b.Truncated {
+		p.section(0, "")
+		p.para(0, "Some texts or lists are shortened here; advisory export has the whole CSAF document.")
+	}
+	return p.err
+}
+
+func printVulnerability(p *textWriter, v csaf.BulletinVulnerability) {
+	heading := v.CVE
+	if v.Title != "" {
+		heading = strings.TrimPrefix(heading+" — "+v.Title, " — ")
+	}
+	p.line("")
+	p.para(0, heading)
+	if s := v.Impact(); s != "" {
+		p.para(2, "Severity: "+s)
+	}
+	seen := map[string]bool{}
+	for _, s := range v.Scores {
+		line := fmt.Sprintf("CVSS %s: %s", s.Version, strconv.FormatFloat(s.BaseScore, 'f', 1, 64))
+		if s.Severity != "" {
+			line += " " + s.Severity
+		}
+		line += " (" + s.Vector + ")"
+		if !seen[line] {
+			seen[line] = true
+			p.para(2, line)
+		}
+	}
+	if v.CWE != nil {
+		p.para(2, strings.TrimSpace("Weakness: "+v.CWE.ID+" "+v.CWE.Name))
+	}
+	if s := v.ExploitStatus(); s != "" {
+		p.para(2, "Exploit status: "+s)
+	}
+	for _, n := range v.Notes {
+		p.section(2, noteTitle(n))
+		p.para(4, n.Text)
+	}
+	if len(v.MitigatingFactors) > 0 {
+		p.section(2, "Mitigating factors")
+		p.bullets(4, v.MitigatingFactors)
+	}
+	rm := v.Remediations
+	for _, g := range []struct {
+		title string
+		items []csaf.Remediation
+	}{
+		{"Workarounds", rm.Workaround}, {"Mitigations", rm.Mitigation}, {"Fixes", rm.VendorFix},
+		{"No fix available", rm.NoneAvailable}, {"No fix planned", rm.NoFixPlanned},
+	} {
+		if len(g.items) == 0 {
+			continue
+		}
+		p.section(2, g.title)
+		for _, r := range g.items {
+			p.item(4, "- ", r.Details)
+			if r.Products.Len() > 0 {
+				p.item(6, "", "For: "+productNames(r.Products, 5))
+			}
+			if r.RestartRequired != "" {
+				p.item(6, "", "Restart required: "+strings.ReplaceAll(r.RestartRequired, "_", " "))
+			}
+			if r.URL != "" {
+				p.item(6, "", r.URL)
+			}
+		}
+	}
+	if len(v.FAQ) > 0 {
+		p.section(2, "FAQ")
+		p.faq(4, v.FAQ)
+	}
+	for _, l := range v.ProductStatus.Lists() {
+		p.section(2, l.Label)
+		if len(l.Products.Names) == 0 {
+			p.item(4, "- ", productNames(*l.Products, 0))
+		}
+		p.bullets(4, l.Products.Names)
+		if l.Products.More > 0 && len(l.Products.Names) > 0 {
+			p.item(4, "- ", fmt.Sprintf("and %d more", l.Products.More))
+		}
+	}
+	if len(v.References) > 0 {
+		p.section(2, "References")
+		p.references(4, v.References)
+	}
+}
+
+// noteTitle is a note's title, else its category in words.
+func noteTitle(n csaf.Note) string {
+	if n.Title != "" {
+		return n.Title
+	}
+	t := strings.ReplaceAll(n.Category, "_", " ")
+	if t == "" {
+		return "Note"
+	}
+	return strings.ToUpper(t[:1]) + t[1:]
+}
+
+// productNames lists at most limit names of a product list (0: all it has), and counts the
+// others.
+func productNames(l csaf.ProductList, limit int) string {
+	names, more := l.Names, l.More
+	if limit > 0 && len(names) > limit {
+		names, more = names[:limit], more+len(names)-limit
+	}
+	s := strings.Join(names, ", ")
+	switch {
+	case more > 0 && s == "":
+		s = fmt.Sprintf("%d products", more)
+	case more > 0:
+		s += fmt.Sprintf(" and %d more", more)
+	}
+	return s
+}
+
+// textWriter writes indented, wrapped text, keeping the first error.
+type textWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (p *textWriter) line(s string) {
+	if p.err == nil {
+		_, p.err = io.WriteString(p.w, strings.TrimRight(s, " ")+"\n")
+	}
+}
+
+// section starts a part: a blank line, then its title (upper case at the top level, as the
+// keys above).
+func (p *textWriter) section(indent int, title string) {
+	p.line("")
+	if title == "" {
+		return
+	}
+	title = cleanCell(title)
+	if indent == 0 {
+		title = strings.ToUpper(title)
+	}
+	p.line(strings.Repeat(" ", indent) + title)
+}
+
+// para writes a text, its lines kept, each wrapped.
+func (p *textWriter) para(indent int, text string) {
+	p.item(indent, "", text)
+}
+
+// item writes a text wrapped at bulletinWidth: its first line after indent and mark (a
+// list bullet), the others under the first's text.
+func (p *textWriter) item(indent int, mark, text string) {
+	pad := strings.Repeat(" ", indent)
+	first, rest := pad+mark, pad+strings.Repeat(" ", len(mark))
+	for i, ln := range strings.Split(text, "\n") {
+		prefix := rest
+		if i == 0 {
+			prefix = first
+		}
+		words := strings.Fields(cleanCell(ln))
+		if len(words) == 0 {
+			p.line("")
+			continue
+		}
+		cur, n := prefix+words[0], utf8.RuneCountInString(prefix+words[0])
+		for _, word := range words[1:] {
+			if k := utf8.RuneCountInString(word); n+1+k <= bulletinWidth {
+				cur, n = cur+" "+word, n+1+k
+				continue
+			}
+			p.line(cur)
+			cur, n = rest+word, utf8.RuneCountInString(rest+word)
+		}
+		p.line(cur)
+	}
+}
+
+func (p *textWriter) bullets(indent int, items []string) {
+	for _, it := range items {
+		p.item(indent, "- ", it)
+	}
+}
+
+func (p *textWriter) faq(indent int, faq []csaf.FAQ) {
+	for i, q := range faq {
+		if i > 0 {
+			p.line("")
+		}
+		p.item(indent, "", q.Question)
+		p.item(indent+2, "", q.Answer)
+	}
+}
+
+func (p *textWriter) references(indent int, refs []csaf.Reference) {
+	for _, r := range refs {
+		if r.Summary == r.URL {
+			p.item(indent, "- ", r.URL)
+			continue
+		}
+		p.item(indent, "- ", r.Summary)
+		p.item(indent+2, "", r.URL)
+	}
 }

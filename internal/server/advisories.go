@@ -230,32 +230,9 @@ func (s *Server) getAdvisory(c *call) error {
 // exportAdvisory answers the CSAF document of one revision (?revision=N, default the newest),
 // byte for byte as stored, named by the CSAF file name rule.
 func (s *Server) exportAdvisory(c *call) error {
-	id, err := pathID(c, "id")
+	a, rev, err := s.visibleRevision(c)
 	if err != nil {
 		return err
-	}
-	revision := 0
-	if v := c.r.URL.Query().Get("revision"); v != "" {
-		if revision, err = strconv.Atoi(v); err != nil || revision < 1 {
-			return errInvalid("revision", "must be a revision number, 1 or more")
-		}
-	}
-	a, err := s.visibleAdvisory(c, id)
-	if err != nil {
-		return err
-	}
-	if revision == 0 && !c.mayReadEmbargoed() {
-		// A viewer's newest revision is the newest published one.
-		if revision, err = s.latestPublishedRevision(c.r.Context(), a.ID); err != nil {
-			return err
-		}
-	}
-	rev, err := s.store.AdvisoryRevision(c.r.Context(), a.ID, revision)
-	if err == nil && rev.PublishedAt == nil && !c.mayReadEmbargoed() {
-		err = store.ErrNotFound
-	}
-	if err != nil {
-		return storeErr(err, fmt.Sprintf("revision %d of advisory %d", revision, id))
 	}
 	h := c.w.Header()
 	h.Set("Content-Type", "application/json")
@@ -264,6 +241,40 @@ func (s *Server) exportAdvisory(c *call) error {
 	h.Set("X-Patchday-Revision", strconv.Itoa(rev.Revision))
 	http.ServeContent(c.w, c.r, "", rev.CreatedAt, strings.NewReader(string(rev.Document)))
 	return nil
+}
+
+// visibleRevision finds the advisory of the path and the revision of ?revision=N (default
+// the newest) that the caller may read: viewers read published revisions only, and their
+// newest is the newest published one (see visibleAdvisory).
+func (s *Server) visibleRevision(c *call) (store.Advisory, store.AdvisoryRevision, error) {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return store.Advisory{}, store.AdvisoryRevision{}, err
+	}
+	revision := 0
+	if v := c.r.URL.Query().Get("revision"); v != "" {
+		if revision, err = strconv.Atoi(v); err != nil || revision < 1 {
+			return store.Advisory{}, store.AdvisoryRevision{}, errInvalid("revision", "must be a revision number, 1 or more")
+		}
+	}
+	a, err := s.visibleAdvisory(c, id)
+	if err != nil {
+		return store.Advisory{}, store.AdvisoryRevision{}, err
+	}
+	if revision == 0 && !c.mayReadEmbargoed() {
+		// A viewer's newest revision is the newest published one.
+		if revision, err = s.latestPublishedRevision(c.r.Context(), a.ID); err != nil {
+			return store.Advisory{}, store.AdvisoryRevision{}, err
+		}
+	}
+	rev, err := s.store.AdvisoryRevision(c.r.Context(), a.ID, revision)
+	if err == nil && rev.PublishedAt == nil && !c.mayReadEmbargoed() {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return store.Advisory{}, store.AdvisoryRevision{}, storeErr(err, fmt.Sprintf("revision %d of advisory %d", revision, id))
+	}
+	return a, rev, nil
 }
 
 // visibleAdvisory finds an advisory the caller may see: viewers see published advisories

@@ -39,6 +39,7 @@ func (s *Server) apiRoutes() []route {
 		{"POST", "/api/v1/orgs/{org}/advisories", orgOperate, s.importAdvisory},
 		{"GET", "/api/v1/orgs/{org}/advisories/{id}", orgRead, s.getAdvisory},
 		{"GET", "/api/v1/orgs/{org}/advisories/{id}/csaf", orgRead, s.exportAdvisory},
+		{"GET", "/api/v1/orgs/{org}/advisories/{id}/bulletin", orgRead, s.advisoryBulletin},
 
 		// Publishing: the release calendar, releases, scheduling, and the CSAF provider
 		// (provider.go; public, TLP:AMBER and RED only for members of the provider organisation).

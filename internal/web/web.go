@@ -79,6 +79,7 @@ func New(cfg Config) (*Console, error) {
 	c.mux.HandleFunc("GET "+o+"/{$}", c.session(c.dashboard))
 	c.mux.HandleFunc("GET "+o+"/advisories", c.session(c.advisories))
 	c.mux.HandleFunc("GET "+o+"/advisories/{id}", c.session(c.advisory))
+	c.mux.HandleFunc("GET "+o+"/advisories/{id}/csaf", c.session(c.advisoryCSAF))
 	c.mux.HandleFunc("GET "+o+"/updates", c.session(c.updates))
 	c.mux.HandleFunc("GET "+o+"/updates/{name}", c.session(c.update))
 	c.mux.HandleFunc("POST "+o+"/updates/{name}/approvals", c.session(c.approve))
