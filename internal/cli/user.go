@@ -80,12 +80,9 @@ the user, who should change it with "patchday passwd".`,
 				req["display_name"] = displayName
 			}
 			if passwordStdin {
-				pw, err := readLine(cmd.InOrStdin())
+				pw, err := stdinPassword(cmd)
 				if err != nil {
-					return fmt.Errorf("reading the password from standard input: %w", err)
-				}
-				if pw == "" {
-					return usageError{errors.New("--password-stdin: standard input is empty")}
+					return err
 				}
 				req["password"] = pw
 			}
@@ -288,12 +285,9 @@ should change it with "patchday passwd". Every session and API token of the user
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req := map[string]string{}
 			if passwordStdin {
-				pw, err := readLine(cmd.InOrStdin())
+				pw, err := stdinPassword(cmd)
 				if err != nil {
-					return fmt.Errorf("reading the password from standard input: %w", err)
-				}
-				if pw == "" {
-					return usageError{errors.New("--password-stdin: standard input is empty")}
+					return err
 				}
 				req["password"] = pw
 			}
@@ -349,4 +343,16 @@ account, nor the last site administrator.`
 			return nil
 		},
 	}
+}
+
+// stdinPassword reads a password from the first line of standard input (--password-stdin).
+func stdinPassword(cmd *cobra.Command) (string, error) {
+	pw, err := readLine(cmd.InOrStdin())
+	if err != nil {
+		return "", fmt.Errorf("reading the password from standard input: %w", err)
+	}
+	if pw == "" {
+		return "", usageError{errors.New("--password-stdin: standard input is empty")}
+	}
+	return pw, nil
 }

@@ -63,14 +63,7 @@ func (s *Server) createUser(c *call) error {
 	if err := checkEmail(req.Email); err != nil {
 		return err
 	}
-	generated := ""
-	if req.Password == "" {
-		generated = auth.RandomPassword()
-		req.Password = generated
-	} else if err := auth.CheckPasswordPolicy(req.Password); err != nil {
-		return errInvalid("password", "%v", err)
-	}
-	hash, err := auth.HashPassword(req.Password)
+	hash, generated, err := passwordHash(req.Password)
 	if err != nil {
 		return err
 	}
@@ -232,14 +225,7 @@ func (s *Server) resetPassword(c *call) error {
 	if err := decodeLimit(c.w, c.r, &req, maxLoginBody); err != nil {
 		return err
 	}
-	generated := ""
-	if req.Password == "" {
-		generated = auth.RandomPassword()
-		req.Password = generated
-	} else if err := auth.CheckPasswordPolicy(req.Password); err != nil {
-		return errInvalid("password", "%v", err)
-	}
-	hash, err := auth.HashPassword(req.Password)
+	hash, generated, err := passwordHash(req.Password)
 	if err != nil {
 		return err
 	}
@@ -312,4 +298,17 @@ func (s *Server) setDisabled(c *call, disabled bool) error {
 	s.cache.invalidate()
 	writeJSON(c.w, http.StatusOK, out)
 	return nil
+}
+
+// passwordHash hashes a password given for a user, checked against the policy, or, when
+// none is given, a random one it also returns, for the caller to show once.
+func passwordHash(given string) (hash, generated string, err error) {
+	if given == "" {
+		generated = auth.RandomPassword()
+		given = generated
+	} else if err := auth.CheckPasswordPolicy(given); err != nil {
+		return "", "", errInvalid("password", "%v", err)
+	}
+	hash, err = auth.HashPassword(given)
+	return hash, generated, err
 }
