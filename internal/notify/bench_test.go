@@ -51,9 +51,19 @@ func BenchmarkNotifyFanOut(b *testing.B) {
 	}
 }
 
+// markBatches are the MarkBatch settings the delivery benchmarks compare: each outcome in
+// its own commit, and the default.
+var markBatches = []int{1, 16}
+
 func BenchmarkNotifySMTP(b *testing.B) {
 	srv := startSMTP(b, smtpOptions{})
-	cfg := Config{SMTP: srv.config()}
+	for _, mb := range markBatches {
+		b.Run(fmt.Sprintf("mark=%d", mb), func(b *testing.B) { benchSMTP(b, srv, mb) })
+	}
+}
+
+func benchSMTP(b *testing.B, srv *smtpServer, markBatch int) {
+	cfg := Config{SMTP: srv.config(), MarkBatch: markBatch}
 	e := newEnv(b, store.SQLite, cfg)
 	e.subscribeConfirmed(b, benchDelivery)
 	b.ResetTimer()
@@ -111,7 +121,13 @@ func BenchmarkNotifyWebhook(b *testing.B) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer recv.Close()
-	e := newEnv(b, store.SQLite, Config{})
+	for _, mb := range markBatches {
+		b.Run(fmt.Sprintf("mark=%d", mb), func(b *testing.B) { benchWebhook(b, recv, mb) })
+	}
+}
+
+func benchWebhook(b *testing.B, recv *httptest.Server, markBatch int) {
+	e := newEnv(b, store.SQLite, Config{MarkBatch: markBatch})
 	ctx := context.Background()
 	err := e.st.Update(ctx, func(tx *store.Tx) error {
 		now := e.clock.Now().UTC()

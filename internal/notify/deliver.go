@@ -18,14 +18,16 @@ import (
 //  1. claim: a short transaction leases due rows (lease_until = now + Lease) and counts the
 //     attempt. Other workers, on this node or another, skip leased rows.
 //  2. send, one message at a time, only while the lease has at least the send timeout left.
-//  3. mark: a transaction per message records sent, or the next attempt, or dead.
+//  3. mark: one transaction records the outcomes of up to MarkBatch sends: sent, or the
+//     next attempt, or dead. A 410 Gone is recorded at once (it disables the subscription).
 //
-// A stop (ctx cancelled) lets the message in flight finish and be marked, and gives back the
-// claimed rows not yet tried. A crash instead leaves its rows leased; they are tried again
-// when the lease expires. The one window for a duplicate is a crash between the receiver's
-// acceptance (SMTP 250 after DATA, or a webhook's 2xx) and the commit of the mark, a few
-// milliseconds per message: delivery is at least once. A repeat carries the same Message-ID
-// (mail) or Patchday-Delivery header (webhook), so receivers can drop it.
+// A stop (ctx cancelled) lets the message in flight finish, records what was sent, and gives
+// back the claimed rows not yet tried. A crash instead leaves its rows leased; they are tried
+// again when the lease expires. The one window for a duplicate is a crash between the
+// receiver's acceptance (SMTP 250 after DATA, or a webhook's 2xx) and the commit of the mark:
+// at most MarkBatch messages per worker, sent within a few milliseconds of each other.
+// Delivery is at least once. A repeat carries the same Message-ID (mail) or
+// Patchday-Delivery header (webhook), so receivers can drop it.
 
 // Deliver sends everything due now and returns how many were delivered. It returns when no
 // due row is left or ctx ends.
@@ -40,11 +42,33 @@ func (n *Notifier) Deliver(ctx context.Context) (int, error) {
 	return int(sent.Load()), errors.Join(errs...)
 }
 
+// outcome is a send whose result waits to be recorded.
+type outcome struct {
+	d   *store.ClaimedDelivery
+	res result
+}
+
 // worker claims and sends batches until nothing is due.
 func (n *Notifier) worker(ctx context.Context, sent *atomic.Int64) error {
 	mc := &mailConn{n: n}
 	defer mc.close()
 	gone := map[int64]bool{} // subscriptions this worker disabled (410 Gone)
+	var pending []outcome
+	// record commits the pending outcomes, also after a stop: abandoning a message after
+	// the receiver accepted it is what causes duplicates.
+	record := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		err := n.record(context.WithoutCancel(ctx), pending)
+		for _, o := range pending {
+			if err == nil && o.res.err == nil {
+				sent.Add(1)
+			}
+		}
+		pending = pending[:0]
+		return err
+	}
 	for ctx.Err() == nil {
 		now := n.cfg.Now()
 		var batch []store.ClaimedDelivery
@@ -65,29 +89,31 @@ func (n *Notifier) worker(ctx context.Context, sent *atomic.Int64) error {
 		for i := range batch {
 			d := &batch[i]
 			// Do not start after a stop, nor when the lease could expire mid-send (another
-			// worker may then take the row): give the rest back.
+			// worker may then take the row): record what was sent, give the rest back.
 			if ctx.Err() != nil || n.cfg.Now().Add(n.sendTimeout(d)).After(now.Add(n.cfg.Lease)) {
-				return n.release(ctx, batch[i:])
+				return errors.Join(record(), n.release(ctx, batch[i:]))
 			}
-			// The send and its mark run to the end even when ctx is cancelled meanwhile:
-			// abandoning a message after the receiver accepted it is what causes duplicates.
 			if gone[d.SubscriptionID] {
 				continue // disabling the subscription made this row dead too
 			}
-			res, err := n.deliverOne(context.WithoutCancel(ctx), mc, d)
-			if err != nil {
-				n.release(ctx, batch[i+1:])
-				return err
-			}
-			if res.err == nil {
-				sent.Add(1)
-			}
+			// The send runs to the end even when ctx is cancelled meanwhile.
+			res := n.send(context.WithoutCancel(ctx), mc, d)
+			pending = append(pending, outcome{d, res})
 			if res.gone {
 				gone[d.SubscriptionID] = true
 			}
+			if res.gone || len(pending) >= n.cfg.MarkBatch {
+				if err := record(); err != nil {
+					n.release(ctx, batch[i+1:])
+					return err
+				}
+			}
+		}
+		if err := record(); err != nil {
+			return err
 		}
 	}
-	return nil
+	return record()
 }
 
 func (n *Notifier) sendTimeout(d *store.ClaimedDelivery) time.Duration {
@@ -115,41 +141,52 @@ func (n *Notifier) release(ctx context.Context, ds []store.ClaimedDelivery) erro
 	return nil
 }
 
-// deliverOne sends one delivery and records the outcome, which it returns; an error means
-// the outcome could not be recorded.
-func (n *Notifier) deliverOne(ctx context.Context, mc *mailConn, d *store.ClaimedDelivery) (result, error) {
-	var res result
-	if d.Subscription.ID == 0 {
-		res = result{err: errors.New("subscription gone"), permanent: true}
-	} else if d.Subscription.Kind == store.SubscriptionWebhook {
-		res = n.sendWebhook(ctx, d)
-	} else {
-		res = mc.send(ctx, d)
+// send sends one delivery and returns the outcome.
+func (n *Notifier) send(ctx context.Context, mc *mailConn, d *store.ClaimedDelivery) result {
+	switch {
+	case d.Subscription.ID == 0:
+		return result{err: errors.New("subscription gone"), permanent: true}
+	case d.Subscription.Kind == store.SubscriptionWebhook:
+		return n.sendWebhook(ctx, d)
+	default:
+		return mc.send(ctx, d)
 	}
-	log := n.log.With("delivery", d.ID, "subscription", d.SubscriptionID, "kind", d.Kind, "attempt", d.Attempts)
+}
+
+// record stores the outcomes of sends in one transaction; an error means they could not be
+// recorded (the rows come back when their lease expires).
+func (n *Notifier) record(ctx context.Context, os []outcome) error {
 	err := n.st.Update(ctx, func(tx *store.Tx) error {
-		switch {
-		case res.err == nil:
-			return tx.MarkSent(ctx, d.ID)
-		case res.gone:
-			log.Warn("notify: webhook gone, subscription disabled", "err", res.err)
-			if err := tx.MarkFailed(ctx, d.ID, res.err.Error(), n.cfg.Now(), true); err != nil {
+		for _, o := range os {
+			d, res := o.d, o.res
+			log := n.log.With("delivery", d.ID, "subscription", d.SubscriptionID, "kind", d.Kind, "attempt", d.Attempts)
+			var err error
+			switch {
+			case res.err == nil:
+				err = tx.MarkSent(ctx, d.ID)
+			case res.gone:
+				log.Warn("notify: webhook gone, subscription disabled", "err", res.err)
+				if err = tx.MarkFailed(ctx, d.ID, res.err.Error(), n.cfg.Now(), true); err == nil {
+					err = tx.DisableSubscription(ctx, d.SubscriptionID, res.err.Error())
+				}
+			case res.permanent || d.Attempts >= n.cfg.MaxAttempts:
+				log.Warn("notify: delivery failed for good", "err", res.err)
+				err = tx.MarkFailed(ctx, d.ID, res.err.Error(), n.cfg.Now(), true)
+			default:
+				next := n.cfg.Now().Add(n.backoff(d.Attempts))
+				log.Info("notify: delivery failed, will retry", "err", res.err, "next", next)
+				err = tx.MarkFailed(ctx, d.ID, res.err.Error(), next, false)
+			}
+			if err != nil {
 				return err
 			}
-			return tx.DisableSubscription(ctx, d.SubscriptionID, res.err.Error())
-		case res.permanent || d.Attempts >= n.cfg.MaxAttempts:
-			log.Warn("notify: delivery failed for good", "err", res.err)
-			return tx.MarkFailed(ctx, d.ID, res.err.Error(), n.cfg.Now(), true)
-		default:
-			next := n.cfg.Now().Add(n.backoff(d.Attempts))
-			log.Info("notify: delivery failed, will retry", "err", res.err, "next", next)
-			return tx.MarkFailed(ctx, d.ID, res.err.Error(), next, false)
 		}
+		return nil
 	})
 	if err != nil {
-		return res, fmt.Errorf("record delivery %d: %w", d.ID, err)
+		return fmt.Errorf("record %d deliveries: %w", len(os), err)
 	}
-	return res, nil
+	return nil
 }
 
 // result is the outcome of one send.

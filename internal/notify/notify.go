@@ -40,6 +40,10 @@ type Config struct {
 	PollInterval time.Duration // how often Run looks for work; default 2 seconds
 	Concurrency  int           // deliveries sent in parallel; default 4
 	ClaimBatch   int           // deliveries a worker claims at once; default 20
+	// MarkBatch is how many outcomes a worker records in one commit; default 16, 1 records
+	// each send on its own. A crash between sends and their commit sends up to this many
+	// messages of each worker again (receivers drop repeats by their id).
+	MarkBatch int
 	FanOutEvents int           // events read per fan-out transaction; default 100
 
 	// DigestLocation sets the days of daily digests: a digest collects the events of one
@@ -117,6 +121,7 @@ func (c *Config) setDefaults() {
 	def(&c.PollInterval, 2*time.Second)
 	defInt(&c.Concurrency, 4)
 	defInt(&c.ClaimBatch, 20)
+	defInt(&c.MarkBatch, 16)
 	defInt(&c.FanOutEvents, 100)
 	def(&c.ConfirmTTL, 7*24*time.Hour)
 	def(&c.Retention, 30*24*time.Hour)
