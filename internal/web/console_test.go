@@ -262,8 +262,11 @@ func TestOrganisationIsolation(t *testing.T) {
 	if !strings.Contains(p.body, `id="org-switch"`) || !strings.Contains(p.body, `<option value="acme">`) {
 		t.Error("the site admin has no organisation switcher")
 	}
-	if p := e.browse("GET", "/switch?org=acme&section=updates", a, nil); p.status != http.StatusSeeOther || p.location != "/o/acme/updates" {
-		t.Errorf("switch: %d %q", p.status, p.location)
+	for section, want := range map[string]string{"updates": "/o/acme/updates", "enrollment": "/o/acme/enrollment",
+		"releases": "/o/acme/releases", "../admin": "/o/acme/", "": "/o/acme/"} {
+		if p := e.browse("GET", "/switch?org=acme&section="+url.QueryEscape(section), a, nil); p.status != http.StatusSeeOther || p.location != want {
+			t.Errorf("switch to section %q: %d %q, want %q", section, p.status, p.location, want)
+		}
 	}
 }
 

@@ -102,7 +102,7 @@ func (c *Console) switchOrg(q *req) error {
 	org := q.r.URL.Query().Get("org")
 	section := q.r.URL.Query().Get("section")
 	switch section {
-	case "advisories", "updates", "computers", "groups", "rules", "scans", "audit", "users":
+	case "advisories", "updates", "computers", "groups", "rules", "scans", "releases", "subscriptions", "enrollment", "audit", "users":
 	default:
 		section = ""
 	}
