@@ -270,6 +270,21 @@ func (e *Evaluator) addComputer(c store.FleetComputer, pvs []uint32) {
 	e.computers[c.ID] = fleetEntry{org: c.OrgID, hash: c.InventoryHash, facts: f}
 }
 
+// Forget drops a computer that was revoked or deleted from the evaluation on this node.
+// Other nodes drop it at their next start; until then the store ignores their changes for a
+// computer that is gone.
+func (e *Evaluator) Forget(id int64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	old, ok := e.computers[id]
+	if !ok {
+		return
+	}
+	pvs, _ := e.st.InventoryPVs(context.Background(), old.hash) // a wrong list is repaired by a sweep
+	e.index(old.org).RemoveComputer(applicability.ComputerID(id), pvs)
+	delete(e.computers, id)
+}
+
 // backfill computes the package version ids of an inventory stored without them.
 func (e *Evaluator) backfill(ctx context.Context, c store.FleetComputer) error {
 	inv, err := DecodeInventory(c.Inventory)

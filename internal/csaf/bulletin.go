@@ -26,6 +26,11 @@ const (
 	BulletinMaxVulnerabilities = 200
 	// BulletinMaxProducts is the most product names of one product list.
 	BulletinMaxProducts = 50
+	// BulletinMaxName is the most bytes of one product name; BulletinMaxNameBytes those of
+	// all the product names of a bulletin, which repeat one name in every list that holds
+	// it: a small document must not make a huge bulletin.
+	BulletinMaxName      = 256
+	BulletinMaxNameBytes = 1 << 20
 	// BulletinMaxNames is the most product names of a whole bulletin; once it is reached,
 	// product lists only count their products.
 	BulletinMaxNames = 10000
@@ -300,22 +305,27 @@ type bulletinReader struct {
 	names     map[string]string   // product id -> full product name
 	groups    map[string][]string // group id -> product ids
 	shown     int                 // product names in the bulletin so far
+	nameBytes int                 // and their bytes
 	work      int                 // product ids looked at so far
 	truncated bool
 }
 
 // text trims a text and cuts it to BulletinMaxText.
 func (r *bulletinReader) text(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) <= BulletinMaxText {
+	return r.cut(strings.TrimSpace(s), BulletinMaxText)
+}
+
+// cut shortens s to at most max bytes, on a character boundary, marking the cut.
+func (r *bulletinReader) cut(s string, max int) string {
+	if len(s) <= max {
 		return s
 	}
 	r.truncated = true
-	cut := BulletinMaxText - len("…")
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
+	n := max - len("…")
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
-	return s[:cut] + "…"
+	return s[:n] + "…"
 }
 
 // room reports whether a list of n items may take one more, and notes a cut.
@@ -411,16 +421,18 @@ func (r *bulletinReader) products(ids, groups []string) ProductList {
 			if name == "" {
 				name = id
 			}
+			name = r.cut(name, BulletinMaxName)
 			if seen[name] {
 				continue
 			}
 			seen[name] = true
-			if len(l.Names) >= BulletinMaxProducts || r.shown >= BulletinMaxNames {
+			if len(l.Names) >= BulletinMaxProducts || r.shown >= BulletinMaxNames || r.nameBytes+len(name) > BulletinMaxNameBytes {
 				l.More++
 				continue
 			}
 			l.Names = append(l.Names, name)
 			r.shown++
+			r.nameBytes += len(name)
 		}
 	}
 	add(ids)

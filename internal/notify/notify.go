@@ -43,8 +43,8 @@ type Config struct {
 	// MarkBatch is how many outcomes a worker records in one commit; default 16, 1 records
 	// each send on its own. A crash between sends and their commit sends up to this many
 	// messages of each worker again (receivers drop repeats by their id).
-	MarkBatch int
-	FanOutEvents int           // events read per fan-out transaction; default 100
+	MarkBatch    int
+	FanOutEvents int // events read per fan-out transaction; default 100
 
 	// DigestLocation sets the days of daily digests: a digest collects the events of one
 	// day in this zone and is sent after its midnight. Default UTC.

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"syscall"
@@ -50,11 +51,7 @@ func newWebhookClient(cfg WebhookConfig) *webhookClient {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = 16
 	if !cfg.AllowPrivate {
-		// The check runs on the address actually dialled, so a name that resolves (or
-		// is rebound) to an internal address is caught too. Through a proxy, the proxy
-		// is what is dialled, and it decides.
-		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: refusePrivate}
-		t.DialContext = d.DialContext
+		guardTransport(t)
 	}
 	return &webhookClient{maxBody: cfg.MaxResponseBytes, http: &http.Client{
 		Timeout:   cfg.Timeout,
@@ -166,10 +163,99 @@ func refusePrivate(_, address string, _ syscall.RawConn) error {
 	return nil
 }
 
-// sharedSpace is the carrier-grade NAT range (RFC 6598), internal like RFC 1918's.
-var sharedSpace = netip.MustParsePrefix("100.64.0.0/10")
+// guardTransport makes t refuse internal destinations. Directly, the check runs on the
+// address actually dialled, so a name that resolves (or is rebound) to an internal address
+// is caught too. Through the proxy of the environment (HTTPS_PROXY), the proxy itself may
+// sit on an internal address, as egress proxies do, and is dialled without the check; the
+// target's name is resolved and checked before the proxy is asked, and the proxy, which
+// resolves it again, must enforce its own egress rules.
+func guardTransport(t *http.Transport) {
+	guarded := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: refusePrivate}
+	plain := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	proxies := map[string]bool{} // host:port of the proxies the environment names
+	for _, target := range []string{"https://patchday.invalid", "http://patchday.invalid"} {
+		req, _ := http.NewRequest(http.MethodGet, target, nil)
+		if u, err := http.ProxyFromEnvironment(req); err == nil && u != nil {
+			port := u.Port()
+			if port == "" {
+				port = map[string]string{"https": "443", "socks5": "1080"}[u.Scheme]
+				if port == "" {
+					port = "80"
+				}
+			}
+			proxies[net.JoinHostPort(u.Hostname(), port)] = true
+		}
+	}
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if proxies[addr] {
+			return plain.DialContext(ctx, network, addr)
+		}
+		return guarded.DialContext(ctx, network, addr)
+	}
+	t.Proxy = func(req *http.Request) (*url.URL, error) {
+		u, err := http.ProxyFromEnvironment(req)
+		if err != nil || u == nil {
+			return u, err
+		}
+		if err := checkResolved(req.Context(), req.URL.Hostname()); err != nil {
+			return nil, err
+		}
+		return u, nil
+	}
+}
+
+// checkResolved refuses a host name (or address) that is or resolves, here, to an internal
+// address.
+func checkResolved(ctx context.Context, host string) error {
+	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+		if internalAddr(a.Unmap()) {
+			return fmt.Errorf("%s: %w", host, ErrPrivateAddress)
+		}
+		return nil
+	}
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		// Behind a proxy the names outside are often known to the proxy alone: it
+		// resolves them, and its rules decide.
+		return nil
+	}
+	for _, a := range addrs {
+		if internalAddr(a.Unmap()) {
+			return fmt.Errorf("%s is %s: %w", host, a, ErrPrivateAddress)
+		}
+	}
+	return nil
+}
+
+// Address ranges that are internal beyond what netip's predicates cover: carrier-grade NAT
+// (RFC 6598), IETF protocol assignments, benchmarking, "this network" and the reserved
+// 240/4; and the IPv6 forms that carry an IPv4 address inside (NAT64 well-known and local
+// prefixes, 6to4, IPv4-compatible and SIIT-translated addresses, Teredo), which reach that
+// IPv4 address through a translator: refused whole, since a webhook receiver has an address
+// of its own.
+var internalPrefixes = []netip.Prefix{
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("240.0.0.0/4"),
+	netip.MustParsePrefix("64:ff9b::/96"),
+	netip.MustParsePrefix("64:ff9b:1::/48"),
+	netip.MustParsePrefix("2002::/16"),
+	netip.MustParsePrefix("::/96"),
+	netip.MustParsePrefix("::ffff:0:0:0/96"),
+	netip.MustParsePrefix("2001::/32"),
+}
 
 func internalAddr(a netip.Addr) bool {
-	return a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
-		a.IsInterfaceLocalMulticast() || a.IsUnspecified() || a.IsMulticast() || sharedSpace.Contains(a)
+	if a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
+		a.IsInterfaceLocalMulticast() || a.IsUnspecified() || a.IsMulticast() {
+		return true
+	}
+	for _, p := range internalPrefixes {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }

@@ -245,6 +245,7 @@ func (s *Server) revokeComputer(c *call) error {
 	if err != nil {
 		return storeErr(err, "computer "+itoa(comp.ID))
 	}
+	s.eval.Forget(comp.ID)
 	writeJSON(c.w, http.StatusOK, comp)
 	return nil
 }
@@ -269,6 +270,7 @@ func (s *Server) deleteComputer(c *call) error {
 	if err != nil {
 		return storeErr(err, "computer "+itoa(comp.ID))
 	}
+	s.eval.Forget(comp.ID)
 	s.reports.changed(c.org.ID)
 	c.w.WriteHeader(http.StatusNoContent)
 	return nil

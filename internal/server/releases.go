@@ -716,5 +716,34 @@ func (s *Server) advanceNotifications(ctx context.Context, now time.Time) error 
 			errs = append(errs, fmt.Errorf("advance notification of %s: %w", at.UTC().Format(time.RFC3339), err))
 		}
 	}
+	// A release announced with advisories of which none is left (all moved to other
+	// releases): a revised notice tells subscribers it holds none now.
+	notified, err := s.store.NotifiedReleases(ctx, now, now.Add(advanceHorizon))
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	for _, rel := range notified {
+		if _, ok := groups[key{rel.OrgID, rel.At.UnixMicro()}]; ok {
+			continue
+		}
+		var said catalog.NoticeContent
+		if json.Unmarshal([]byte(rel.AdvanceSummary), &said) != nil || said.Advisories == 0 {
+			continue
+		}
+		err := s.store.Update(ctx, func(tx *store.Tx) error {
+			if err := tx.LockOrg(ctx, rel.OrgID); err != nil {
+				return err
+			}
+			g, err := tx.ScheduledAdvisories(ctx, rel.OrgID, rel.At, rel.At.Add(time.Microsecond))
+			if err != nil || len(g) > 0 {
+				return err // scheduled again meanwhile: the loop above tells it next time
+			}
+			_, err = catalog.NotifyRelease(ctx, tx, rel.OrgID, catalog.SummarizeRelease(rel.At, rel.Kind, nil), now)
+			return err
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("advance notification of %s: %w", rel.At.UTC().Format(time.RFC3339), err))
+		}
+	}
 	return errors.Join(errs...)
 }

@@ -219,6 +219,26 @@ func (r Reader) ReleaseAt(ctx context.Context, orgID int64, at time.Time) (Relea
 	return rel, nil
 }
 
+// NotifiedReleases lists every organisation's releases in [from, until) whose advance
+// notification went out, by time.
+func (r Reader) NotifiedReleases(ctx context.Context, from, until time.Time) ([]Release, error) {
+	rows, err := r.query(ctx, `SELECT `+releaseCols+` FROM releases WHERE advance_notified_at IS NOT NULL
+		AND release_at >= $1 AND release_at < $2 ORDER BY release_at, org_id LIMIT 10000`, utc(from), utc(until))
+	if err != nil {
+		return nil, fmt.Errorf("notified releases: %w", err)
+	}
+	defer rows.Close()
+	var out []Release
+	for rows.Next() {
+		rel, err := scanRelease(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rel)
+	}
+	return out, rows.Err()
+}
+
 // ListReleases lists the organisation's stored releases in [from, until), by time.
 func (r Reader) ListReleases(ctx context.Context, orgID int64, from, until time.Time) ([]Release, error) {
 	rows, err := r.query(ctx, `SELECT `+releaseCols+` FROM releases WHERE org_id = $1 AND release_at >= $2 AND release_at < $3

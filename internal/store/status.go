@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -63,6 +64,12 @@ type StateChange struct {
 // millions of rows, so rows go in multi-row statements of a few hundred, each prepared once.
 func (tx *Tx) ApplyStateChanges(ctx context.Context, changes []StateChange) error {
 	now := Now()
+	// An evaluator on some node may still hold a computer deleted meanwhile: its changes
+	// go, rather than the batch failing on the foreign key for everyone else.
+	changes, err := tx.existingComputers(ctx, changes)
+	if err != nil {
+		return fmt.Errorf("apply states: %w", err)
+	}
 	var upserts, deletes []StateChange
 	for _, c := range changes {
 		if c.State == "" {
@@ -71,7 +78,7 @@ func (tx *Tx) ApplyStateChanges(ctx context.Context, changes []StateChange) erro
 			upserts = append(upserts, c)
 		}
 	}
-	err := tx.batchInsert(ctx, `INSERT INTO computer_updates (computer_id, update_id, org_id, state, needed_since, updated_at) VALUES `,
+	err = tx.batchInsert(ctx, `INSERT INTO computer_updates (computer_id, update_id, org_id, state, needed_since, updated_at) VALUES `,
 		` ON CONFLICT (computer_id, update_id) DO UPDATE SET state = excluded.state,
 			needed_since = COALESCE(computer_updates.needed_since, excluded.needed_since), updated_at = excluded.updated_at`,
 		6, len(upserts), func(i int) []any {
@@ -116,6 +123,56 @@ func (tx *Tx) ApplyStateChanges(ctx context.Context, changes []StateChange) erro
 
 // batchInsert inserts n rows of cols values each (row(i) gives them) with statements of up
 // to rowsPerStatement rows: head, the placeholders, tail.
+// existingComputers returns the changes whose computers exist, in order.
+func (tx *Tx) existingComputers(ctx context.Context, changes []StateChange) ([]StateChange, error) {
+	ids := make([]int64, 0, len(changes))
+	seen := map[int64]bool{}
+	for _, c := range changes {
+		if !seen[c.ComputerID] {
+			seen[c.ComputerID] = true
+			ids = append(ids, c.ComputerID)
+		}
+	}
+	exists := make(map[int64]bool, len(ids))
+	const chunk = 500
+	for len(ids) > 0 {
+		n := min(chunk, len(ids))
+		args := make([]any, n)
+		marks := make([]string, n)
+		for i := range n {
+			args[i] = ids[i]
+			marks[i] = "$" + strconv.Itoa(i+1)
+		}
+		rows, err := tx.query(ctx, `SELECT id FROM computers WHERE id IN (`+strings.Join(marks, ",")+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			exists[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		ids = ids[n:]
+	}
+	if len(exists) == len(seen) {
+		return changes, nil
+	}
+	out := changes[:0:0]
+	for _, c := range changes {
+		if exists[c.ComputerID] {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
 func (tx *Tx) batchInsert(ctx context.Context, head, tail string, cols, n int, row func(int) []any) error {
 	const rowsPerStatement = 400
 	statement := func(rows int) string {

@@ -96,11 +96,24 @@ func (tx *Tx) SetDisabled(ctx context.Context, userID int64, disabled bool) erro
 	return expectOne(res, err, "disable user")
 }
 
-// CountActiveSiteAdmins counts the site administrators who are not disabled.
+// CountActiveSiteAdmins counts the site administrators who are not disabled, and on
+// PostgreSQL locks their rows until the transaction ends, so that two transactions cannot
+// each disable one of the last two (SQLite has one writer anyway).
 func (tx *Tx) CountActiveSiteAdmins(ctx context.Context) (int, error) {
-	var n int
-	err := tx.queryRow(ctx, `SELECT COUNT(*) FROM users WHERE site_admin AND NOT disabled`).Scan(&n)
-	return n, err
+	q := `SELECT id FROM users WHERE site_admin AND NOT disabled ORDER BY id`
+	if tx.engine == Postgres {
+		q += ` FOR UPDATE`
+	}
+	rows, err := tx.query(ctx, q)
+	if err != nil {
+		return 0, fmt.Errorf("site admins: %w", err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		n++
+	}
+	return n, rows.Err()
 }
 
 // UserByName finds a user by username.
