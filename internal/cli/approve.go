@@ -268,7 +268,8 @@ ring N-1) has the update approved, not halted, and installed on at least that pe
 its machines that needed it: rings advance only on success. Rules run every minute and
 whenever an update arrives; what they approve is audited as rule:NAME. "rule preview" shows
 what they would approve now, changing nothing; "rule run" runs them at once.`
-	cmd.AddCommand(newRuleCreateCmd(), newRuleListCmd(), newRuleDeleteCmd(), newRuleRunCmd(true), newRuleRunCmd(false))
+	cmd.AddCommand(newRuleCreateCmd(), newRuleListCmd(), newRuleDeleteCmd(), newRuleEnableCmd(false), newRuleEnableCmd(true),
+		newRuleRunCmd(true), newRuleRunCmd(false))
 	return cmd
 }
 
@@ -327,7 +328,7 @@ func newRuleListCmd() *cobra.Command {
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return listInOrg(cmd, &of, lf, "rules", nil, []string{"name", "group", "classification", "min severity", "delay days",
-				"after ring %", "deadline days"}, func(r struct {
+				"after ring %", "deadline days", "state"}, func(r struct {
 				Name           string `json:"name"`
 				Group          string `json:"group"`
 				Classification string `json:"classification"`
@@ -335,12 +336,18 @@ func newRuleListCmd() *cobra.Command {
 				DelayDays      int    `json:"delay_days"`
 				AfterRingPct   int    `json:"after_ring_pct"`
 				DeadlineDays   *int   `json:"deadline_days"`
+				Enabled        bool   `json:"enabled"`
+				DisabledBy     string `json:"disabled_by"`
 			}) []string {
 				d := ""
 				if r.DeadlineDays != nil {
 					d = fmt.Sprint(*r.DeadlineDays)
 				}
-				return []string{r.Name, r.Group, r.Classification, r.MinSeverity, fmt.Sprint(r.DelayDays), fmt.Sprint(r.AfterRingPct), d}
+				state := "enabled"
+				if !r.Enabled {
+					state = "disabled by " + r.DisabledBy
+				}
+				return []string{r.Name, r.Group, r.Classification, r.MinSeverity, fmt.Sprint(r.DelayDays), fmt.Sprint(r.AfterRingPct), d, state}
 			})
 		},
 	}
@@ -418,5 +425,37 @@ func newRuleRunCmd(preview bool) *cobra.Command {
 	}
 	of.add(cmd)
 	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+// newRuleEnableCmd makes "rule enable" (enable true) or "rule disable".
+func newRuleEnableCmd(enable bool) *cobra.Command {
+	var of orgFlag
+	use, short, done := "disable", "Disable an auto-approval rule (admins): it stays, and approves nothing until enabled", "Disabled"
+	if enable {
+		use, short, done = "enable", "Enable a disabled auto-approval rule (admins)", "Enabled"
+	}
+	cmd := &cobra.Command{
+		Use:     use + " NAME",
+		Short:   short,
+		Example: "  patchday rule " + use + " --org acme broad-after-pilot",
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			org, err := of.get()
+			if err != nil {
+				return err
+			}
+			c, err := loggedInClient()
+			if err != nil {
+				return err
+			}
+			if err := c.do(cmd.Context(), http.MethodPost, "/api/v1/orgs/"+url.PathEscape(org)+"/rules/"+url.PathEscape(args[0])+"/"+use, nil, nil, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s rule %s\n", done, args[0])
+			return nil
+		},
+	}
+	of.add(cmd)
 	return cmd
 }

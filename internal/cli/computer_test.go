@@ -319,6 +319,14 @@ installer: {type: apt}
 	if out := ok(t, "", "rule", "list"); !strings.Contains(out, "web-security  web    security") {
 		t.Errorf("rule list:\n%s", out)
 	}
+	if out := ok(t, "", "rule", "disable", "web-security"); out != "Disabled rule web-security\n" {
+		t.Errorf("rule disable: %q", out)
+	}
+	if out := ok(t, "", "rule", "list"); !strings.Contains(out, "disabled by admin") {
+		t.Errorf("rule list after disable:\n%s", out)
+	}
+	ok(t, "", "rule", "enable", "web-security")
+	fails(t, 1, "not found", "", "rule", "enable", "nothing")
 	// Three days of delay: nothing yet.
 	if out := ok(t, "", "rule", "preview"); out != "The rules would approve nothing now.\n" {
 		t.Errorf("rule preview: %q", out)

@@ -27,6 +27,9 @@ func ApplyRules(ctx context.Context, tx *store.Tx, orgID int64, now time.Time, a
 	}
 	var out []Approved
 	for _, r := range rules {
+		if !r.Enabled {
+			continue
+		}
 		g, err := tx.GroupByID(ctx, orgID, r.GroupID)
 		if err != nil {
 			return out, err

@@ -329,6 +329,8 @@ func TestAuditEveryMutation(t *testing.T) {
 			{"DELETE /api/v1/orgs/{org}/scan-schedules/{name}", "/api/v1/orgs/a/scan-schedules/lan", e.admin, nil, "scan_schedule.delete", "lan", true, ""},
 			{"POST /api/v1/orgs/{org}/rules", "/api/v1/orgs/a/rules", e.admin, map[string]any{"name": "pilot-critical", "group": "pilot", "min_severity": "critical"}, "rule.create", "pilot-critical", true, ""},
 			{"POST /api/v1/orgs/{org}/rules/run", "/api/v1/orgs/a/rules/run", e.admin, nil, "rules.run", "a", true, ""},
+			{"POST /api/v1/orgs/{org}/rules/{rule}/disable", "/api/v1/orgs/a/rules/pilot-critical/disable", e.admin, nil, "rule.disable", "pilot-critical", true, ""},
+			{"POST /api/v1/orgs/{org}/rules/{rule}/enable", "/api/v1/orgs/a/rules/pilot-critical/enable", e.admin, nil, "rule.enable", "pilot-critical", true, ""},
 			{"DELETE /api/v1/orgs/{org}/rules/{rule}", "/api/v1/orgs/a/rules/pilot-critical", e.admin, nil, "rule.delete", "pilot-critical", true, ""},
 			{"DELETE /api/v1/orgs/{org}/groups/{group}", "/api/v1/orgs/a/groups/pilot", e.admin, nil, "group.delete", "pilot", true, ""},
 			{"POST /api/v1/orgs/{org}/advisories", "/api/v1/orgs/a/advisories", e.admin, futureCSAF(t, "FUTURE-2026-1", time.Now().Add(30*24*time.Hour), ""), "advisory.import", "FUTURE-2026-1", true, ""},

@@ -258,3 +258,39 @@ func TestApprovalRuleDelayAndFilters(t *testing.T) {
 		}
 	}
 }
+
+// A disabled rule stays and approves nothing until it is enabled again.
+func TestRuleDisable(t *testing.T) {
+	forEngines(t, func(t *testing.T, e *env) {
+		e.createOrg("a")
+		e.must(201, "POST", "/api/v1/orgs/a/groups", e.admin, map[string]any{"name": "all", "rule": "os=debian"})
+		e.must(201, "POST", "/api/v1/orgs/a/rules", e.admin, map[string]any{"name": "everything", "group": "all"})
+		var r store.ApprovalRule
+		e.must(200, "POST", "/api/v1/orgs/a/rules/everything/disable", e.admin, nil).json(t, &r)
+		if r.Enabled || r.DisabledAt == nil || r.DisabledBy != "admin" {
+			t.Errorf("disabled rule %+v", r)
+		}
+		e.must(201, "POST", "/api/v1/orgs/a/advisories", e.admin, minimalCSAF(t))
+		e.must(201, "POST", "/api/v1/orgs/a/updates", e.admin, opensslUpdate("u1", "3.0.11-1~deb12u2"))
+		var run struct{ Items []struct{ Rule, Update, Group string } }
+		e.must(200, "POST", "/api/v1/orgs/a/rules/run", e.admin, nil).json(t, &run)
+		var approvals struct{ Items []store.Approval }
+		e.must(200, "GET", "/api/v1/orgs/a/updates/u1/approvals", e.admin, nil).json(t, &approvals)
+		if len(run.Items) != 0 || len(approvals.Items) != 0 {
+			t.Fatalf("a disabled rule approved: run %+v, approvals %+v", run.Items, approvals.Items)
+		}
+		var list struct{ Items []store.ApprovalRule }
+		e.must(200, "GET", "/api/v1/orgs/a/rules", e.admin, nil).json(t, &list)
+		if len(list.Items) != 1 || list.Items[0].Enabled {
+			t.Errorf("rule list %+v", list.Items)
+		}
+		viewer := e.createUser("a", "vic", store.RoleViewer)
+		e.must(403, "POST", "/api/v1/orgs/a/rules/everything/enable", viewer, nil)
+		e.must(404, "POST", "/api/v1/orgs/a/rules/nothing/enable", e.admin, nil)
+		e.must(200, "POST", "/api/v1/orgs/a/rules/everything/enable", e.admin, nil)
+		e.must(200, "POST", "/api/v1/orgs/a/rules/run", e.admin, nil).json(t, &run)
+		if len(run.Items) != 1 || run.Items[0].Update != "u1" {
+			t.Errorf("after enabling: run %+v", run.Items)
+		}
+	})
+}

@@ -97,6 +97,8 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/api/v1/orgs/{org}/rules", orgRead, s.listRules},
 		{"POST", "/api/v1/orgs/{org}/rules", orgAdmin, s.createRule},
 		{"DELETE", "/api/v1/orgs/{org}/rules/{rule}", orgAdmin, s.deleteRule},
+		{"POST", "/api/v1/orgs/{org}/rules/{rule}/disable", orgAdmin, s.disableRule},
+		{"POST", "/api/v1/orgs/{org}/rules/{rule}/enable", orgAdmin, s.enableRule},
 		{"GET", "/api/v1/orgs/{org}/rules/preview", orgOperate, s.previewRules},
 		{"POST", "/api/v1/orgs/{org}/rules/run", orgAdmin, s.runRules},
 

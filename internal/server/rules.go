@@ -111,6 +111,32 @@ func (s *Server) deleteRule(c *call) error {
 	return nil
 }
 
+func (s *Server) disableRule(c *call) error { return s.setRuleEnabled(c, false) }
+func (s *Server) enableRule(c *call) error  { return s.setRuleEnabled(c, true) }
+
+// setRuleEnabled disables a rule (it stays, and runs no more) or enables it again.
+func (s *Server) setRuleEnabled(c *call, enabled bool) error {
+	name := c.r.PathValue("rule")
+	ctx := c.r.Context()
+	var r store.ApprovalRule
+	err := s.store.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		if r, err = tx.SetRuleEnabled(ctx, c.org.ID, name, enabled, c.user.Username); err != nil {
+			return err
+		}
+		action := "rule.enable"
+		if !enabled {
+			action = "rule.disable"
+		}
+		return c.audit(tx, c.org.ID, action, "rule", name, nil)
+	})
+	if err != nil {
+		return storeErr(err, "rule "+quote(name))
+	}
+	writeJSON(c.w, http.StatusOK, r)
+	return nil
+}
+
 // ApplyRules runs every organisation's auto-approval rules; the server does it every minute
 // and after each new update.
 func (s *Server) ApplyRules(ctx context.Context) error {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -9,32 +10,60 @@ import (
 
 // ApprovalRule approves matching updates for a group by itself.
 type ApprovalRule struct {
-	ID             int64     `json:"id"`
-	OrgID          int64     `json:"org_id"`
-	Name           string    `json:"name"`
-	GroupID        int64     `json:"group_id"`
-	Group          string    `json:"group"`
-	Classification string    `json:"classification,omitempty"`
-	MinSeverity    string    `json:"min_severity,omitempty"`
-	PURLPrefix     string    `json:"purl_prefix,omitempty"`
-	Advisory       string    `json:"advisory,omitempty"`
-	DelayDays      int       `json:"delay_days"`
-	AfterRingPct   int       `json:"after_ring_pct,omitempty"`
-	DeadlineDays   *int      `json:"deadline_days,omitempty"`
-	CreatedAt      time.Time `json:"created_at"`
-	CreatedBy      string    `json:"created_by"`
+	ID             int64  `json:"id"`
+	OrgID          int64  `json:"org_id"`
+	Name           string `json:"name"`
+	GroupID        int64  `json:"group_id"`
+	Group          string `json:"group"`
+	Classification string `json:"classification,omitempty"`
+	MinSeverity    string `json:"min_severity,omitempty"`
+	PURLPrefix     string `json:"purl_prefix,omitempty"`
+	Advisory       string `json:"advisory,omitempty"`
+	DelayDays      int    `json:"delay_days"`
+	AfterRingPct   int    `json:"after_ring_pct,omitempty"`
+	DeadlineDays   *int   `json:"deadline_days,omitempty"`
+	// Enabled is false while the rule is disabled (kept, not run): since DisabledAt, by
+	// DisabledBy.
+	Enabled    bool       `json:"enabled"`
+	DisabledAt *time.Time `json:"disabled_at,omitempty"`
+	DisabledBy string     `json:"disabled_by,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	CreatedBy  string     `json:"created_by"`
 }
 
 const ruleCols = `r.id, r.org_id, r.name, r.group_id, g.name, r.classification, r.min_severity, r.purl_prefix, r.advisory,
 	r.delay_days, r.after_ring_pct,
-	r.deadline_days, r.created_at, r.created_by`
+	r.deadline_days, r.disabled_at, r.disabled_by, r.created_at, r.created_by`
 
 func scanRule(row interface{ Scan(...any) error }) (ApprovalRule, error) {
 	var r ApprovalRule
 	err := row.Scan(&r.ID, &r.OrgID, &r.Name, &r.GroupID, &r.Group, &r.Classification, &r.MinSeverity, &r.PURLPrefix, &r.Advisory,
 		&r.DelayDays, &r.AfterRingPct,
-		&r.DeadlineDays, &r.CreatedAt, &r.CreatedBy)
+		&r.DeadlineDays, &r.DisabledAt, &r.DisabledBy, &r.CreatedAt, &r.CreatedBy)
+	r.Enabled = r.DisabledAt == nil
 	return r, err
+}
+
+// SetRuleEnabled disables (enabled false) or enables a rule; disabling a disabled rule keeps
+// when and by whom it was.
+func (tx *Tx) SetRuleEnabled(ctx context.Context, orgID int64, name string, enabled bool, by string) (ApprovalRule, error) {
+	var res sql.Result
+	var err error
+	if enabled {
+		res, err = tx.exec(ctx, `UPDATE approval_rules SET disabled_at = NULL, disabled_by = '' WHERE org_id = $1 AND name = $2`, orgID, name)
+	} else {
+		res, err = tx.exec(ctx, `UPDATE approval_rules SET disabled_at = COALESCE(disabled_at, $3),
+			disabled_by = CASE WHEN disabled_at IS NULL THEN $4 ELSE disabled_by END WHERE org_id = $1 AND name = $2`,
+			orgID, name, Now(), by)
+	}
+	if err != nil {
+		return ApprovalRule{}, fmt.Errorf("rule %s: %w", name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ApprovalRule{}, fmt.Errorf("rule %s: %w", name, ErrNotFound)
+	}
+	return scanRule(tx.queryRow(ctx, `SELECT `+ruleCols+` FROM approval_rules r JOIN computer_groups g ON g.id = r.group_id
+		WHERE r.org_id = $1 AND r.name = $2`, orgID, name))
 }
 
 // CreateRule stores an auto-approval rule.

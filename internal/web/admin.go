@@ -182,6 +182,16 @@ func (c *Console) deleteRule(q *req) error {
 		back: "/rules", done: "rule-deleted", page: c.rules})
 }
 
+// switchRule disables or enables a rule, as the form's "to" says.
+func (c *Console) switchRule(q *req) error {
+	to, done := "disable", "rule-disabled"
+	if q.r.PostForm.Get("to") == "enable" {
+		to, done = "enable", "rule-enabled"
+	}
+	return c.send(q, action{form: "rule-switch", method: http.MethodPost, path: orgPath(q.org, "rules", q.r.PathValue("rule"), to),
+		back: "/rules", done: done, page: c.rules})
+}
+
 // Rollouts: halt, resume, and withdraw the decision for a group. The forms are on the
 // update's page, and resume also on the dashboard (from=dashboard).
 

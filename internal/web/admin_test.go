@@ -198,6 +198,19 @@ func formCases() []formCase {
 			badAt: "/o/default/rules/no-such-rule/delete", badSC: 404, badHas: []string{`rule &#34;no-such-rule&#34; not found`},
 		},
 		{
+			name: "disable a rule", role: "admin",
+			setup: func(e *env) {
+				e.api(201, "POST", "/api/v1/orgs/default/rules", e.admin, map[string]any{"name": "r2", "group": "pilot"}, nil)
+			},
+			page: "/o/default/rules", marker: `action="/o/default/rules/r2/switch"`, post: "/o/default/rules/r2/switch",
+			good: url.Values{"to": {"disable"}}, done: "rule-disabled",
+			check: func(e *env) bool {
+				r := e.listed("/api/v1/orgs/default/rules", "name", "r2")
+				return r != nil && txt(r, "enabled") == "false" && txt(r, "disabled_by") != ""
+			},
+			badAt: "/o/default/rules/no-such-rule/switch", badSC: 404, badHas: []string{`rule &#34;no-such-rule&#34; not found`},
+		},
+		{
 			name: "halt a rollout", role: "operator", setup: approve, page: sqlUpdate, marker: `id="halt-submit"`, post: sqlUpdate + "/halt",
 			good: url.Values{"group": {"pilot"}, "reason": {"the pilot reports crashes"}}, done: "halted",
 			check: func(e *env) bool {
