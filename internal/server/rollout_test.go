@@ -272,7 +272,9 @@ func TestRuleDisable(t *testing.T) {
 		}
 		e.must(201, "POST", "/api/v1/orgs/a/advisories", e.admin, minimalCSAF(t))
 		e.must(201, "POST", "/api/v1/orgs/a/updates", e.admin, opensslUpdate("u1", "3.0.11-1~deb12u2"))
-		var run struct{ Items []struct{ Rule, Update, Group string } }
+		var run struct {
+			Items []struct{ Rule, Update, Group string }
+		}
 		e.must(200, "POST", "/api/v1/orgs/a/rules/run", e.admin, nil).json(t, &run)
 		var approvals struct{ Items []store.Approval }
 		e.must(200, "GET", "/api/v1/orgs/a/updates/u1/approvals", e.admin, nil).json(t, &approvals)
