@@ -57,14 +57,16 @@ var markBatches = []int{1, 16}
 
 func BenchmarkNotifySMTP(b *testing.B) {
 	srv := startSMTP(b, smtpOptions{})
-	for _, mb := range markBatches {
-		b.Run(fmt.Sprintf("mark=%d", mb), func(b *testing.B) { benchSMTP(b, srv, mb) })
+	for _, engine := range storetest.Engines() {
+		for _, mb := range markBatches {
+			b.Run(fmt.Sprintf("%s/mark=%d", engine, mb), func(b *testing.B) { benchSMTP(b, engine, srv, mb) })
+		}
 	}
 }
 
-func benchSMTP(b *testing.B, srv *smtpServer, markBatch int) {
+func benchSMTP(b *testing.B, engine store.Engine, srv *smtpServer, markBatch int) {
 	cfg := Config{SMTP: srv.config(), MarkBatch: markBatch}
-	e := newEnv(b, store.SQLite, cfg)
+	e := newEnv(b, engine, cfg)
 	e.subscribeConfirmed(b, benchDelivery)
 	b.ResetTimer()
 	for i := range b.N {
@@ -121,13 +123,15 @@ func BenchmarkNotifyWebhook(b *testing.B) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer recv.Close()
-	for _, mb := range markBatches {
-		b.Run(fmt.Sprintf("mark=%d", mb), func(b *testing.B) { benchWebhook(b, recv, mb) })
+	for _, engine := range storetest.Engines() {
+		for _, mb := range markBatches {
+			b.Run(fmt.Sprintf("%s/mark=%d", engine, mb), func(b *testing.B) { benchWebhook(b, engine, recv, mb) })
+		}
 	}
 }
 
-func benchWebhook(b *testing.B, recv *httptest.Server, markBatch int) {
-	e := newEnv(b, store.SQLite, Config{MarkBatch: markBatch})
+func benchWebhook(b *testing.B, engine store.Engine, recv *httptest.Server, markBatch int) {
+	e := newEnv(b, engine, Config{MarkBatch: markBatch})
 	ctx := context.Background()
 	err := e.st.Update(ctx, func(tx *store.Tx) error {
 		now := e.clock.Now().UTC()
