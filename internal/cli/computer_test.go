@@ -220,6 +220,7 @@ func TestGroups(t *testing.T) {
 		t.Errorf("create web: %s", out)
 	}
 	fails(t, 1, "rule", "", "group", "create", "bad", "--rule", "colour=red")
+	fails(t, 1, `a group named "pilot" exists`, "", "group", "create", "pilot")
 	for _, m := range []struct{ host, tok string }{{"web-01", pilotTok}, {"db-01", plainTok}} {
 		host, tok := m.host, m.tok
 		// A machine of its own: the fixture tree with another machine id.

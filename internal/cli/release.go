@@ -119,7 +119,8 @@ func newReleaseCalendarSetCmd() *cobra.Command {
 		Long: `Change the organisation's monthly release day: the --ordinal-th (1-4, or -1 for the last)
 --weekday of each month at --time in the IANA time zone --zone (DST-safe: the wall-clock time
 stays). Advance notifications go out --notice-days business days (Monday to Friday) before a
-release that has scheduled advisories. The default is the second Tuesday at 10:00 UTC, 3 days.
+release that has scheduled advisories. A setting not given keeps its value; a new calendar is
+the second Tuesday at 10:00 UTC with 3 business days' notice.
 
 Advisories scheduled for a monthly release day move with it to the new release day of the
 same month (in the same change), and a release whose advance notification went out gets a
@@ -188,11 +189,13 @@ was scheduled for). The output says what moved.`,
 	}
 	of.add(cmd)
 	f := cmd.Flags()
-	f.IntVar(&ordinal, "ordinal", 2, "which weekday of the month: 1-4, or -1 for the last")
-	f.StringVar(&weekday, "weekday", "tuesday", "the weekday: a name, or 0 (Sunday) to 6")
-	f.StringVar(&tod, "time", "10:00", "wall-clock time HH:MM")
-	f.StringVar(&zone, "zone", "UTC", "IANA time zone, such as Europe/Berlin")
-	f.IntVar(&notice, "notice-days", 3, "advance notice, in business days before a release (0-20)")
+	// No defaults shown: a flag not given keeps the calendar's setting (a new calendar is the
+	// second Tuesday, 10:00 UTC, 3 business days' notice).
+	f.IntVar(&ordinal, "ordinal", 0, "which weekday of the month: 1-4, or -1 for the last")
+	f.StringVar(&weekday, "weekday", "", "the weekday: a name, or 0 (Sunday) to 6")
+	f.StringVar(&tod, "time", "", "wall-clock time HH:MM")
+	f.StringVar(&zone, "zone", "", "IANA time zone, such as Europe/Berlin")
+	f.IntVar(&notice, "notice-days", 0, "advance notice, in business days before a release (0-20)")
 	addOutputFlag(cmd, &output)
 	return cmd
 }

@@ -298,10 +298,11 @@ again. Retry its dead letters (patchday dead-letter retry) to send what it misse
 			if err != nil {
 				return err
 			}
-			if err := c.do(cmd.Context(), http.MethodPost, subscriptionPath(org, args[0])+"/enable", nil, nil, nil); err != nil {
+			var sub apiSubscription
+			if err := c.do(cmd.Context(), http.MethodPost, subscriptionPath(org, args[0])+"/enable", nil, nil, &sub); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Enabled subscription %s\n", args[0])
+			fmt.Fprintf(cmd.OutOrStdout(), "Enabled subscription %s: %s\n", args[0], sub.state())
 			return nil
 		},
 	}

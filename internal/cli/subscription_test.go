@@ -55,7 +55,7 @@ func TestSubscriptions(t *testing.T) {
 		t.Errorf("update --event \"\": %s", out)
 	}
 	fails(t, 2, "nothing to change", "", "subscription", "update", "1")
-	if out := ok(t, "", "subscription", "enable", "1"); !strings.Contains(out, "Enabled subscription 1") {
+	if out := ok(t, "", "subscription", "enable", "1"); !strings.Contains(out, "Enabled subscription 1: active") {
 		t.Errorf("enable: %s", out)
 	}
 	fails(t, 1, "not found", "", "subscription", "enable", "99")

@@ -245,12 +245,29 @@ func jsonError(err error) error {
 		if field == "" {
 			return errBadRequest("invalid_json", "", "the body must be a JSON object, not %s", typ.Value)
 		}
-		return errBadRequest("invalid_field", field, "%s must be %s, not %s", field, jsonKind(typ.Type.Kind().String()), typ.Value)
+		return errBadRequest("invalid_field", field, "%s must be %s, not %s", field, jsonKind(typ.Type.Kind().String()), jsonValueKind(typ.Value))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return errBadRequest("unknown_field", field, "unknown field %q", field)
 	}
 	return errBadRequest("invalid_json", "", "malformed JSON: %v", err)
+}
+
+// jsonValueKind names the kind of JSON value encoding/json reports as UnmarshalTypeError.Value.
+func jsonValueKind(v string) string {
+	switch v {
+	case "string":
+		return "a string"
+	case "number":
+		return "a number"
+	case "bool":
+		return "true or false"
+	case "array":
+		return "a list"
+	case "object":
+		return "an object"
+	}
+	return v
 }
 
 func jsonKind(goKind string) string {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -122,6 +123,7 @@ func (s *Server) createGroup(c *call) error {
 	}
 	applySchedule(&g, req)
 	ctx := c.r.Context()
+	name := g.Name
 	err := s.store.Update(ctx, func(tx *store.Tx) error {
 		var err error
 		if g, err = tx.CreateGroup(ctx, g); err != nil {
@@ -138,7 +140,7 @@ func (s *Server) createGroup(c *call) error {
 		return c.audit(tx, c.org.ID, "group.create", "group", g.Name, map[string]any{"rule": g.Rule, "ring": g.Ring})
 	})
 	if errors.Is(err, store.ErrConflict) {
-		return errConflict("a group named %q exists", g.Name)
+		return &apiError{Status: http.StatusConflict, Code: "conflict", Field: "name", Message: fmt.Sprintf("a group named %q exists", name)}
 	} else if err != nil {
 		return err
 	}

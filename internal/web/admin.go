@@ -228,21 +228,26 @@ func (c *Console) rollout(q *req, method, verb string, body any, done string) er
 
 func (c *Console) setCalendar(q *req) error {
 	f := q.r.PostForm
-	body := fields{}.text(f, false, "time", "zone").ints(f, "ordinal", "weekday", "advance_notice_days")
+	// An emptied time or zone goes to the API, which refuses it naming the field.
+	body := fields{}.text(f, true, "time", "zone").ints(f, "ordinal", "weekday", "advance_notice_days")
 	return c.send(q, action{form: "calendar", method: http.MethodPut, path: orgPath(q.org, "release-calendar"), body: body,
 		back: "/releases", done: "calendar-saved", page: c.releases})
 }
 
 // createRelease adds an out-of-band release at a time given in UTC, like the approval
-// deadline; a time the console cannot read goes to the API as typed, for its message.
+// deadline.
 func (c *Console) createRelease(q *req) error {
 	f := q.r.PostForm
 	body := fields{}.text(f, false, "title", "release_at")
-	if at, ok := body["release_at"].(string); ok {
-		if t, err := parseDeadline(at); err == nil {
-			body["release_at"] = t.Format(time.RFC3339)
-		}
+	at, _ := body["release_at"].(string)
+	t, err := parseDeadline(at)
+	switch {
+	case at == "":
+		return c.refused(q, "release", c.releases, invalidField("release_at", "is required: a date and time in UTC such as 2026-12-01T18:00"))
+	case err != nil:
+		return c.refused(q, "release", c.releases, invalidField("release_at", "must be a date and time in UTC such as 2026-12-01T18:00"))
 	}
+	body["release_at"] = t.Format(time.RFC3339)
 	return c.send(q, action{form: "release", method: http.MethodPost, path: orgPath(q.org, "releases"), body: body,
 		back: "/releases", done: "release-created", page: c.releases})
 }

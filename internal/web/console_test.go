@@ -226,8 +226,14 @@ func TestViewerCannotApprove(t *testing.T) {
 	}
 	tok = csrfOf(t, p.body)
 	p = e.browse("POST", sqlUpdate+"/approvals", so, url.Values{"csrf": {tok}, "group": {"no-such-group"}, "action": {"install"}})
-	if p.status != http.StatusBadRequest || !strings.Contains(p.body, "names no group") {
-		t.Errorf("approval for an unknown group: %d", p.status)
+	if p.status != http.StatusBadRequest || !strings.Contains(p.body, "names no group") ||
+		!regexp.MustCompile(`<select id="a-group"[^>]*aria-invalid="true"`).MatchString(p.body) {
+		t.Errorf("approval for an unknown group: %d (the group field marked invalid?)", p.status)
+	}
+	p = e.browse("POST", sqlUpdate+"/approvals", so, url.Values{"csrf": {tok}, "group": {"broad"}, "action": {"install"}, "deadline": {"yesterday"}})
+	if p.status != http.StatusBadRequest || !regexp.MustCompile(`<input id="a-deadline"[^>]*aria-invalid="true"`).MatchString(p.body) ||
+		!strings.Contains(p.body, `value="yesterday"`) {
+		t.Errorf("approval with a bad deadline: %d (the deadline marked invalid and kept?)", p.status)
 	}
 	p = e.browse("POST", sqlUpdate+"/approvals", so, url.Values{"csrf": {tok}, "group": {"broad"}, "action": {"decline"}})
 	if p.status != http.StatusSeeOther {
