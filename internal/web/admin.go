@@ -66,7 +66,7 @@ func (c *Console) refused(q *req, form string, page func(*req) error, err error)
 	}
 	vals := url.Values{}
 	for k, v := range q.r.PostForm {
-		if k != csrfField && k != "password" {
+		if k != csrfField && !strings.Contains(k, "password") {
 			vals[k] = v
 		}
 	}

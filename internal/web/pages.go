@@ -462,7 +462,23 @@ func (c *Console) tokens(q *req) error {
 	if err != nil {
 		return err
 	}
-	c.render(q.w, q, http.StatusOK, "tokens", view{Title: "Your API tokens", Nav: "tokens", Data: l})
+	c.render(q.w, q, http.StatusOK, "tokens", view{Title: "Your password and API tokens", Nav: "tokens", Data: l})
+	return nil
+}
+
+// changePassword changes the signed-in user's password. The API ends the user's other
+// sessions and tokens; this one stays.
+func (c *Console) changePassword(q *req) error {
+	f := q.r.PostForm
+	next := f.Get("new_password")
+	if next != f.Get("new_password_repeat") {
+		return c.refused(q, "password", c.tokens, invalidField("new_password_repeat", "does not match the new password"))
+	}
+	body := map[string]string{"current_password": f.Get("current_password"), "new_password": next}
+	if err := q.api.do(q.ctx(), http.MethodPost, "/api/v1/me/password", nil, body, nil); err != nil {
+		return c.refused(q, "password", c.tokens, err)
+	}
+	http.Redirect(q.w, q.r, "/tokens?done=password-changed", http.StatusSeeOther)
 	return nil
 }
 

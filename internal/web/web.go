@@ -75,6 +75,7 @@ func New(cfg Config) (*Console, error) {
 	c.mux.HandleFunc("GET /switch", c.session(c.switchOrg))
 	c.mux.HandleFunc("GET /tokens", c.session(c.tokens))
 	c.mux.HandleFunc("POST /tokens/{id}/revoke", c.session(c.revokeToken))
+	c.mux.HandleFunc("POST /password", c.session(c.changePassword))
 	o := "/o/{org}"
 	c.mux.HandleFunc("GET "+o+"/{$}", c.session(c.dashboard))
 	c.mux.HandleFunc("GET "+o+"/advisories", c.session(c.advisories))
@@ -156,7 +157,7 @@ func Mux(api, console http.Handler) http.Handler {
 // IsConsolePath reports whether a path belongs to the console rather than the API server.
 func IsConsolePath(p string) bool {
 	switch p {
-	case "/", "/login", "/logout", "/switch", "/tokens":
+	case "/", "/login", "/logout", "/switch", "/tokens", "/password":
 		return true
 	}
 	for _, pre := range []string{"/o/", "/static/", "/tokens/"} {
@@ -339,12 +340,13 @@ func (q *req) orgs() []string {
 }
 
 var flashes = map[string]string{
-	"approved":     "Approved. The group's computers get the update at their next check-in.",
-	"declined":     "Declined for the group.",
-	"revoked":      "The token is revoked.",
-	"loggedout":    "You are signed out.",
-	"subscribed":   "Subscribed. An e-mail subscription starts when its owner follows the link in the confirmation mail.",
-	"unsubscribed": "The subscription is removed.",
+	"approved":         "Approved. The group's computers get the update at their next check-in.",
+	"declined":         "Declined for the group.",
+	"revoked":          "The token is revoked.",
+	"password-changed": "Your password is changed. Your other sessions and tokens have ended; this one goes on.",
+	"loggedout":        "You are signed out.",
+	"subscribed":       "Subscribed. An e-mail subscription starts when its owner follows the link in the confirmation mail.",
+	"unsubscribed":     "The subscription is removed.",
 	// admin.go
 	"group-created":   "The group is created.",
 	"group-saved":     "The group is saved. Its computers get the new windows and limits at their next check-in.",
