@@ -116,11 +116,7 @@ first failure and exits 1.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			org, err := of.get()
-			if err != nil {
-				return err
-			}
-			c, err := loggedInClient()
+			org, c, err := of.client()
 			if err != nil {
 				return err
 			}
@@ -257,11 +253,7 @@ content under "bulletin" (as GET .../advisories/ID/bulletin answers it).`,
 		Example: `  patchday advisory show --org acme RHSA-2021:5217`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			org, err := of.get()
-			if err != nil {
-				return err
-			}
-			c, err := loggedInClient()
+			org, c, err := of.client()
 			if err != nil {
 				return err
 			}

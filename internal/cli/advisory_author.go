@@ -89,11 +89,7 @@ The documented example form is internal/csaf/testdata/advisory.yaml in the sourc
 				_, err := cmd.OutOrStdout().Write(doc)
 				return err
 			}
-			org, err := of.get()
-			if err != nil {
-				return err
-			}
-			c, err := loggedInClient()
+			org, c, err := of.client()
 			if err != nil {
 				return err
 			}

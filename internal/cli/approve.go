@@ -137,11 +137,7 @@ func newRolloutStatusCmd() *cobra.Command {
   patchday rollout status --org acme openssl-3.0.11-1-deb12u2 -o csv`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			org, err := of.get()
-			if err != nil {
-				return err
-			}
-			c, err := loggedInClient()
+			org, c, err := of.client()
 			if err != nil {
 				return err
 			}
@@ -363,11 +359,7 @@ func newRuleDeleteCmd() *cobra.Command {
 		Short: "Delete an auto-approval rule (admins); its approvals stay",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			org, err := of.get()
-			if err != nil {
-				return err
-			}
-			c, err := loggedInClient()
+			org, c, err := of.client()
 			if err != nil {
 				return err
 			}
@@ -397,11 +389,7 @@ func newRuleRunCmd(preview bool) *cobra.Command {
 		Example: "  patchday rule " + use + " --org acme",
 		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			org, err := of.get()
-			if err != nil {
-				return err
-			}
-			c, err := loggedInClient()
+			org, c, err := of.client()
 			if err != nil {
 				return err
 			}
@@ -441,11 +429,7 @@ func newRuleEnableCmd(enable bool) *cobra.Command {
 		Example: "  patchday rule " + use + " --org acme broad-after-pilot",
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			org, err := of.get()
-			if err != nil {
-				return err
-			}
-			c, err := loggedInClient()
+			org, c, err := of.client()
 			if err != nil {
 				return err
 			}

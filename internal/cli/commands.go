@@ -84,6 +84,17 @@ func (o *orgFlag) get() (string, error) {
 	return "", usageError{errors.New("--org is required (or set " + envOrg + ")")}
 }
 
+// client is get with a client of the saved login: what most commands of an organisation
+// start with.
+func (o *orgFlag) client() (string, *client, error) {
+	org, err := o.get()
+	if err != nil {
+		return "", nil, err
+	}
+	c, err := loggedInClient()
+	return org, c, err
+}
+
 // requireFlag is a usage error for a missing required flag.
 func requireFlag(name, value string) error {
 	if value == "" {

@@ -67,11 +67,7 @@ The secret is printed once; with -o json it is the "token" field.`,
   TOKEN=$(patchday enroll-token create --org acme ci -o json | jq -r .token)`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			org, err := of.get()
-			if err != nil {
-				return err
-			}
-			c, err := loggedInClient()
+			org, c, err := of.client()
 			if err != nil {
 				return err
 			}
@@ -279,11 +275,7 @@ func newComputerShowCmd() *cobra.Command {
 		Example: `  patchday computer show --org acme web-01`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			org, err := of.get()
-			if err != nil {
-				return err
-			}
-			c, err := loggedInClient()
+			org, c, err := of.client()
 			if err != nil {
 				return err
 			}
@@ -354,11 +346,7 @@ func newComputerInventoryCmd() *cobra.Command {
 		Example: `  patchday computer inventory --org acme web-01 | grep openssl`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			org, err := of.get()
-			if err != nil {
-				return err
-			}
-			c, err := loggedInClient()
+			org, c, err := of.client()
 			if err != nil {
 				return err
 			}
@@ -397,11 +385,7 @@ why; its history stays. Enrolling the machine again makes a new computer.`,
 		Example: `  patchday computer revoke --org acme old-laptop`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			org, err := of.get()
-			if err != nil {
-				return err
-			}
-			c, err := loggedInClient()
+			org, c, err := of.client()
 			if err != nil {
 				return err
 			}
@@ -428,11 +412,7 @@ revoke"), so that its agent is refused. With two computers of one host name, giv
 		Example: `  patchday computer delete --org acme 17`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			org, err := of.get()
-			if err != nil {
-				return err
-			}
-			c, err := loggedInClient()
+			org, c, err := of.client()
 			if err != nil {
 				return err
 			}
@@ -516,11 +496,7 @@ func newComputerUnassignCmd() *cobra.Command {
 		Example: `  patchday computer unassign --org acme web-01 openssl-3.0.11-1-deb12u2`,
 		Args:    exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			org, err := of.get()
-			if err != nil {
-				return err
-			}
-			c, err := loggedInClient()
+			org, c, err := of.client()
 			if err != nil {
 				return err
 			}

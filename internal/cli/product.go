@@ -206,11 +206,7 @@ func newProductShowCmd() *cobra.Command {
 		Example: `  patchday product show 3 --org acme`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			org, err := of.get()
-			if err != nil {
-				return err
-			}
-			c, err := loggedInClient()
+			org, c, err := of.client()
 			if err != nil {
 				return err
 			}

@@ -86,11 +86,7 @@ func newReleaseCalendarShowCmd() *cobra.Command {
 		Short: "Show the release calendar and the next release days",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			org, err := of.get()
-			if err != nil {
-				return err
-			}
-			c, err := loggedInClient()
+			org, c, err := of.client()
 			if err != nil {
 				return err
 			}
@@ -230,11 +226,7 @@ func newReleaseListCmd() *cobra.Command {
 		Short: "The next release days with the advisories scheduled for each",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			org, err := of.get()
-			if err != nil {
-				return err
-			}
-			c, err := loggedInClient()
+			org, c, err := of.client()
 			if err != nil {
 				return err
 			}

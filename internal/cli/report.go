@@ -21,11 +21,7 @@ func reportCmd(use, short, long, example string, nargs int, path func(cmd *cobra
 	cmd := &cobra.Command{
 		Use: use, Short: short, Long: long, Example: example, Args: exactArgs(nargs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			org, err := of.get()
-			if err != nil {
-				return err
-			}
-			c, err := loggedInClient()
+			org, c, err := of.client()
 			if err != nil {
 				return err
 			}
@@ -443,11 +439,7 @@ func newHealthShowCmd() *cobra.Command {
 		Example: `  patchday health show --org acme web-01 && echo "let it in"`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			org, err := of.get()
-			if err != nil {
-				return err
-			}
-			c, err := loggedInClient()
+			org, c, err := of.client()
 			if err != nil {
 				return err
 			}
@@ -542,11 +534,7 @@ func newHealthPolicyShowCmd() *cobra.Command {
 		Short: "Show the health policy (the default until an admin sets one)",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			org, err := of.get()
-			if err != nil {
-				return err
-			}
-			c, err := loggedInClient()
+			org, c, err := of.client()
 			if err != nil {
 				return err
 			}

@@ -228,11 +228,7 @@ func newScanScheduleShowCmd() *cobra.Command {
 		Example: `  patchday scan-schedule show --org acme nightly`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			org, err := of.get()
-			if err != nil {
-				return err
-			}
-			c, err := loggedInClient()
+			org, c, err := of.client()
 			if err != nil {
 				return err
 			}
@@ -256,11 +252,7 @@ func newScanScheduleDeleteCmd() *cobra.Command {
 		Example: `  patchday scan-schedule delete --org acme nightly`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			org, err := of.get()
-			if err != nil {
-				return err
-			}
-			c, err := loggedInClient()
+			org, c, err := of.client()
 			if err != nil {
 				return err
 			}

@@ -251,11 +251,7 @@ func newSubscriptionShowCmd() *cobra.Command {
 		Example: `  patchday subscription show --org acme 3`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			org, err := of.get()
-			if err != nil {
-				return err
-			}
-			c, err := loggedInClient()
+			org, c, err := of.client()
 			if err != nil {
 				return err
 			}
@@ -290,11 +286,7 @@ again. Retry its dead letters (patchday dead-letter retry) to send what it misse
 		Example: `  patchday subscription enable --org acme 3`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			org, err := of.get()
-			if err != nil {
-				return err
-			}
-			c, err := loggedInClient()
+			org, c, err := of.client()
 			if err != nil {
 				return err
 			}
@@ -318,11 +310,7 @@ func newSubscriptionDeleteCmd() *cobra.Command {
 		Example: `  patchday subscription delete --org acme 3`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			org, err := of.get()
-			if err != nil {
-				return err
-			}
-			c, err := loggedInClient()
+			org, c, err := of.client()
 			if err != nil {
 				return err
 			}

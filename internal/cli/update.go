@@ -48,11 +48,7 @@ architecture are read by the server. The payload is then served at /payloads/sha
 		Example: `  patchday payload upload --org acme openssl_3.0.11-1~deb12u2_amd64.deb`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			org, err := of.get()
-			if err != nil {
-				return err
-			}
-			c, err := loggedInClient()
+			org, c, err := of.client()
 			if err != nil {
 				return err
 			}
@@ -254,11 +250,7 @@ func newUpdateShowCmd() *cobra.Command {
 		Example: `  patchday update show --org acme openssl-3.0.11-1-deb12u2`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			org, err := of.get()
-			if err != nil {
-				return err
-			}
-			c, err := loggedInClient()
+			org, c, err := of.client()
 			if err != nil {
 				return err
 			}
