@@ -382,6 +382,12 @@ func TestUsers(t *testing.T) {
 	if me.Username != "alice" || me.SiteAdmin || len(me.Memberships) != 1 || me.Memberships[0].Role != "operator" {
 		t.Errorf("alice: %+v", me)
 	}
+	// A generated password is changed before anything else.
+	if out := ok(t, m[1]+"\n", "login", "--server", ts.url, "--user", "alice"); !strings.Contains(out, "patchday passwd") {
+		t.Errorf("login with a password to change does not say so: %q", out)
+	}
+	fails(t, 1, "choose your own first", "", "advisory", "list", "--org", "acme")
+	ok(t, m[1]+"\nalice-own-password-1\n", "passwd")
 	// An operator may not create users: the server's refusal, exit 1.
 	fails(t, 1, "patchday: your role does not allow this", "", "user", "create", "mallory", "--org", "acme", "--role", "admin")
 	t.Setenv(envConfigDir, dir)

@@ -27,6 +27,8 @@ type apiToken struct {
 	LastUsedAt *time.Time `json:"last_used_at"`
 	RevokedAt  *time.Time `json:"revoked_at"`
 	Secret     string     `json:"token"`
+	// PasswordChangeRequired: a login whose password someone else set.
+	PasswordChangeRequired bool `json:"password_change_required"`
 }
 
 // apiUser is a user, or a member of an organisation (with OrgID and Role), as the API shows it.
@@ -108,6 +110,9 @@ to the user of the saved login.`,
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Logged in to %s as %s (token expires %s)\n", server, user, timeCell(t.ExpiresAt))
+			if t.PasswordChangeRequired {
+				fmt.Fprintln(cmd.OutOrStdout(), "Your password was set by someone else: choose your own now with \"patchday passwd\"; until then nothing else works.")
+			}
 			return nil
 		},
 	}

@@ -102,8 +102,8 @@ and the environment beats the file.
 
 On its first start, on an empty database, the server creates the site administrator
 "admin" and the organisation "default". The admin's password is PATCHDAY_ADMIN_PASSWORD
-when set (at least 12 characters), else a random one printed once on standard error;
-change it with "patchday passwd".
+when set (at least 12 characters), else a random one printed once on standard error,
+which must be changed ("patchday passwd", or the console) before anything else.
 
 Plain HTTP is served only on loopback addresses; anywhere else give --tls-cert and
 --tls-key, or --insecure-http when a TLS-terminating proxy stands in front.`,

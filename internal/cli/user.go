@@ -59,7 +59,7 @@ func newUserCreateCmd() *cobra.Command {
 
 With --password-stdin the password is the first line of standard input (at least 12
 characters). Without it the server generates one, which is printed this once: hand it to
-the user, who should change it with "patchday passwd".`,
+the user, who must change it ("patchday passwd", or the console) before anything else.`,
 		Example: `  patchday user create alice --org acme --role operator --email alice@example.org
   printf '%s\n' "$PASSWORD" | patchday user create ci --org acme --role viewer --password-stdin
   patchday user create bob --org acme --role viewer -o json`,

@@ -43,6 +43,24 @@ func TestAccountControl(t *testing.T) {
 		}
 		e.must(401, "GET", "/api/v1/me", alice, nil)
 		e.must(401, "POST", "/api/v1/auth/login", "", map[string]string{"username": "alice", "password": "alice-password-123"})
+		// A password someone else set: the login says so, and nothing but /me, the password
+		// change and logout works until the owner chose their own.
+		var login struct {
+			Token                  string `json:"token"`
+			PasswordChangeRequired bool   `json:"password_change_required"`
+		}
+		e.must(201, "POST", "/api/v1/auth/login", "", map[string]string{"username": "alice", "password": reset.Password}).json(t, &login)
+		if !login.PasswordChangeRequired {
+			t.Error("the login does not say the password must change")
+		}
+		if r := e.do("GET", "/api/v1/orgs/a/advisories", login.Token, nil); r.status != 403 || r.err(t).Error.Code != "password_change_required" {
+			t.Errorf("before the change: %d %s", r.status, r.body)
+		}
+		e.must(403, "POST", "/api/v1/tokens", login.Token, map[string]string{"name": "sneaky"})
+		e.must(200, "GET", "/api/v1/me", login.Token, nil)
+		e.must(204, "POST", "/api/v1/me/password", login.Token, map[string]string{"current_password": reset.Password, "new_password": "alice-own-password-9"})
+		e.must(200, "GET", "/api/v1/orgs/a/advisories", login.Token, nil)
+		reset.Password = "alice-own-password-9"
 		e.login("alice", reset.Password)
 		// A chosen one is checked and not echoed.
 		if r := e.do("POST", "/api/v1/users/alice/password", e.admin, map[string]any{"password": "short"}); r.status != 400 || r.err(t).Error.Field != "password" {

@@ -88,6 +88,9 @@ type loginRequest struct {
 type tokenResponse struct {
 	store.Token
 	Secret string `json:"token"`
+	// PasswordChangeRequired (a login's answer) says the user must choose their own password
+	// before the token does anything else.
+	PasswordChangeRequired bool `json:"password_change_required,omitempty"`
 }
 
 // maxLoginBody bounds a login request: a name and a password.
@@ -161,7 +164,7 @@ func (s *Server) login(c *call) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(c.w, http.StatusCreated, tokenResponse{Token: t, Secret: secret})
+	writeJSON(c.w, http.StatusCreated, tokenResponse{Token: t, Secret: secret, PasswordChangeRequired: u.PasswordChangeRequired})
 	return nil
 }
 
@@ -227,7 +230,7 @@ func (s *Server) changePassword(c *call) error {
 		return err
 	}
 	err = s.store.Update(ctx, func(tx *store.Tx) error {
-		if err := tx.SetPassword(ctx, c.user.ID, hash); err != nil {
+		if err := tx.SetPassword(ctx, c.user.ID, hash, false); err != nil {
 			return err
 		}
 		// Sessions opened with the old password (perhaps by whoever learnt it) end now.

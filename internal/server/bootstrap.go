@@ -17,10 +17,12 @@ const (
 
 // Bootstrap prepares an empty database: a site admin "admin", an organisation "default" it
 // administers, and an audit entry for both. password is the admin's password; when empty a
-// random one is made and returned, for the caller to show once. On a database that already
+// random one is made and returned, for the caller to show once, and must be changed at the
+// first login. On a database that already
 // has users it does nothing and returns created=false.
 func Bootstrap(ctx context.Context, s *store.Store, password string) (created bool, pw string, err error) {
-	if password == "" {
+	generated := password == ""
+	if generated {
 		password = auth.RandomPassword()
 	} else if err := auth.CheckPasswordPolicy(password); err != nil {
 		return false, "", fmt.Errorf("initial admin password: %w", err)
@@ -34,7 +36,9 @@ func Bootstrap(ctx context.Context, s *store.Store, password string) (created bo
 		if n, err := tx.CountUsers(ctx); err != nil || n > 0 {
 			return err
 		}
-		u, err := tx.CreateUser(ctx, store.User{Username: InitialAdmin, DisplayName: "Administrator", PasswordHash: hash, SiteAdmin: true})
+		// A generated password was printed on the console: its owner replaces it first.
+		u, err := tx.CreateUser(ctx, store.User{Username: InitialAdmin, DisplayName: "Administrator", PasswordHash: hash, SiteAdmin: true,
+			PasswordChangeRequired: generated})
 		if err != nil {
 			return err
 		}

@@ -332,6 +332,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, ae)
 }
 
+// passwordChangeRoutes are what a user whose password must change may call.
+var passwordChangeRoutes = map[string]bool{
+	"GET /api/v1/me": true, "POST /api/v1/me/password": true, "POST /api/v1/auth/logout": true,
+}
+
 // authorize checks the caller's token and, for routes in an organisation, the caller's role
 // there. An organisation the caller does not belong to answers 404, as if it did not exist.
 func (s *Server) authorize(c *call, need access) error {
@@ -343,6 +348,10 @@ func (s *Server) authorize(c *call, need access) error {
 	}
 	if err := s.authenticate(c); err != nil {
 		return err
+	}
+	if c.user.PasswordChangeRequired && !passwordChangeRoutes[c.r.Method+" "+c.r.URL.Path] {
+		return &apiError{Status: http.StatusForbidden, Code: "password_change_required",
+			Message: "your password was set by someone else: choose your own first (patchday passwd, or the console)"}
 	}
 	switch need {
 	case authed:

@@ -71,7 +71,8 @@ func (s *Server) createUser(c *call) error {
 	var u store.User
 	err = s.store.Update(ctx, func(tx *store.Tx) error {
 		var err error
-		u, err = tx.CreateUser(ctx, store.User{Username: req.Username, DisplayName: req.DisplayName, Email: req.Email, PasswordHash: hash})
+		u, err = tx.CreateUser(ctx, store.User{Username: req.Username, DisplayName: req.DisplayName, Email: req.Email, PasswordHash: hash,
+			PasswordChangeRequired: generated != ""})
 		if err != nil {
 			return storeErr(err, "user "+quote(req.Username))
 		}
@@ -237,7 +238,7 @@ func (s *Server) resetPassword(c *call) error {
 		if err != nil {
 			return storeErr(err, "user "+quote(name))
 		}
-		if err := tx.SetPassword(ctx, u.ID, hash); err != nil {
+		if err := tx.SetPassword(ctx, u.ID, hash, true); err != nil {
 			return err
 		}
 		if n, err = tx.RevokeUserTokens(ctx, u.ID, c.token.ID); err != nil {

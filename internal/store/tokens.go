@@ -49,7 +49,7 @@ func (r Reader) TokenByHash(ctx context.Context, hash string) (Token, User, erro
 	var u User
 	t, err := scanToken(r.queryRow(ctx,
 		`SELECT `+tokenCols+`, `+userCols+` FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = $1`, hash),
-		&u.ID, &u.Username, &u.DisplayName, &u.Email, &u.PasswordHash, &u.SiteAdmin, &u.Disabled, &u.CreatedAt, &u.UpdatedAt)
+		userDest(&u)...)
 	if err != nil {
 		return Token{}, User{}, fmt.Errorf("token: %w", mapErr(err))
 	}

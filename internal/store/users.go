@@ -31,15 +31,18 @@ func (r Role) Valid() bool {
 
 // User is a person or service account that signs in.
 type User struct {
-	ID           int64     `json:"id"`
-	Username     string    `json:"username"`
-	DisplayName  string    `json:"display_name"`
-	Email        string    `json:"email"`
-	PasswordHash string    `json:"-"`
-	SiteAdmin    bool      `json:"site_admin"`
-	Disabled     bool      `json:"disabled"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	ID           int64  `json:"id"`
+	Username     string `json:"username"`
+	DisplayName  string `json:"display_name"`
+	Email        string `json:"email"`
+	PasswordHash string `json:"-"`
+	SiteAdmin    bool   `json:"site_admin"`
+	Disabled     bool   `json:"disabled"`
+	// PasswordChangeRequired is set while the password is one someone else chose or
+	// generated: the API answers its owner nothing else until they change it.
+	PasswordChangeRequired bool      `json:"password_change_required"`
+	CreatedAt              time.Time `json:"created_at"`
+	UpdatedAt              time.Time `json:"updated_at"`
 }
 
 // Member is a user together with the role held in one organisation.
@@ -59,15 +62,19 @@ type Membership struct {
 // userCols are qualified for joins; RETURNING (which SQLite does not let qualify) uses
 // userReturning.
 const (
-	userReturning = `id, username, display_name, email, password_hash, site_admin, disabled, created_at, updated_at`
-	userCols      = `u.id, u.username, u.display_name, u.email, u.password_hash, u.site_admin, u.disabled, u.created_at, u.updated_at`
+	userReturning = `id, username, display_name, email, password_hash, site_admin, disabled, password_change_required, created_at, updated_at`
+	userCols      = `u.id, u.username, u.display_name, u.email, u.password_hash, u.site_admin, u.disabled, u.password_change_required, u.created_at, u.updated_at`
 )
+
+// userDest lists where a row of userCols goes.
+func userDest(u *User) []any {
+	return []any{&u.ID, &u.Username, &u.DisplayName, &u.Email, &u.PasswordHash, &u.SiteAdmin, &u.Disabled,
+		&u.PasswordChangeRequired, &u.CreatedAt, &u.UpdatedAt}
+}
 
 func scanUser(row interface{ Scan(...any) error }, extra ...any) (User, error) {
 	var u User
-	dest := append([]any{&u.ID, &u.Username, &u.DisplayName, &u.Email, &u.PasswordHash,
-		&u.SiteAdmin, &u.Disabled, &u.CreatedAt, &u.UpdatedAt}, extra...)
-	err := row.Scan(dest...)
+	err := row.Scan(append(userDest(&u), extra...)...)
 	return u, err
 }
 
@@ -75,18 +82,20 @@ func scanUser(row interface{ Scan(...any) error }, extra ...any) (User, error) {
 func (tx *Tx) CreateUser(ctx context.Context, u User) (User, error) {
 	now := Now()
 	out, err := scanUser(tx.queryRow(ctx,
-		`INSERT INTO users (username, display_name, email, password_hash, site_admin, disabled, created_at, updated_at)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING `+userReturning,
-		u.Username, u.DisplayName, u.Email, u.PasswordHash, u.SiteAdmin, u.Disabled, now))
+		`INSERT INTO users (username, display_name, email, password_hash, site_admin, disabled, password_change_required, created_at, updated_at)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING `+userReturning,
+		u.Username, u.DisplayName, u.Email, u.PasswordHash, u.SiteAdmin, u.Disabled, u.PasswordChangeRequired, now))
 	if err != nil {
 		return User{}, fmt.Errorf("create user %q: %w", u.Username, mapErr(err))
 	}
 	return out, nil
 }
 
-// SetPassword replaces a user's password hash.
-func (tx *Tx) SetPassword(ctx context.Context, userID int64, hash string) error {
-	res, err := tx.exec(ctx, `UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3`, hash, Now(), userID)
+// SetPassword replaces a user's password hash; changeRequired says whether its owner must
+// change it before anything else (it was set by someone else).
+func (tx *Tx) SetPassword(ctx context.Context, userID int64, hash string, changeRequired bool) error {
+	res, err := tx.exec(ctx, `UPDATE users SET password_hash = $1, password_change_required = $4, updated_at = $2 WHERE id = $3`,
+		hash, Now(), userID, changeRequired)
 	return expectOne(res, err, "set password")
 }
 

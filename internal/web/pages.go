@@ -458,9 +458,12 @@ func (c *Console) users(q *req) error {
 }
 
 func (c *Console) tokens(q *req) error {
-	l, err := q.fetchList("/api/v1/tokens")
-	if err != nil {
-		return err
+	var l list
+	if !q.me.PasswordChangeRequired { // until then the API lists nothing
+		var err error
+		if l, err = q.fetchList("/api/v1/tokens"); err != nil {
+			return err
+		}
 	}
 	c.render(q.w, q, http.StatusOK, "tokens", view{Title: "Your password and API tokens", Nav: "tokens", Data: l})
 	return nil

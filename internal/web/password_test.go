@@ -48,3 +48,31 @@ func TestChangePassword(t *testing.T) {
 		t.Error("the old password still signs in")
 	}
 }
+
+// A user whose password someone else set (generated at creation) is sent to the password
+// form from every page until they choose their own.
+func TestPasswordChangeRequired(t *testing.T) {
+	e := newEnv(t)
+	var created struct {
+		Password string `json:"password"`
+	}
+	e.api(201, "POST", "/api/v1/orgs/default/users", e.admin, map[string]any{"username": "nina", "role": "viewer"}, &created)
+	s := e.signIn("nina", created.Password)
+	for _, path := range []string{"/o/default/", "/o/default/advisories", "/"} {
+		if p := e.browse("GET", path, s, nil); p.status != http.StatusSeeOther || p.location != "/tokens?done=password-required" {
+			t.Errorf("GET %s: %d %q, want the password form", path, p.status, p.location)
+		}
+	}
+	p := e.browse("GET", "/tokens?done=password-required", s, nil)
+	if p.status != 200 || !strings.Contains(p.body, "choose your own") || !strings.Contains(p.body, `id="password-submit"`) {
+		t.Fatalf("the password form: %d", p.status)
+	}
+	p = e.browse("POST", "/password", s, url.Values{"csrf": {csrfOf(t, p.body)}, "current_password": {created.Password},
+		"new_password": {"ninas-own-password"}, "new_password_repeat": {"ninas-own-password"}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("change: %d %s", p.status, p.body)
+	}
+	if p := e.browse("GET", "/o/default/advisories", s, nil); p.status != 200 {
+		t.Errorf("after the change: %d", p.status)
+	}
+}

@@ -190,11 +190,13 @@ type req struct {
 
 // me is the signed-in user as /api/v1/me tells.
 type me struct {
-	Username    string `json:"username"`
-	DisplayName string `json:"display_name"`
-	SiteAdmin   bool   `json:"site_admin"`
-	TokenID     int64  `json:"token_id"`
-	Memberships []struct {
+	Username string `json:"username"`
+	// PasswordChangeRequired: the API answers nothing else until the user changes it.
+	PasswordChangeRequired bool   `json:"password_change_required"`
+	DisplayName            string `json:"display_name"`
+	SiteAdmin              bool   `json:"site_admin"`
+	TokenID                int64  `json:"token_id"`
+	Memberships            []struct {
 		Org  string `json:"org"`
 		Role string `json:"role"`
 	} `json:"memberships"`
@@ -232,6 +234,10 @@ func (c *Console) session(h func(*req) error) http.HandlerFunc {
 				return
 			}
 			c.renderError(w, r, q, err)
+			return
+		}
+		if q.me.PasswordChangeRequired && r.URL.Path != "/tokens" && r.URL.Path != "/password" && r.URL.Path != "/logout" {
+			http.Redirect(w, r, "/tokens?done=password-required", http.StatusSeeOther)
 			return
 		}
 		if org := r.PathValue("org"); org != "" {
@@ -340,13 +346,14 @@ func (q *req) orgs() []string {
 }
 
 var flashes = map[string]string{
-	"approved":         "Approved. The group's computers get the update at their next check-in.",
-	"declined":         "Declined for the group.",
-	"revoked":          "The token is revoked.",
-	"password-changed": "Your password is changed. Your other sessions and tokens have ended; this one goes on.",
-	"loggedout":        "You are signed out.",
-	"subscribed":       "Subscribed. An e-mail subscription starts when its owner follows the link in the confirmation mail.",
-	"unsubscribed":     "The subscription is removed.",
+	"approved":          "Approved. The group's computers get the update at their next check-in.",
+	"declined":          "Declined for the group.",
+	"revoked":           "The token is revoked.",
+	"password-changed":  "Your password is changed. Your other sessions and tokens have ended; this one goes on.",
+	"password-required": "Your password was set by someone else: choose your own before anything else.",
+	"loggedout":         "You are signed out.",
+	"subscribed":        "Subscribed. An e-mail subscription starts when its owner follows the link in the confirmation mail.",
+	"unsubscribed":      "The subscription is removed.",
 	// admin.go
 	"group-created":   "The group is created.",
 	"group-saved":     "The group is saved. Its computers get the new windows and limits at their next check-in.",
