@@ -25,7 +25,7 @@ import (
 // back the claimed rows not yet tried. A crash instead leaves its rows leased; they are tried
 // again when the lease expires. The one window for a duplicate is a crash between the
 // receiver's acceptance (SMTP 250 after DATA, or a webhook's 2xx) and the commit of the mark:
-// at most MarkBatch messages per worker, sent within a few milliseconds of each other.
+// at most MarkBatch messages per worker, the last it sent.
 // Delivery is at least once. A repeat carries the same Message-ID (mail) or
 // Patchday-Delivery header (webhook), so receivers can drop it.
 

@@ -225,6 +225,10 @@ func (s *Server) changePassword(c *call) error {
 	if err := auth.CheckPasswordPolicy(req.NewPassword); err != nil {
 		return errInvalid("new_password", "%v", err)
 	}
+	if req.NewPassword == req.CurrentPassword {
+		// Above all when someone else set the current one: they would still know it.
+		return errInvalid("new_password", "must differ from the current password")
+	}
 	hash, err := auth.HashPassword(req.NewPassword)
 	if err != nil {
 		return err

@@ -102,7 +102,7 @@ func (s *Server) serveProviderFile(c *call, rel string) error {
 	if restricted {
 		// TLP:AMBER and RED: members of the provider organisation only; those who may read
 		// embargoed advisories get the early-access directory.
-		if err := s.authenticate(c); err != nil {
+		if err := s.authenticateUser(c); err != nil {
 			return err
 		}
 		role, member := memberRole(c.member, org.ID)

@@ -337,6 +337,19 @@ var passwordChangeRoutes = map[string]bool{
 	"GET /api/v1/me": true, "POST /api/v1/me/password": true, "POST /api/v1/auth/logout": true,
 }
 
+// authenticateUser authenticates a user's request: the token, and then that a user whose
+// password someone else set calls nothing but passwordChangeRoutes.
+func (s *Server) authenticateUser(c *call) error {
+	if err := s.authenticate(c); err != nil {
+		return err
+	}
+	if c.user.PasswordChangeRequired && !passwordChangeRoutes[c.r.Method+" "+c.r.URL.Path] {
+		return &apiError{Status: http.StatusForbidden, Code: "password_change_required",
+			Message: "your password was set by someone else: choose your own first (patchday passwd, or the console)"}
+	}
+	return nil
+}
+
 // authorize checks the caller's token and, for routes in an organisation, the caller's role
 // there. An organisation the caller does not belong to answers 404, as if it did not exist.
 func (s *Server) authorize(c *call, need access) error {
@@ -346,12 +359,8 @@ func (s *Server) authorize(c *call, need access) error {
 	case agentAuth:
 		return s.authenticateAgent(c)
 	}
-	if err := s.authenticate(c); err != nil {
+	if err := s.authenticateUser(c); err != nil {
 		return err
-	}
-	if c.user.PasswordChangeRequired && !passwordChangeRoutes[c.r.Method+" "+c.r.URL.Path] {
-		return &apiError{Status: http.StatusForbidden, Code: "password_change_required",
-			Message: "your password was set by someone else: choose your own first (patchday passwd, or the console)"}
 	}
 	switch need {
 	case authed:

@@ -143,7 +143,14 @@ func (tx *Tx) existingComputers(ctx context.Context, changes []StateChange) ([]S
 			args[i] = ids[i]
 			marks[i] = "$" + strconv.Itoa(i+1)
 		}
-		rows, err := tx.query(ctx, `SELECT id FROM computers WHERE id IN (`+strings.Join(marks, ",")+`)`, args...)
+		// FOR KEY SHARE on PostgreSQL: a delete in flight is waited for (and then the row is
+		// gone), and none can start before this transaction ends, so the inserts below never
+		// meet a computer deleted meanwhile. SQLite has one writer.
+		lock := ""
+		if tx.engine == Postgres {
+			lock = " FOR KEY SHARE"
+		}
+		rows, err := tx.query(ctx, `SELECT id FROM computers WHERE id IN (`+strings.Join(marks, ",")+`)`+lock, args...)
 		if err != nil {
 			return nil, err
 		}
