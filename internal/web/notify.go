@@ -26,6 +26,8 @@ type subscriptionsView struct {
 	// admins only, since addresses are personal data and webhook URLs often carry a
 	// credential.
 	AdminsOnly bool
+	// Dead are the newest dead letters (deliveries that gave up), with a retry button each.
+	Dead []any
 }
 
 // eventTypes are the events a subscription can ask for (notify.EventTypes).
@@ -46,7 +48,11 @@ func (c *Console) renderSubscriptions(q *req, status int, v subscriptionsView, f
 	if err != nil {
 		return err
 	}
-	v.List, v.Events = l, eventTypes
+	var dead struct{ Items []any }
+	if err := q.api.do(q.ctx(), http.MethodGet, orgPath(q.org, "dead-letters"), url.Values{"limit": {"50"}}, nil, &dead); err != nil {
+		return err
+	}
+	v.List, v.Events, v.Dead = l, eventTypes, dead.Items
 	c.render(q.w, q, status, "subscriptions", view{Title: "Subscriptions", Nav: "subscriptions", Error: formErr, Data: v})
 	return nil
 }
@@ -115,4 +121,16 @@ func (c *Console) releases(q *req) error {
 	v.Releases = items(rel)
 	c.render(q.w, q, http.StatusOK, "releases", view{Title: "Release calendar", Nav: "releases", Data: v})
 	return nil
+}
+
+// retryDeadLetter queues a dead letter again, with fresh attempts.
+func (c *Console) retryDeadLetter(q *req) error {
+	return c.send(q, action{form: "dead-letter", method: http.MethodPost, path: orgPath(q.org, "dead-letters", q.r.PathValue("id"), "retry"),
+		back: "/subscriptions", done: "retried", page: c.subscriptions})
+}
+
+// enableSubscription turns a subscription disabled by its webhook's 410 Gone back on.
+func (c *Console) enableSubscription(q *req) error {
+	return c.send(q, action{form: "subscription-enable", method: http.MethodPost, path: orgPath(q.org, "subscriptions", q.r.PathValue("id"), "enable"),
+		back: "/subscriptions", done: "subscription-enabled", page: c.subscriptions})
 }

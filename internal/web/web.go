@@ -96,6 +96,8 @@ func New(cfg Config) (*Console, error) {
 	c.mux.HandleFunc("GET "+o+"/subscriptions", c.session(c.subscriptions))
 	c.mux.HandleFunc("POST "+o+"/subscriptions", c.session(c.subscribe))
 	c.mux.HandleFunc("POST "+o+"/subscriptions/{id}/delete", c.session(c.unsubscribe))
+	c.mux.HandleFunc("POST "+o+"/subscriptions/{id}/enable", c.session(c.enableSubscription))
+	c.mux.HandleFunc("POST "+o+"/dead-letters/{id}/retry", c.session(c.retryDeadLetter))
 	c.mux.HandleFunc("GET "+o+"/releases", c.session(c.releases))
 	// The administration forms (admin.go).
 	c.mux.HandleFunc("POST "+o+"/groups", c.session(c.createGroup))
@@ -346,14 +348,16 @@ func (q *req) orgs() []string {
 }
 
 var flashes = map[string]string{
-	"approved":          "Approved. The group's computers get the update at their next check-in.",
-	"declined":          "Declined for the group.",
-	"revoked":           "The token is revoked.",
-	"password-changed":  "Your password is changed. Your other sessions and tokens have ended; this one goes on.",
-	"password-required": "Your password was set by someone else: choose your own before anything else.",
-	"loggedout":         "You are signed out.",
-	"subscribed":        "Subscribed. An e-mail subscription starts when its owner follows the link in the confirmation mail.",
-	"unsubscribed":      "The subscription is removed.",
+	"approved":             "Approved. The group's computers get the update at their next check-in.",
+	"declined":             "Declined for the group.",
+	"revoked":              "The token is revoked.",
+	"password-changed":     "Your password is changed. Your other sessions and tokens have ended; this one goes on.",
+	"password-required":    "Your password was set by someone else: choose your own before anything else.",
+	"retried":              "The delivery is queued again, with fresh attempts.",
+	"subscription-enabled": "The subscription is enabled: new events reach it again. Retry its dead letters to send what it missed.",
+	"loggedout":            "You are signed out.",
+	"subscribed":           "Subscribed. An e-mail subscription starts when its owner follows the link in the confirmation mail.",
+	"unsubscribed":         "The subscription is removed.",
 	// admin.go
 	"group-created":   "The group is created.",
 	"group-saved":     "The group is saved. Its computers get the new windows and limits at their next check-in.",
