@@ -508,3 +508,37 @@ func TestAdminFormsOtherOrganisation(t *testing.T) {
 		t.Error("alice changed another organisation's release calendar")
 	}
 }
+
+// The rules page previews what the rules would approve now, changing nothing, and an admin
+// runs them at once.
+func TestRulesPreviewAndRun(t *testing.T) {
+	e := newEnv(t)
+	e.api(201, "POST", "/api/v1/orgs/default/groups", e.admin, map[string]any{"name": "canary"}, nil)
+	e.api(201, "POST", "/api/v1/orgs/default/rules", e.admin, map[string]any{"name": "canary-all", "group": "canary", "delay_days": 0}, nil)
+	// Creating an update runs the rules, so this one waits a year.
+	e.api(201, "POST", "/api/v1/orgs/default/rules", e.admin, map[string]any{"name": "later", "group": "canary", "delay_days": 365}, nil)
+	s := e.signIn("admin", adminPassword)
+	before := e.listed("/api/v1/audit?org=default&action=update.install", "actor", "rule:canary-all")
+	p := e.browse("GET", "/o/default/rules", s, nil)
+	if !strings.Contains(p.body, `id="rules-preview-link"`) || strings.Contains(p.body, `id="rules-preview"`) {
+		t.Fatalf("the rules page without a preview: %d", p.status)
+	}
+	p = e.browse("GET", "/o/default/rules?preview=1", s, nil)
+	if !strings.Contains(p.body, `id="rules-preview"`) || !strings.Contains(p.body, "<td>canary-all</td>") {
+		t.Fatalf("the preview does not show what canary-all would approve:\n%s", p.body)
+	}
+	if before != nil || e.listed("/api/v1/audit?org=default&action=update.install", "actor", "rule:canary-all") != nil {
+		t.Error("the preview approved something")
+	}
+	if p := e.browse("POST", "/o/default/rules/run", s, url.Values{"csrf": {csrfOf(t, p.body)}}); p.status != http.StatusSeeOther ||
+		!strings.Contains(p.location, "done=rules-run") {
+		t.Fatalf("run: %d %q", p.status, p.location)
+	}
+	if e.listed("/api/v1/audit?org=default&action=update.install", "actor", "rule:canary-all") == nil {
+		t.Error("the run approved nothing")
+	}
+	e.createUser("default", "vera", "viewer")
+	if p := e.browse("GET", "/o/default/rules?preview=1", e.signIn("vera", "password-of-vera"), nil); strings.Contains(p.body, `id="rules-preview`) {
+		t.Error("a viewer gets a preview")
+	}
+}

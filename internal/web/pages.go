@@ -382,6 +382,10 @@ func (c *Console) group(q *req) error {
 type rulesView struct {
 	Rules  []any
 	Groups []any // for the admins' form
+	// Preview is what the rules would approve now, when asked (?preview=1, operators and
+	// admins: Previewed).
+	Preview   []any
+	Previewed bool
 }
 
 func (c *Console) rules(q *req) error {
@@ -398,6 +402,15 @@ func (c *Console) rules(q *req) error {
 			}
 			g, err := q.api.get(q.ctx(), orgPath(q.org, "groups"), nil)
 			v.Groups = items(g)
+			return err
+		},
+		func() error {
+			// On demand: a preview is a run of the rules, rolled back.
+			if q.r.URL.Query().Get("preview") == "" || !q.canOperate() {
+				return nil
+			}
+			pv, err := q.api.get(q.ctx(), orgPath(q.org, "rules", "preview"), nil)
+			v.Preview, v.Previewed = items(pv), err == nil
 			return err
 		},
 	)
@@ -497,4 +510,10 @@ func (c *Console) revokeToken(q *req) error {
 func items(o obj) []any {
 	v, _ := o["items"].([]any)
 	return v
+}
+
+// runRules runs the auto-approval rules at once.
+func (c *Console) runRules(q *req) error {
+	return c.send(q, action{form: "rules-run", method: http.MethodPost, path: orgPath(q.org, "rules", "run"),
+		back: "/rules", done: "rules-run", page: c.rules})
 }

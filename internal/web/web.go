@@ -108,6 +108,7 @@ func New(cfg Config) (*Console, error) {
 	c.mux.HandleFunc("POST "+o+"/rules", c.session(c.createRule))
 	c.mux.HandleFunc("POST "+o+"/rules/{rule}/delete", c.session(c.deleteRule))
 	c.mux.HandleFunc("POST "+o+"/rules/{rule}/switch", c.session(c.switchRule))
+	c.mux.HandleFunc("POST "+o+"/rules/run", c.session(c.runRules))
 	c.mux.HandleFunc("POST "+o+"/updates/{name}/halt", c.session(c.haltRollout))
 	c.mux.HandleFunc("POST "+o+"/updates/{name}/resume", c.session(c.resumeRollout))
 	c.mux.HandleFunc("POST "+o+"/updates/{name}/withdraw", c.session(c.withdrawApproval))
@@ -368,6 +369,7 @@ var flashes = map[string]string{
 	"rule-deleted":    "The rule is deleted. What it approved stays approved.",
 	"rule-disabled":   "The rule is disabled: it approves nothing until it is enabled again.",
 	"rule-enabled":    "The rule is enabled again; it runs within a minute.",
+	"rules-run":       "The rules ran: what they approved is on the updates' pages and in the audit log.",
 	"halted":          "The rollout is halted: no more computers of the group start the update until it is resumed.",
 	"resumed":         "The rollout is resumed.",
 	"withdrawn":       "The decision is withdrawn: the update is not approved for the group any more.",
