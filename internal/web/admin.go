@@ -49,7 +49,7 @@ func (c *Console) send(q *req, a action) error {
 		return c.refused(q, a.form, a.page, err)
 	}
 	if s := str(out[a.secret]); a.secret != "" && s != "" {
-		q.posted = &posted{Status: http.StatusCreated, Secret: s, Subject: str(out[a.subject])}
+		q.posted = &posted{Name: a.form, Status: http.StatusCreated, Secret: s, Subject: str(out[a.subject])}
 		return a.page(q)
 	}
 	http.Redirect(q.w, q.r, "/o/"+url.PathEscape(q.org)+a.back+"?done="+a.done, http.StatusSeeOther)
@@ -275,6 +275,23 @@ func (c *Console) setRole(q *req) error {
 func (c *Console) removeUser(q *req) error {
 	return c.send(q, action{form: "user-remove", method: http.MethodDelete, path: orgPath(q.org, "users", q.r.PathValue("user")),
 		back: "/users", done: "user-removed", page: c.users})
+}
+
+// Accounts (site admins): a new password, shown once, and disabling or enabling an account.
+// Each ends the user's sessions and tokens.
+
+func (c *Console) resetUserPassword(q *req) error {
+	return c.send(q, action{form: "user-reset", method: http.MethodPost, path: "/api/v1/users/" + url.PathEscape(q.r.PathValue("user")) + "/password",
+		body: map[string]any{}, back: "/users", page: c.users, secret: "password", subject: "username"})
+}
+
+func (c *Console) switchUser(q *req) error {
+	to, done := "disable", "user-disabled"
+	if q.r.PostForm.Get("to") == "enable" {
+		to, done = "enable", "user-enabled"
+	}
+	return c.send(q, action{form: "user-switch", method: http.MethodPost, path: "/api/v1/users/" + url.PathEscape(q.r.PathValue("user")) + "/" + to,
+		back: "/users", done: done, page: c.users})
 }
 
 // Enrollment tokens.

@@ -3,6 +3,7 @@ package web_test
 import (
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -540,5 +541,52 @@ func TestRulesPreviewAndRun(t *testing.T) {
 	e.createUser("default", "vera", "viewer")
 	if p := e.browse("GET", "/o/default/rules?preview=1", e.signIn("vera", "password-of-vera"), nil); strings.Contains(p.body, `id="rules-preview`) {
 		t.Error("a viewer gets a preview")
+	}
+}
+
+// A site admin gives a user a new password (shown once) and disables and enables the
+// account from the users page; an organisation's admin sees no such buttons.
+func TestAccountButtons(t *testing.T) {
+	e := newEnv(t)
+	e.createUser("default", "vera", "viewer")
+	s := e.signIn("admin", adminPassword)
+	p := e.browse("GET", "/o/default/users", s, nil)
+	if !strings.Contains(p.body, `action="/o/default/users/vera/reset"`) {
+		t.Fatalf("a site admin has no account buttons:\n%s", p.body)
+	}
+	tok := csrfOf(t, p.body)
+	p = e.browse("POST", "/o/default/users/vera/reset", s, url.Values{"csrf": {tok}})
+	m := regexp.MustCompile(`<code id="new-password">([^<]+)</code>`).FindStringSubmatch(p.body)
+	if p.status != http.StatusCreated || m == nil || !strings.Contains(p.body, "New password for <strong>vera</strong>") {
+		t.Fatalf("reset: %d\n%s", p.status, p.body)
+	}
+	if p := e.browse("POST", "/login", "", url.Values{"username": {"vera"}, "password": {"password-of-vera"}}); p.status == http.StatusSeeOther {
+		t.Error("the old password still signs in")
+	}
+	e.signIn("vera", html.UnescapeString(m[1]))
+	if p := e.browse("POST", "/o/default/users/vera/switch", s, url.Values{"csrf": {tok}, "to": {"disable"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("disable: %d %s", p.status, p.body)
+	}
+	if u := e.listed("/api/v1/orgs/default/users", "username", "vera"); u == nil || txt(u, "disabled") != "true" {
+		t.Errorf("after disable: %v", u)
+	}
+	if p := e.browse("POST", "/login", "", url.Values{"username": {"vera"}, "password": {html.UnescapeString(m[1])}}); p.status == http.StatusSeeOther {
+		t.Error("a disabled account signs in")
+	}
+	e.browse("POST", "/o/default/users/vera/switch", s, url.Values{"csrf": {tok}, "to": {"enable"}})
+	if u := e.listed("/api/v1/orgs/default/users", "username", "vera"); u == nil || txt(u, "disabled") != "false" {
+		t.Errorf("after enable: %v", u)
+	}
+
+	// An organisation's admin: no buttons, and the API's 403 when posting anyway.
+	var created struct{ Password string }
+	e.api(201, "POST", "/api/v1/orgs/default/users", e.admin, map[string]any{"username": "olga", "role": "admin", "password": "olgas-password-1"}, &created)
+	so := e.signIn("olga", "olgas-password-1")
+	p = e.browse("GET", "/o/default/users", so, nil)
+	if strings.Contains(p.body, "/reset\"") {
+		t.Error("an organisation's admin gets the account buttons")
+	}
+	if p := e.browse("POST", "/o/default/users/vera/reset", so, url.Values{"csrf": {csrfOf(t, p.body)}}); p.status != http.StatusForbidden {
+		t.Errorf("an organisation's admin resetting: %d", p.status)
 	}
 }

@@ -117,6 +117,8 @@ func New(cfg Config) (*Console, error) {
 	c.mux.HandleFunc("POST "+o+"/users", c.session(c.addUser))
 	c.mux.HandleFunc("POST "+o+"/users/{user}/role", c.session(c.setRole))
 	c.mux.HandleFunc("POST "+o+"/users/{user}/remove", c.session(c.removeUser))
+	c.mux.HandleFunc("POST "+o+"/users/{user}/reset", c.session(c.resetUserPassword))
+	c.mux.HandleFunc("POST "+o+"/users/{user}/switch", c.session(c.switchUser))
 	c.mux.HandleFunc("GET "+o+"/enrollment", c.session(c.enrollment))
 	c.mux.HandleFunc("POST "+o+"/enrollment", c.session(c.createEnrollToken))
 	c.mux.HandleFunc("POST "+o+"/enrollment/{id}/revoke", c.session(c.revokeEnrollToken))
@@ -370,6 +372,8 @@ var flashes = map[string]string{
 	"rule-disabled":   "The rule is disabled: it approves nothing until it is enabled again.",
 	"rule-enabled":    "The rule is enabled again; it runs within a minute.",
 	"rules-run":       "The rules ran: what they approved is on the updates' pages and in the audit log.",
+	"user-disabled":   "The account is disabled: it cannot log in, and its sessions and tokens have ended.",
+	"user-enabled":    "The account is enabled: it can log in again.",
 	"halted":          "The rollout is halted: no more computers of the group start the update until it is resumed.",
 	"resumed":         "The rollout is resumed.",
 	"withdrawn":       "The decision is withdrawn: the update is not approved for the group any more.",
