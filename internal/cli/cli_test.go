@@ -429,6 +429,12 @@ func TestUsers(t *testing.T) {
 	}
 	fails(t, 1, "patchday: role must be one of admin, operator, viewer, partner", "", "user", "set-role", "alice", "king", "--org", "acme")
 
+	// Every account, for site admins.
+	if out := ok(t, "", "user", "list", "--all"); !regexp.MustCompile(`(?m)^admin\s`).MatchString(out) || !strings.Contains(out, "bob") ||
+		!strings.Contains(out, "alice@example.org") {
+		t.Errorf("user list --all:\n%s", out)
+	}
+	fails(t, 2, "takes no --org", "", "user", "list", "--all", "--org", "acme")
 	// The site admin's hold on accounts.
 	if out := ok(t, "", "user", "disable", "bob"); out != "Disabled bob\n" {
 		t.Errorf("disable: %q", out)

@@ -125,18 +125,38 @@ the user, who must change it ("patchday passwd", or the console) before anything
 func newUserListCmd() *cobra.Command {
 	var org orgFlag
 	var role string
+	var all bool
 	var lf listFlags
 	cmd := &cobra.Command{
-		Use:   "list --org ORG",
-		Short: "List an organisation's users",
-		Long: `List an organisation's users and their roles. --limit is the number shown in all
-(default 100, 0 for all); the command pages through the API.`,
+		Use:   "list (--org ORG | --all)",
+		Short: "List an organisation's users, or with --all every account (site admins)",
+		Long: `List an organisation's users and their roles, or with --all every account of the server,
+in any organisation or none (site admins). --limit is the number shown in all (default 100,
+0 for all); the command pages through the API.`,
 		Example: `  patchday user list --org acme
-  patchday user list --org acme --role admin -o json`,
+  patchday user list --org acme --role admin -o json
+  patchday user list --all`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := lf.check(); err != nil {
 				return err
+			}
+			if all {
+				if org.slug != "" || role != "" {
+					return usageError{errors.New("--all lists every account: it takes no --org or --role")}
+				}
+				c, err := loggedInClient()
+				if err != nil {
+					return err
+				}
+				items, more, err := c.list(cmd.Context(), "/api/v1/users", nil, lf.limit)
+				if err != nil {
+					return err
+				}
+				return printList(cmd, lf, items, more, []string{"username", "name", "email", "site admin", "disabled", "created"},
+					func(u apiUser) []string {
+						return []string{u.Username, u.DisplayName, u.Email, yesNo(u.SiteAdmin), yesNo(u.Disabled), timeCell(u.CreatedAt)}
+					})
 			}
 			slug, err := org.get()
 			if err != nil {
@@ -159,6 +179,7 @@ func newUserListCmd() *cobra.Command {
 	}
 	org.add(cmd)
 	cmd.Flags().StringVar(&role, "role", "", "only users with this role")
+	cmd.Flags().BoolVar(&all, "all", false, "every account of the server (site admins)")
 	addListFlags(cmd, &lf)
 	return cmd
 }

@@ -15,6 +15,16 @@ func TestAccountControl(t *testing.T) {
 		e.createUser("a", "bob", store.RoleViewer)
 
 		// An organisation admin is no site admin.
+		e.must(403, "GET", "/api/v1/users", alice, nil)
+		var all struct{ Items []store.User }
+		e.must(200, "GET", "/api/v1/users?limit=500", e.admin, nil).json(t, &all)
+		names := map[string]bool{}
+		for _, u := range all.Items {
+			names[u.Username] = true
+		}
+		if !names["admin"] || !names["alice"] || !names["bob"] {
+			t.Errorf("every account: %v", names)
+		}
 		e.must(403, "POST", "/api/v1/users/bob/disable", alice, nil)
 		e.must(403, "POST", "/api/v1/users/bob/password", alice, map[string]any{})
 

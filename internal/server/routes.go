@@ -25,6 +25,7 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/api/v1/orgs/{org}/users/{user}", orgRead, s.getUser},
 		{"DELETE", "/api/v1/orgs/{org}/users/{user}", orgAdmin, s.removeUser},
 		{"PUT", "/api/v1/orgs/{org}/users/{user}/role", orgAdmin, s.setRole},
+		{"GET", "/api/v1/users", siteAdmin, s.listAllUsers},
 		{"POST", "/api/v1/users/{user}/password", siteAdmin, s.resetPassword},
 		{"POST", "/api/v1/users/{user}/disable", siteAdmin, s.disableUser},
 		{"POST", "/api/v1/users/{user}/enable", siteAdmin, s.enableUser},

@@ -313,3 +313,17 @@ func passwordHash(given string) (hash, generated string, err error) {
 	hash, err = auth.HashPassword(given)
 	return hash, generated, err
 }
+
+// listAllUsers lists every account of the server, in any organisation or none (site admins).
+func (s *Server) listAllUsers(c *call) error {
+	p, err := page(c.r)
+	if err != nil {
+		return err
+	}
+	us, err := s.store.ListUsers(c.r.Context(), store.Page{After: p.After, Limit: p.Limit + 1})
+	if err != nil {
+		return err
+	}
+	writeList(c.w, us, p.Limit, func(u store.User) int64 { return u.ID })
+	return nil
+}

@@ -196,6 +196,24 @@ func (r Reader) ListMembers(ctx context.Context, orgID int64, role Role, p Page)
 	return out, rows.Err()
 }
 
+// ListUsers lists every user of the server, by id, a page at a time.
+func (r Reader) ListUsers(ctx context.Context, p Page) ([]User, error) {
+	rows, err := r.query(ctx, `SELECT `+userCols+` FROM users u WHERE u.id > $1 ORDER BY u.id LIMIT $2`, p.After, p.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	defer rows.Close()
+	var out []User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
 // Memberships lists the organisations a user belongs to.
 func (r Reader) Memberships(ctx context.Context, userID int64) ([]Membership, error) {
 	rows, err := r.query(ctx,
