@@ -353,25 +353,11 @@ func newRuleListCmd() *cobra.Command {
 }
 
 func newRuleDeleteCmd() *cobra.Command {
-	var of orgFlag
-	cmd := &cobra.Command{
-		Use:   "delete NAME",
-		Short: "Delete an auto-approval rule (admins); its approvals stay",
-		Args:  exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			org, c, err := of.client()
-			if err != nil {
-				return err
-			}
-			if err := c.do(cmd.Context(), http.MethodDelete, "/api/v1/orgs/"+url.PathEscape(org)+"/rules/"+url.PathEscape(args[0]), nil, nil, nil); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Deleted rule %s\n", args[0])
-			return nil
+	return orgCall{use: "delete NAME", short: "Delete an auto-approval rule (admins); its approvals stay", method: http.MethodDelete,
+		path: func(org, name string) string {
+			return "/api/v1/orgs/" + url.PathEscape(org) + "/rules/" + url.PathEscape(name)
 		},
-	}
-	of.add(cmd)
-	return cmd
+		done: "Deleted rule %s"}.command()
 }
 
 // newRuleRunCmd makes "rule preview" (preview true) or "rule run".
@@ -418,28 +404,13 @@ func newRuleRunCmd(preview bool) *cobra.Command {
 
 // newRuleEnableCmd makes "rule enable" (enable true) or "rule disable".
 func newRuleEnableCmd(enable bool) *cobra.Command {
-	var of orgFlag
 	use, short, done := "disable", "Disable an auto-approval rule (admins): it stays, and approves nothing until enabled", "Disabled"
 	if enable {
 		use, short, done = "enable", "Enable a disabled auto-approval rule (admins)", "Enabled"
 	}
-	cmd := &cobra.Command{
-		Use:     use + " NAME",
-		Short:   short,
-		Example: "  patchday rule " + use + " --org acme broad-after-pilot",
-		Args:    exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			org, c, err := of.client()
-			if err != nil {
-				return err
-			}
-			if err := c.do(cmd.Context(), http.MethodPost, "/api/v1/orgs/"+url.PathEscape(org)+"/rules/"+url.PathEscape(args[0])+"/"+use, nil, nil, nil); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s rule %s\n", done, args[0])
-			return nil
-		},
-	}
-	of.add(cmd)
-	return cmd
+	return orgCall{use: use + " NAME", short: short, example: "  patchday rule " + use + " --org acme broad-after-pilot",
+		method: http.MethodPost, done: done + " rule %s",
+		path: func(org, name string) string {
+			return "/api/v1/orgs/" + url.PathEscape(org) + "/rules/" + url.PathEscape(name) + "/" + use
+		}}.command()
 }

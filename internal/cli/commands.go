@@ -95,6 +95,39 @@ func (o *orgFlag) client() (string, *client, error) {
 	return org, c, err
 }
 
+// orgCall describes a command that makes one call about one object of an organisation and
+// says it is done: deletes, enables, disables.
+type orgCall struct {
+	use, short, long, example string
+	method                    string
+	path                      func(org, arg string) string
+	done                      string // what the command prints, with %s for the argument
+}
+
+func (oc orgCall) command() *cobra.Command {
+	var of orgFlag
+	cmd := &cobra.Command{
+		Use:     oc.use,
+		Short:   oc.short,
+		Long:    oc.long,
+		Example: oc.example,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			org, c, err := of.client()
+			if err != nil {
+				return err
+			}
+			if err := c.do(cmd.Context(), oc.method, oc.path(org, args[0]), nil, nil, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), oc.done+"\n", args[0])
+			return nil
+		},
+	}
+	of.add(cmd)
+	return cmd
+}
+
 // requireFlag is a usage error for a missing required flag.
 func requireFlag(name, value string) error {
 	if value == "" {

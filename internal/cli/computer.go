@@ -402,29 +402,12 @@ why; its history stays. Enrolling the machine again makes a new computer.`,
 }
 
 func newComputerDeleteCmd() *cobra.Command {
-	var of orgFlag
-	cmd := &cobra.Command{
-		Use:   "delete ID|HOSTNAME",
-		Short: "Delete a revoked computer with its states, history and results (admins)",
-		Long: `Delete a computer that is gone, or that was enrolled again under a new identity, with
+	return orgCall{use: "delete ID|HOSTNAME", short: "Delete a revoked computer with its states, history and results (admins)",
+		long: `Delete a computer that is gone, or that was enrolled again under a new identity, with
 everything recorded of it; the scans it made stay. Revoke it first ("patchday computer
 revoke"), so that its agent is refused. With two computers of one host name, give the ID.`,
-		Example: `  patchday computer delete --org acme 17`,
-		Args:    exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			org, c, err := of.client()
-			if err != nil {
-				return err
-			}
-			if err := c.do(cmd.Context(), http.MethodDelete, computerPath(org, args[0]), nil, nil, nil); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Deleted computer %s\n", args[0])
-			return nil
-		},
-	}
-	of.add(cmd)
-	return cmd
+		example: `  patchday computer delete --org acme 17`, method: http.MethodDelete, path: computerPath,
+		done: "Deleted computer %s"}.command()
 }
 
 func newComputerAssignCmd() *cobra.Command {

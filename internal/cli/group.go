@@ -318,26 +318,8 @@ func newGroupUpdateCmd() *cobra.Command {
 }
 
 func newGroupDeleteCmd() *cobra.Command {
-	var of orgFlag
-	cmd := &cobra.Command{
-		Use:     "delete NAME",
-		Short:   "Delete a group (admins); its computers stay",
-		Example: `  patchday group delete --org acme old-pilot`,
-		Args:    exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			org, c, err := of.client()
-			if err != nil {
-				return err
-			}
-			if err := c.do(cmd.Context(), http.MethodDelete, groupPath(org, args[0]), nil, nil, nil); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Deleted group %s\n", args[0])
-			return nil
-		},
-	}
-	of.add(cmd)
-	return cmd
+	return orgCall{use: "delete NAME", short: "Delete a group (admins); its computers stay", example: `  patchday group delete --org acme old-pilot`,
+		method: http.MethodDelete, path: groupPath, done: "Deleted group %s"}.command()
 }
 
 func newGroupMemberCmd(add bool) *cobra.Command {

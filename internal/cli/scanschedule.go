@@ -245,24 +245,7 @@ func newScanScheduleShowCmd() *cobra.Command {
 }
 
 func newScanScheduleDeleteCmd() *cobra.Command {
-	var of orgFlag
-	cmd := &cobra.Command{
-		Use:     "delete NAME",
-		Short:   "Delete a scan schedule (admins); the scans made for it stay",
-		Example: `  patchday scan-schedule delete --org acme nightly`,
-		Args:    exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			org, c, err := of.client()
-			if err != nil {
-				return err
-			}
-			if err := c.do(cmd.Context(), http.MethodDelete, scanSchedulePath(org, args[0]), nil, nil, nil); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Deleted scan schedule %s\n", args[0])
-			return nil
-		},
-	}
-	of.add(cmd)
-	return cmd
+	return orgCall{use: "delete NAME", short: "Delete a scan schedule (admins); the scans made for it stay",
+		example: `  patchday scan-schedule delete --org acme nightly`, method: http.MethodDelete, path: scanSchedulePath,
+		done: "Deleted scan schedule %s"}.command()
 }

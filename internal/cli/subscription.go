@@ -303,26 +303,9 @@ again. Retry its dead letters (patchday dead-letter retry) to send what it misse
 }
 
 func newSubscriptionDeleteCmd() *cobra.Command {
-	var of orgFlag
-	cmd := &cobra.Command{
-		Use:     "delete ID",
-		Short:   "Delete a subscription and what is queued for it (admins)",
-		Example: `  patchday subscription delete --org acme 3`,
-		Args:    exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			org, c, err := of.client()
-			if err != nil {
-				return err
-			}
-			if err := c.do(cmd.Context(), http.MethodDelete, subscriptionPath(org, args[0]), nil, nil, nil); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Deleted subscription %s\n", args[0])
-			return nil
-		},
-	}
-	of.add(cmd)
-	return cmd
+	return orgCall{use: "delete ID", short: "Delete a subscription and what is queued for it (admins)",
+		example: `  patchday subscription delete --org acme 3`, method: http.MethodDelete, path: subscriptionPath,
+		done: "Deleted subscription %s"}.command()
 }
 
 type apiDelivery struct {
