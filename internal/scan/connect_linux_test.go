@@ -92,6 +92,10 @@ func TestEngineMatchesDialer(t *testing.T) {
 	for range 20 {
 		ports = append(ports, closedTCPPort(t, "127.0.0.1"))
 	}
+	// Listeners on different addresses may get the same port number, and a
+	// port closed on 127.0.0.1 may be open on another address.
+	slices.Sort(ports)
+	ports = slices.Compact(ports)
 	for _, a := range targets {
 		for _, p := range ports {
 			if ap := netip.AddrPortFrom(a, p).String(); want[ap] == "" {
@@ -368,5 +372,27 @@ func TestEngineExhaustionChild(t *testing.T) {
 		t.Errorf("no errors with no descriptor to spare: %+v", st)
 	case extra > 0 && st.Closed == 0:
 		t.Errorf("with %d spare descriptors no probe got through: %+v", extra, st)
+	}
+}
+
+// A port given twice, over TCP or UDP, is probed and reported once, with either engine.
+func TestScanRepeatedPortsProbedOnce(t *testing.T) {
+	ap := listenTCP(t, "127.0.0.1:0", nil)
+	closed := closedTCPPort(t, "127.0.0.1")
+	for _, engine := range []bool{true, false} {
+		t.Run(fmt.Sprint("engine=", engine), func(t *testing.T) {
+			withEngine(t, engine, func() {
+				res, err := (&Scanner{Rate: Unlimited, Timeout: time.Second}).Scan(context.Background(),
+					[]netip.Addr{ap.Addr()}, []uint16{ap.Port(), closed, ap.Port(), closed},
+					Options{ReportAll: true, UDPPorts: []uint16{closed, closed}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.Ports != 3 || res.Stats.Attempts != 3 || res.Stats.Open != 1 || len(res.Findings) != 3 {
+					t.Errorf("ports %d, stats %+v, findings %+v; want 3 ports, 3 attempts, 1 open, 3 findings",
+						res.Ports, res.Stats, res.Findings)
+				}
+			})
+		})
 	}
 }

@@ -35,19 +35,6 @@ func listenTCP(t testing.TB, addr string, serve func(net.Conn)) netip.AddrPort {
 	return ln.Addr().(*net.TCPAddr).AddrPort()
 }
 
-// closedTCPPort returns a port on ip that nothing listens on: it was just
-// released by a listener of our own.
-func closedTCPPort(t testing.TB, ip string) uint16 {
-	t.Helper()
-	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := ln.Addr().(*net.TCPAddr).AddrPort().Port()
-	ln.Close()
-	return p
-}
-
 // loopbackAddrs are the test hosts: 127.0.0.1, ::1 when IPv6 works, and on
 // Linux 127.0.0.2-5 (the whole of 127/8 is loopback there; elsewhere only
 // 127.0.0.1 is configured by default).

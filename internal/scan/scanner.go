@@ -111,8 +111,10 @@ const progressEvery = 100 * time.Millisecond
 // Scan probes every port on every target. It returns when all probes are
 // done or ctx ends; on cancellation the result holds what was found so far,
 // Interrupted is set, and the error is ctx.Err(). In-flight probes are
-// abandoned at once, so Scan returns promptly.
+// abandoned at once, so Scan returns promptly. A port listed twice is
+// probed once.
 func (s *Scanner) Scan(ctx context.Context, targets []netip.Addr, ports []uint16, opts Options) (Result, error) {
+	ports, opts.UDPPorts = uniquePorts(ports), uniquePorts(opts.UDPPorts)
 	res := Result{
 		Started: time.Now(),
 		Targets: opts.Targets,
@@ -465,4 +467,20 @@ func (s *Scanner) probeUDP(ctx context.Context, ap netip.AddrPort, f *Finding) (
 		f.Banner = SanitizeBanner(reply)
 	}
 	return UDPState(err)
+}
+
+// uniquePorts returns ports without repeats, in their first order. The
+// port parser never repeats one, but callers building lists themselves
+// (tasks for agents, tests) may, and a repeat would double the probes
+// and the findings.
+func uniquePorts(ports []uint16) []uint16 {
+	var seen [65536]bool
+	out := ports[:0:0]
+	for _, p := range ports {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
 }
