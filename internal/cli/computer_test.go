@@ -289,6 +289,14 @@ func TestGroups(t *testing.T) {
 	}
 	ok(t, "", "group", "delete", "prod")
 	fails(t, 1, `group "prod"`, "", "group", "show", "prod")
+	if out := ok(t, "", "group", "update", "web", "--name", "dbs"); !strings.Contains(out, "Renamed group web to dbs: 1 members") {
+		t.Errorf("rename web: %s", out)
+	}
+	fails(t, 1, `a group named "pilot" exists`, "", "group", "update", "dbs", "--name", "pilot")
+	if got := members("dbs"); strings.Join(got, " ") != "db-01" {
+		t.Errorf("dbs (web renamed): %v", got)
+	}
+	ok(t, "", "group", "update", "dbs", "--name", "web")
 
 	// Approvals: the fixture machines have openssl 3.0.19-1~deb12u2.
 	ok(t, "", "update", "create", "-f", writeTemp(t, "u.yaml", `name: openssl-next

@@ -257,21 +257,29 @@ func newGroupShowCmd() *cobra.Command {
 
 func newGroupUpdateCmd() *cobra.Command {
 	var of orgFlag
-	var rule, description, windows, timezone string
+	var newName, rule, description, windows, timezone string
 	var ring int
 	var noRing bool
 	var limits groupLimits
 	cmd := &cobra.Command{
-		Use:     "update NAME [--rule RULE] [--ring N | --no-ring] [--windows W] [--timezone TZ] [--description TEXT]",
-		Short:   "Change a group's rule, ring or description (admins)",
-		Example: `  patchday group update --org acme web --rule "os=debian:12,debian:13 hostname=web-*"`,
-		Args:    exactArgs(1),
+		Use:   "update NAME [--name NEW] [--rule RULE] [--ring N | --no-ring] [--windows W] [--timezone TZ] [--description TEXT]",
+		Short: "Change a group's name, rule, ring, windows, limits or description (admins)",
+		Long: `Change a group. Only the flags given change.
+
+--name renames the group; its members, approvals, rules, scan schedules and the
+enrollment tokens that put new machines in it follow it to the new name.`,
+		Example: `  patchday group update --org acme web --rule "os=debian:12,debian:13 hostname=web-*"
+  patchday group update --org acme pilot --name canary`,
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			org, err := of.get()
 			if err != nil {
 				return err
 			}
 			req := map[string]any{}
+			if cmd.Flags().Changed("name") {
+				req["name"] = newName
+			}
 			if cmd.Flags().Changed("rule") {
 				req["rule"] = rule
 			}
@@ -292,7 +300,7 @@ func newGroupUpdateCmd() *cobra.Command {
 			}
 			limits.put(cmd, req)
 			if len(req) == 0 {
-				return usageError{fmt.Errorf("give something to change: --rule, --ring, --no-ring, --windows, --timezone or --description")}
+				return usageError{fmt.Errorf("give something to change: --name, --rule, --ring, --no-ring, --windows, --timezone, --description or a limit")}
 			}
 			c, err := loggedInClient()
 			if err != nil {
@@ -302,11 +310,16 @@ func newGroupUpdateCmd() *cobra.Command {
 			if err := c.do(cmd.Context(), http.MethodPatch, groupPath(org, args[0]), nil, req, &g); err != nil {
 				return err
 			}
+			if g.Name != args[0] {
+				fmt.Fprintf(cmd.OutOrStdout(), "Renamed group %s to %s: %d members\n", args[0], g.Name, g.Members)
+				return nil
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Updated group %s: %d members\n", g.Name, g.Members)
 			return nil
 		},
 	}
 	of.add(cmd)
+	cmd.Flags().StringVar(&newName, "name", "", "the group's new name")
 	cmd.Flags().StringVar(&rule, "rule", "", "the new rule (dynamic groups only)")
 	cmd.Flags().StringVar(&description, "description", "", "the new description")
 	cmd.Flags().IntVar(&ring, "ring", 0, "its ring in rollouts")

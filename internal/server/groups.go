@@ -183,9 +183,6 @@ func (s *Server) updateGroup(c *call) error {
 	if err := decode(c.w, c.r, &req); err != nil {
 		return err
 	}
-	if req.Name != nil {
-		return errInvalid("name", "cannot change; create a new group")
-	}
 	if err := checkGroup(req); err != nil {
 		return err
 	}
@@ -193,6 +190,8 @@ func (s *Server) updateGroup(c *call) error {
 	if err != nil {
 		return err
 	}
+	oldName := g.Name
+	renamed := req.Name != nil && *req.Name != g.Name
 	if req.Description != nil {
 		g.Description = *req.Description
 	}
@@ -217,6 +216,17 @@ func (s *Server) updateGroup(c *call) error {
 	var joined, left int
 	err = s.store.Update(ctx, func(tx *store.Tx) error {
 		var err error
+		if renamed {
+			tokens, err := tx.RenameGroup(ctx, g.OrgID, g.ID, oldName, *req.Name)
+			if err != nil {
+				return err
+			}
+			g.Name = *req.Name
+			if err := c.audit(tx, c.org.ID, "group.rename", "group", g.Name,
+				map[string]any{"from": oldName, "to": g.Name, "enroll_tokens": tokens}); err != nil {
+				return err
+			}
+		}
 		if g, err = tx.UpdateGroup(ctx, g); err != nil {
 			return err
 		}
@@ -237,7 +247,9 @@ func (s *Server) updateGroup(c *call) error {
 		return c.audit(tx, c.org.ID, "group.update", "group", g.Name, map[string]any{"rule": g.Rule, "ring": g.Ring,
 			"description": g.Description, "windows": g.Windows, "timezone": g.Timezone, "joined": joined, "left": left})
 	})
-	if err != nil {
+	if errors.Is(err, store.ErrConflict) && renamed {
+		return &apiError{Status: http.StatusConflict, Code: "conflict", Field: "name", Message: fmt.Sprintf("a group named %q exists", *req.Name)}
+	} else if err != nil {
 		return err
 	}
 	writeJSON(c.w, http.StatusOK, g)
@@ -393,7 +405,7 @@ func (s *Server) groupReport(c *call) error {
 		return storeErr(err, "group "+quote(name))
 	}
 	orgID := c.org.ID
-	rep, err := s.fleetReport(c.r.Context(), reportKey{org: orgID, group: g.Name}, func(ctx context.Context, now time.Time) (compliance.OrgReport, error) {
+	rep, err := s.fleetReport(c.r.Context(), reportKey{org: orgID, group: g.ID}, func(ctx context.Context, now time.Time) (compliance.OrgReport, error) {
 		members, err := s.store.GroupMemberIDs(ctx, g.ID)
 		if err != nil {
 			return compliance.OrgReport{}, err

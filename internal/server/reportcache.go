@@ -2,9 +2,12 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 
 	"github.com/patchday/patchday/internal/compliance"
 )
@@ -31,7 +34,7 @@ const (
 
 type reportKey struct {
 	org   int64
-	group string // "" for the organisation's report
+	group int64 // the group's id (not its name, which may change or pass to a new group); 0 for the organisation's report
 }
 
 type cachedReport struct {
@@ -46,6 +49,7 @@ type reportCache struct {
 	mu      sync.Mutex
 	reports map[reportKey]*cachedReport
 	gens    sync.Map // org id -> *atomic.Uint64: changes of the organisation seen by this node
+	flights singleflight.Group
 }
 
 // changed notes that something of an organisation changed: its cached reports are stale.
@@ -59,7 +63,7 @@ func (rc *reportCache) gen(orgID int64) uint64 {
 	return g.(*atomic.Uint64).Load()
 }
 
-// fleetReport returns the organisation's (group "") or a group's report, from the cache when
+// fleetReport returns the organisation's (group 0) or a group's report, from the cache when
 // it may (see above). compute makes a new one.
 func (s *Server) fleetReport(ctx context.Context, key reportKey, compute func(ctx context.Context, now time.Time) (compliance.OrgReport, error)) (compliance.OrgReport, error) {
 	rc := &s.reports
@@ -95,7 +99,28 @@ func (s *Server) fleetReport(ctx context.Context, key reportKey, compute func(ct
 	return s.computeReport(ctx, key, gen, compute)
 }
 
+// computeReport makes a report and keeps it. Callers that ask for the same report of the
+// same generation while it is being made wait for that one instead of making another: after
+// a start, the dashboards opened while the start-up snapshot judges the fleet, or many
+// opened at once, cost one computation, not one each on the same cores. The computation
+// does not stop when a caller stops waiting (it fills the cache for the next one), but is
+// bounded.
 func (s *Server) computeReport(ctx context.Context, key reportKey, gen uint64, compute func(ctx context.Context, now time.Time) (compliance.OrgReport, error)) (compliance.OrgReport, error) {
+	ch := s.reports.flights.DoChan(fmt.Sprint(key.org, "/", key.group, "/", gen), func() (any, error) {
+		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+		defer cancel()
+		return s.makeReport(bg, key, gen, compute)
+	})
+	select {
+	case r := <-ch:
+		rep, _ := r.Val.(compliance.OrgReport)
+		return rep, r.Err
+	case <-ctx.Done():
+		return compliance.OrgReport{}, ctx.Err()
+	}
+}
+
+func (s *Server) makeReport(ctx context.Context, key reportKey, gen uint64, compute func(ctx context.Context, now time.Time) (compliance.OrgReport, error)) (compliance.OrgReport, error) {
 	now := s.cfg.Now()
 	t0 := time.Now()
 	rep, err := compute(ctx, now)

@@ -24,11 +24,12 @@ func TestFleetReportCache(t *testing.T) {
 
 	for _, tc := range []struct {
 		name  string
+		group int64
 		delay time.Duration
 		slow  bool
-	}{{"quick", 0, false}, {"slow", 2 * reportSyncLimit, true}} {
+	}{{"quick", 1, 0, false}, {"slow", 2, 2 * reportSyncLimit, true}} {
 		t.Run(tc.name, func(t *testing.T) {
-			key := reportKey{org: 7, group: tc.name}
+			key := reportKey{org: 7, group: tc.group}
 			var calls atomic.Int64
 			compute := func(ctx context.Context, at time.Time) (compliance.OrgReport, error) {
 				n := calls.Add(1)
@@ -84,5 +85,69 @@ func TestFleetReportCache(t *testing.T) {
 				t.Errorf("a report past the longest staleness: %+v", rep)
 			}
 		})
+	}
+}
+
+// Callers that ask for a report while the same one is being made (the dashboards opened as
+// the start-up snapshot judges the fleet) wait for it instead of each making one; one that
+// stops waiting gets its context's error and does not stop the computation, whose report
+// then answers the next caller from the cache. A change meanwhile makes a new one.
+func TestFleetReportSharedComputation(t *testing.T) {
+	s := &Server{cfg: Config{Now: time.Now}, log: slog.New(slog.DiscardHandler)}
+	key := reportKey{org: 9}
+	release := make(chan struct{})
+	var calls atomic.Int64
+	compute := func(ctx context.Context, at time.Time) (compliance.OrgReport, error) {
+		n := calls.Add(1)
+		<-release
+		return compliance.OrgReport{Computers: int(n)}, nil
+	}
+	// The snapshot's computation.
+	snap := make(chan compliance.OrgReport, 1)
+	go func() {
+		rep, err := s.computeReport(context.Background(), key, s.reports.gen(9), compute)
+		if err != nil {
+			t.Error(err)
+		}
+		snap <- rep
+	}()
+	for calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	// Dashboards meanwhile; one gives up.
+	const waiters = 8
+	got := make(chan compliance.OrgReport, waiters)
+	for range waiters {
+		go func() {
+			rep, err := s.fleetReport(context.Background(), key, compute)
+			if err != nil {
+				t.Error(err)
+			}
+			got <- rep
+		}()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := s.fleetReport(ctx, key, compute); err != context.DeadlineExceeded {
+		t.Errorf("a caller that stopped waiting: %v", err)
+	}
+	close(release)
+	if rep := <-snap; rep.Computers != 1 {
+		t.Errorf("snapshot %+v", rep)
+	}
+	for range waiters {
+		if rep := <-got; rep.Computers != 1 {
+			t.Errorf("a dashboard got report %d, want the snapshot's", rep.Computers)
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("%d computations, want 1", n)
+	}
+	if rep, _ := s.fleetReport(context.Background(), key, compute); rep.Computers != 1 || calls.Load() != 1 {
+		t.Errorf("after: report %d, %d computations", rep.Computers, calls.Load())
+	}
+	s.reports.changed(9)
+	if rep, _ := s.fleetReport(context.Background(), key, compute); rep.Computers != 2 {
+		t.Errorf("after a change: report %d, want a new one", rep.Computers)
 	}
 }

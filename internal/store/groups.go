@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -108,6 +110,48 @@ func (tx *Tx) UpdateGroup(ctx context.Context, g Group) (Group, error) {
 		return Group{}, fmt.Errorf("update group %s: %w", g.Name, err)
 	}
 	return tx.GroupByID(ctx, g.OrgID, g.ID)
+}
+
+// RenameGroup gives a group a new name, and the enrollment tokens that put new machines in
+// it the new name too, so that they keep doing so. It returns how many tokens changed. A
+// name another group of the organisation has is ErrConflict.
+func (tx *Tx) RenameGroup(ctx context.Context, orgID, id int64, from, to string) (tokens int, err error) {
+	if _, err := tx.exec(ctx, `UPDATE computer_groups SET name = $3 WHERE org_id = $1 AND id = $2`, orgID, id, to); err != nil {
+		return 0, fmt.Errorf("rename group %s to %s: %w", from, to, mapErr(err))
+	}
+	// Names are slugs, so the JSON text holds them verbatim; LIKE only narrows the rows down
+	// ('_' matches any character) and the list decides.
+	rows, err := tx.query(ctx, `SELECT `+enrollTokenCols+` FROM enroll_tokens WHERE org_id = $1 AND groups LIKE $2`,
+		orgID, `%"`+from+`"%`)
+	if err != nil {
+		return 0, fmt.Errorf("rename group %s: enrollment tokens: %w", from, err)
+	}
+	var changed []EnrollToken
+	for rows.Next() {
+		t, err := scanEnrollToken(rows)
+		if err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("rename group %s: enrollment tokens: %w", from, err)
+		}
+		if i := slices.Index(t.Groups, from); i >= 0 {
+			t.Groups[i] = to
+			changed = append(changed, t)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("rename group %s: enrollment tokens: %w", from, err)
+	}
+	for _, t := range changed {
+		groups, err := json.Marshal(t.Groups)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := tx.exec(ctx, `UPDATE enroll_tokens SET groups = $2 WHERE id = $1`, t.ID, string(groups)); err != nil {
+			return 0, fmt.Errorf("rename group %s: enrollment token %d: %w", from, t.ID, err)
+		}
+	}
+	return len(changed), nil
 }
 
 // DeleteGroup deletes a group and its memberships.

@@ -130,16 +130,20 @@ func (c *Console) createGroup(q *req) error {
 		back: "/groups/" + url.PathEscape(strings.TrimSpace(f.Get("name"))), done: "group-created", page: c.groups})
 }
 
-// editGroup changes what the API lets change: the description, a dynamic group's rule, the
-// ring (empty takes the group out of the rings), the windows and the rollout limits.
+// editGroup changes what the API lets change: the name, the description, a dynamic group's
+// rule, the ring (empty takes the group out of the rings), the windows and the rollout limits.
 func (c *Console) editGroup(q *req) error {
 	f, name := q.r.PostForm, q.r.PathValue("name")
-	body := fields{}.text(f, true, groupText...).ints(f, groupNumbers...)
+	body := fields{}.text(f, true, append([]string{"name"}, groupText...)...).ints(f, groupNumbers...)
 	if _, ok := f["ring"]; ok && strings.TrimSpace(f.Get("ring")) == "" {
 		body["no_ring"] = true
 	}
+	back := name
+	if n, ok := body["name"].(string); ok && n != "" {
+		back = n // renamed: the page is under the new name
+	}
 	return c.send(q, action{form: "group-edit", method: http.MethodPatch, path: orgPath(q.org, "groups", name), body: body,
-		back: "/groups/" + url.PathEscape(name), done: "group-saved", page: c.group})
+		back: "/groups/" + url.PathEscape(back), done: "group-saved", page: c.group})
 }
 
 // deleteGroup deletes a group once the form's box is ticked.

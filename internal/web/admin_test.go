@@ -154,6 +154,18 @@ func formCases() []formCase {
 			badSC: 400, badHas: []string{"timezone ", `value="Mars/Olympus_Mons"`, `value="kept description"`, `aria-invalid="true"`},
 		},
 		{
+			name: "rename a group", role: "admin", page: "/o/default/groups/pilot", marker: `id="e-name"`, post: "/o/default/groups/pilot/edit",
+			good: url.Values{"name": {"first-ring"}, "description": {"renamed"}, "ring": {"1"}, "timezone": {"UTC"}},
+			done: "group-saved",
+			check: func(e *env) bool {
+				sc, g := e.get("/api/v1/orgs/default/groups/first-ring")
+				old, _ := e.get("/api/v1/orgs/default/groups/pilot")
+				return sc == 200 && old == 404 && txt(g, "description") == "renamed" && txt(g, "members") != "0"
+			},
+			bad:   url.Values{"name": {"broad"}, "description": {"kept description"}, "ring": {"1"}, "timezone": {"UTC"}},
+			badSC: 409, badHas: []string{`a group named &#34;broad&#34; exists`, `value="broad"`, `value="kept description"`, `aria-invalid="true"`},
+		},
+		{
 			name: "delete a group", role: "admin", page: "/o/default/groups/broad", marker: `id="group-delete"`, post: "/o/default/groups/broad/delete",
 			good: url.Values{"confirm": {"yes"}}, done: "group-deleted",
 			check: func(e *env) bool { sc, _ := e.get("/api/v1/orgs/default/groups/broad"); return sc == 404 },

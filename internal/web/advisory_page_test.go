@@ -79,8 +79,13 @@ func TestAdvisoryBulletinPage(t *testing.T) {
 			t.Errorf("%s: %d, want %d", path, d.status, status)
 		}
 	}
-	if d := e.browse("GET", "/o/default/advisories/EXS-1/csaf", s, nil); d.status != 404 {
-		t.Errorf("download by a tracking id: %d", d.status)
+	// By tracking id: on to the same download by number, the query kept; an unknown one is not found.
+	if d := e.browse("GET", "/o/default/advisories/"+url.PathEscape(trackingID)+"/csaf?revision=1", s, nil); d.status != http.StatusSeeOther ||
+		d.location != "/o/default/advisories/"+id+"/csaf?revision=1" {
+		t.Errorf("download by the tracking id %s: %d to %q", trackingID, d.status, d.location)
+	}
+	if d := e.browse("GET", "/o/default/advisories/EXS-NOPE-1/csaf", s, nil); d.status != 404 {
+		t.Errorf("download by an unknown tracking id: %d", d.status)
 	}
 	// Without a session: to the login page. Another organisation's user: not found.
 	if d := e.browse("GET", "/o/default/advisories/"+id+"/csaf", "", nil); d.status != http.StatusSeeOther || !strings.HasPrefix(d.location, "/login") {

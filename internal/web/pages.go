@@ -84,26 +84,40 @@ type advisoryView struct {
 	Bulletin csaf.Bulletin
 }
 
+// byTrackingID sends a request for an advisory's page (suffix "") or download under its
+// tracking id on to the same under its number, which the API's calls take. It reports
+// whether id was a tracking id (and the answer is sent).
+func byTrackingID(q *req, id, suffix string) (bool, error) {
+	if _, err := strconv.ParseInt(id, 10, 64); err == nil {
+		return false, nil
+	}
+	// The report accepts either and gives the tracking id as stored; the list finds its number.
+	rep, err := q.api.get(q.ctx(), orgPath(q.org, "reports", "advisory"), url.Values{"tracking_id": {id}, "limit": {"1"}})
+	if err != nil {
+		return true, err
+	}
+	l, err := q.api.get(q.ctx(), orgPath(q.org, "advisories"), url.Values{"q": {str(rep["tracking_id"])}, "limit": {"10"}})
+	if err != nil {
+		return true, err
+	}
+	for _, x := range items(l) {
+		it, _ := x.(obj)
+		if str(it["tracking_id"]) == id {
+			to := "/o/" + url.PathEscape(q.org) + "/advisories/" + str(it["id"]) + suffix
+			if q.r.URL.RawQuery != "" {
+				to += "?" + q.r.URL.RawQuery
+			}
+			http.Redirect(q.w, q.r, to, http.StatusSeeOther)
+			return true, nil
+		}
+	}
+	return true, &apiError{Status: http.StatusNotFound, Message: "advisory " + id + " not found"}
+}
+
 func (c *Console) advisory(q *req) error {
 	id := q.r.PathValue("id")
-	if _, err := strconv.ParseInt(id, 10, 64); err != nil {
-		// A tracking id: find its number through the report, which accepts either.
-		rep, err := q.api.get(q.ctx(), orgPath(q.org, "reports", "advisory"), url.Values{"tracking_id": {id}, "limit": {"1"}})
-		if err != nil {
-			return err
-		}
-		l, err := q.api.get(q.ctx(), orgPath(q.org, "advisories"), url.Values{"q": {str(rep["tracking_id"])}, "limit": {"10"}})
-		if err != nil {
-			return err
-		}
-		for _, x := range items(l) {
-			it, _ := x.(obj)
-			if str(it["tracking_id"]) == id {
-				http.Redirect(q.w, q.r, "/o/"+url.PathEscape(q.org)+"/advisories/"+str(it["id"]), http.StatusSeeOther)
-				return nil
-			}
-		}
-		return &apiError{Status: http.StatusNotFound, Message: "advisory " + id + " not found"}
+	if named, err := byTrackingID(q, id, ""); named {
+		return err
 	}
 	rq := url.Values{"id": {id}, "limit": {"50"}}
 	if cur := q.r.URL.Query().Get("cursor"); cur != "" {
@@ -143,8 +157,8 @@ func (c *Console) advisory(q *req) error {
 // that CSAF hashes and signatures are of), named by the CSAF file name rule.
 func (c *Console) advisoryCSAF(q *req) error {
 	id := q.r.PathValue("id")
-	if _, err := strconv.ParseInt(id, 10, 64); err != nil {
-		return &apiError{Status: http.StatusNotFound, Message: "advisory " + id + " not found"}
+	if named, err := byTrackingID(q, id, "/csaf"); named {
+		return err
 	}
 	var query url.Values
 	if rev := q.r.URL.Query().Get("revision"); rev != "" {

@@ -1,0 +1,91 @@
+package server_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/patchday/patchday/internal/store"
+)
+
+// Renaming a group keeps its members, approvals and rules, and the enrollment tokens that put
+// machines in it put new machines in it under its new name; a taken or bad name is refused
+// and changes nothing; the group's report follows the group, not the name.
+func TestGroupRename(t *testing.T) {
+	forEngines(t, func(t *testing.T, e *env) {
+		e.createOrg("a")
+		e.must(201, "POST", "/api/v1/orgs/a/groups", e.admin, map[string]any{"name": "pilot", "ring": 1})
+		e.must(201, "POST", "/api/v1/orgs/a/groups", e.admin, map[string]any{"name": "broad", "ring": 2})
+		// One token names both groups, one names another whose name contains "pilot".
+		e.must(201, "POST", "/api/v1/orgs/a/groups", e.admin, map[string]any{"name": "pilot2"})
+		tok := e.enrollToken("a", map[string]any{"name": "t1", "groups": []string{"broad", "pilot"}})
+		e.enrollToken("a", map[string]any{"name": "t2", "groups": []string{"pilot2"}})
+		web1 := e.enrollMachine(tok, machine("web-01", "amd64", "12", "3.0.11-1~deb12u1"))
+		e.must(201, "POST", "/api/v1/orgs/a/advisories", e.admin, minimalCSAF(t))
+		e.must(201, "POST", "/api/v1/orgs/a/updates", e.admin, opensslUpdate("openssl-u2", "3.0.11-1~deb12u2"))
+		e.must(200, "POST", "/api/v1/orgs/a/updates/openssl-u2/approvals", e.admin, map[string]any{"group": "pilot"})
+		e.must(201, "POST", "/api/v1/orgs/a/rules", e.admin, map[string]any{"name": "all-security", "group": "pilot"})
+		var before store.Group
+		e.must(200, "GET", "/api/v1/orgs/a/groups/pilot", e.admin, nil).json(t, &before)
+		e.must(200, "GET", "/api/v1/orgs/a/reports/group?name=pilot", e.admin, nil)
+
+		for _, tc := range []struct {
+			name   string
+			status int
+		}{{"broad", 409}, {"Not A Slug", 400}, {"", 400}} {
+			r := e.do("PATCH", "/api/v1/orgs/a/groups/pilot", e.admin, map[string]any{"name": tc.name, "description": "lost"})
+			if r.status != tc.status || r.err(t).Error.Field != "name" {
+				t.Errorf("rename to %q: %d %s, want %d on field name", tc.name, r.status, r.body, tc.status)
+			}
+		}
+		var g store.Group
+		e.must(200, "GET", "/api/v1/orgs/a/groups/pilot", e.admin, nil).json(t, &g)
+		if g.Description != "" {
+			t.Errorf("a refused rename changed the description to %q", g.Description)
+		}
+
+		e.must(200, "PATCH", "/api/v1/orgs/a/groups/pilot", e.admin, map[string]any{"name": "canary"}).json(t, &g)
+		if g.ID != before.ID || g.Name != "canary" || g.Members != 1 || g.Ring == nil || *g.Ring != 1 {
+			t.Errorf("renamed group %+v, was %+v", g, before)
+		}
+		var evs struct{ Items []store.AuditEvent }
+		e.must(200, "GET", "/api/v1/audit?limit=2", e.admin, nil).json(t, &evs)
+		if len(evs.Items) != 2 || evs.Items[1].Action != "group.rename" ||
+			string(evs.Items[1].Details) != `{"enroll_tokens":1,"from":"pilot","to":"canary"}` {
+			t.Errorf("audit of the rename: %+v", evs.Items)
+		}
+		if r := e.do("GET", "/api/v1/orgs/a/groups/pilot", e.admin, nil); r.status != 404 {
+			t.Errorf("old name still answers: %d", r.status)
+		}
+		var rules struct{ Items []store.ApprovalRule }
+		e.must(200, "GET", "/api/v1/orgs/a/rules", e.admin, nil).json(t, &rules)
+		if len(rules.Items) != 1 || rules.Items[0].Group != "canary" {
+			t.Errorf("rules after the rename: %+v", rules.Items)
+		}
+		if s := e.states("a", web1.ComputerID); s["openssl-u2"] != "approved" {
+			t.Errorf("web-01's approval through the renamed group: %v", s)
+		}
+		var toks struct{ Items []store.EnrollToken }
+		e.must(200, "GET", "/api/v1/orgs/a/enroll-tokens", e.admin, nil).json(t, &toks)
+		got := map[string]string{}
+		for _, t := range toks.Items {
+			got[t.Name] = fmt.Sprint(t.Groups)
+		}
+		if got["t1"] != "[broad canary]" || got["t2"] != "[pilot2]" {
+			t.Errorf("token groups after the rename: %v", got)
+		}
+		// A machine enrolled with the token joins the group under its new name.
+		web2 := e.enrollMachine(tok, machine("web-02", "amd64", "12", "3.0.11-1~deb12u1"))
+		e.must(200, "GET", "/api/v1/orgs/a/groups/canary", e.admin, nil).json(t, &g)
+		if g.Members != 2 {
+			t.Errorf("after enrolling web-02 (id %d) the group has %d members", web2.ComputerID, g.Members)
+		}
+
+		// A new group with the old name is a new group, with its own (empty) report.
+		e.must(201, "POST", "/api/v1/orgs/a/groups", e.admin, map[string]any{"name": "pilot"})
+		var rep struct{ Computers int }
+		e.must(200, "GET", "/api/v1/orgs/a/reports/group?name=pilot", e.admin, nil).json(t, &rep)
+		if rep.Computers != 0 {
+			t.Errorf("the new pilot group's report counts %d computers: the old group's", rep.Computers)
+		}
+	})
+}
