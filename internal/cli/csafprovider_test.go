@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -11,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -46,28 +47,34 @@ func TestCSAFProviderAcceptedByCSAFTools(t *testing.T) {
 	tmp := t.TempDir()
 	caFile, certFile, keyFile := testCA(t, tmp)
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	port := addr[strings.LastIndexByte(addr, ':')+1:]
-	domain := "localhost:" + port
 	t.Setenv("PATCHDAY_ADMIN_PASSWORD", "csaf-provider-test-password")
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		cmd := newServeCmd()
-		cmd.SetArgs([]string{"--listen", addr, "--data", filepath.Join(tmp, "data"), "--tls-cert", certFile, "--tls-key", keyFile,
-			"--log-level", "warn", "--public-url", "https://" + domain, "--csaf-provider-org", "default"})
-		cmd.SetOut(io.Discard)
-		cmd.SetErr(io.Discard)
-		done <- cmd.ExecuteContext(ctx)
-	}()
+	// The public URL names the port, so it is chosen before the start: a free one, which
+	// another process may take before serve listens on it (after opening the store and
+	// making the administrator and the keys). Then serve fails with "address already in use",
+	// and starts again on another port.
+	var srv *serving
+	var domain string
+	for attempt := 1; ; attempt++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		port := addr[strings.LastIndexByte(addr, ':')+1:]
+		domain = "localhost:" + port
+		srv, err = startServe(t, "--listen", addr, "--data", filepath.Join(tmp, "data"), "--tls-cert", certFile, "--tls-key", keyFile,
+			"--log-level", "warn", "--public-url", "https://"+domain, "--csaf-provider-org", "default")
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) || attempt == 5 {
+			t.Fatalf("serve: %v", err)
+		}
+		t.Logf("port %s was taken meanwhile; again on another: %v", port, err)
+	}
 	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
+		if err := srv.Stop(); err != nil {
 			t.Errorf("server: %v", err)
 		}
 	})
@@ -88,8 +95,13 @@ func TestCSAFProviderAcceptedByCSAFTools(t *testing.T) {
 			token = tok.Token
 			break
 		}
+		select {
+		case <-srv.exited:
+			t.Fatalf("the server ended: %v\n%s", srv.err, srv.out)
+		default:
+		}
 		if i > 100 {
-			t.Fatalf("the server did not start: %v", err)
+			t.Fatalf("the server does not answer: %v", err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -35,9 +35,7 @@ func TestScanCommand(t *testing.T) {
 		}()
 		ports = append(ports, fmt.Sprint(ln.Addr().(*net.TCPAddr).Port))
 	}
-	closed, _ := net.Listen("tcp", "127.0.0.1:0")
-	closedPort := fmt.Sprint(closed.Addr().(*net.TCPAddr).Port)
-	closed.Close()
+	closedPort := fmt.Sprint(closedTCPPort(t)) // held, never listening, for the whole test
 
 	spec := strings.Join(append(ports, closedPort), ",")
 	out := jsonOut[struct {

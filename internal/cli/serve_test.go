@@ -3,12 +3,14 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -128,35 +130,25 @@ func TestServeBanner(t *testing.T) {
 	t.Setenv("PATCHDAY_ADMIN_PASSWORD", "banner-test-password")
 	start := func() string {
 		t.Helper()
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		// Port 0: the system picks a free port when serve listens, and the banner says which.
+		srv, err := startServe(t, "--listen", "127.0.0.1:0", "--data", data, "--log-level", "warn")
 		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		var out bytes.Buffer
-		ctx, stop := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		cmd := newServeCmd()
-		cmd.SetArgs([]string{"--listen", addr, "--data", data, "--log-level", "warn"})
-		cmd.SetOut(io.Discard)
-		cmd.SetErr(&out)
-		go func() { done <- cmd.ExecuteContext(ctx) }()
-		for i := 0; ; i++ {
-			if res, err := http.Get("http://" + addr + "/healthz"); err == nil {
-				res.Body.Close()
-				break
-			}
-			if i > 100 {
-				t.Fatal("the server did not start")
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		stop()
-		if err := <-done; err != nil {
 			t.Fatalf("serve: %v", err)
 		}
-		return out.String()
+		client := &http.Client{Timeout: 30 * time.Second}
+		res, err := client.Get(srv.URL + "/healthz")
+		if err != nil {
+			srv.Stop()
+			t.Fatalf("the server at %s does not answer: %v", srv.URL, err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Errorf("GET %s/healthz: %s", srv.URL, res.Status)
+		}
+		if err := srv.Stop(); err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+		return srv.out.String()
 	}
 	first := start()
 	if !strings.Contains(first, "patchday is running at http://127.0.0.1:") || !strings.Contains(first, "Initial administrator: admin") ||
@@ -167,4 +159,81 @@ func TestServeBanner(t *testing.T) {
 	if !strings.Contains(again, "patchday is running at http://127.0.0.1:") || strings.Contains(again, "Initial password") {
 		t.Errorf("second start:\n%s", again)
 	}
+}
+
+// syncBuffer is a buffer that serve writes to while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// serving is a "patchday serve" running in the test.
+type serving struct {
+	URL    string      // where it listens, from its banner
+	out    *syncBuffer // its standard error
+	stop   context.CancelFunc
+	exited chan struct{} // closed when serve has returned
+	err    error         // what serve returned, once exited is closed
+}
+
+// startServe runs "patchday serve" with args and waits until its banner says where it runs
+// ("patchday is running at URL"), which it prints once its listener is open: the address is
+// then serve's own, also when --listen gave port 0. The error is serve's, when it ended before
+// that (such as "address already in use").
+func startServe(t *testing.T, args ...string) (*serving, error) {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	s := &serving{out: &syncBuffer{}, stop: stop, exited: make(chan struct{})}
+	cmd := newServeCmd()
+	cmd.SetArgs(args)
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(s.out)
+	go func() {
+		defer close(s.exited)
+		s.err = cmd.ExecuteContext(ctx)
+	}()
+	// Generous: the first start hashes the administrator's password (argon2id) and makes
+	// keys, on a machine busy with other tests.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if _, rest, ok := strings.Cut(s.out.String(), "patchday is running at "); ok {
+			if url, _, ok := strings.Cut(rest, "\n"); ok {
+				s.URL = strings.TrimSpace(url)
+				return s, nil
+			}
+		}
+		select {
+		case <-s.exited:
+			stop()
+			err := s.err
+			if err == nil {
+				err = errors.New("serve returned before it listened")
+			}
+			return nil, fmt.Errorf("%w\n%s", err, s.out)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatalf("serve did not say where it runs within 2 minutes:\n%s", s.out)
+		}
+	}
+}
+
+// Stop ends serve as an interrupt would and returns what it returned.
+func (s *serving) Stop() error {
+	s.stop()
+	<-s.exited
+	return s.err
 }

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -60,53 +61,127 @@ type smtpOptions struct {
 func startSMTP(t testing.TB, o smtpOptions) *smtpServer {
 	t.Helper()
 	requireAiosmtpd(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	tmp := t.TempDir()
-	s := &smtpServer{Host: "127.0.0.1", Port: port, dir: filepath.Join(tmp, "maildir")}
+	s := &smtpServer{Host: "127.0.0.1", dir: filepath.Join(tmp, "maildir")}
 	var tlsArgs []string
 	if o.tls || o.auth != "" {
 		certFile, keyFile, cert := selfSigned(t, tmp)
 		s.TLSCert = cert
 		tlsArgs = []string{"--tlscert", certFile, "--tlskey", keyFile}
 	}
+	// The port is free when chosen, but the server binds it only once Python has started,
+	// and another process may take it meanwhile: the server then exits, and starts again on
+	// another port.
+	for attempt := 1; ; attempt++ {
+		err := s.start(t, o, tlsArgs)
+		if err == nil {
+			return s
+		}
+		if !errors.Is(err, errPortTaken) || attempt == 5 {
+			t.Fatal(err)
+		}
+		t.Logf("SMTP server, attempt %d: %v", attempt, err)
+	}
+}
+
+// errPortTaken is the SMTP server's exit because another process listens on its port.
+var errPortTaken = errors.New("port taken")
+
+// start runs the server on a free port and waits until the server itself says it listens.
+func (s *smtpServer) start(t testing.TB, o smtpOptions, tlsArgs []string) error {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Port = l.Addr().(*net.TCPAddr).Port
+	l.Close()
 	var cmd *exec.Cmd
 	if o.auth == "" {
-		// The server's own command line, as an operator would start it.
-		args := append([]string{"-m", "aiosmtpd", "-n", "-l", fmt.Sprintf("127.0.0.1:%d", port), "-c", "aiosmtpd.handlers.Mailbox"}, tlsArgs...)
+		// The server's own command line, as an operator would start it; -d logs "Server is
+		// listening on HOST:PORT" once it does.
+		args := append([]string{"-m", "aiosmtpd", "-n", "-d", "-l", fmt.Sprintf("127.0.0.1:%d", s.Port), "-c", "aiosmtpd.handlers.Mailbox"}, tlsArgs...)
 		cmd = exec.Command(python, append(args, s.dir)...)
 	} else {
-		args := append([]string{"testdata/smtpd.py", "127.0.0.1", fmt.Sprint(port), s.dir, "--auth", o.auth}, tlsArgs...)
+		// Prints "ready" once it listens.
+		args := append([]string{"testdata/smtpd.py", "127.0.0.1", fmt.Sprint(s.Port), s.dir, "--auth", o.auth}, tlsArgs...)
 		cmd = exec.Command(python, args...)
 	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
+	// Its output goes to a pipe that a goroutine reads to the end, watching for the line.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = pw, pw
+	err = cmd.Start()
+	pw.Close()
+	if err != nil {
+		pr.Close()
 		t.Fatalf("start aiosmtpd: %v", err)
 	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
-		if err == nil {
-			line, _ := bufio.NewReader(c).ReadString('\n')
-			c.Close()
-			if strings.HasPrefix(line, "220") {
-				return s
+	var mu sync.Mutex
+	var output strings.Builder
+	ready, drained, exited := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(drained)
+		defer pr.Close()
+		r := bufio.NewReader(pr)
+		signalled := false
+		for {
+			line, err := r.ReadString('\n')
+			mu.Lock()
+			output.WriteString(line)
+			mu.Unlock()
+			if l := strings.TrimSpace(line); !signalled && (l == "ready" || strings.Contains(l, "Server is listening on")) {
+				signalled = true
+				close(ready)
+			}
+			if err != nil {
+				return
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("aiosmtpd did not start on port %d: %v\n%s", port, err, stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+	}()
+	go func() {
+		cmd.Wait()
+		close(exited)
+	}()
+	stop := func() {
+		cmd.Process.Kill()
+		<-exited
 	}
+	out := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return output.String()
+	}
+	select {
+	case <-ready:
+	case <-exited:
+		select { // the rest of its output
+		case <-drained:
+		case <-time.After(5 * time.Second):
+		}
+		if strings.Contains(strings.ToLower(out()), "address already in use") {
+			return fmt.Errorf("%w: %d\n%s", errPortTaken, s.Port, out())
+		}
+		return fmt.Errorf("aiosmtpd exited before it listened on port %d (%v):\n%s", s.Port, cmd.ProcessState, out())
+	case <-time.After(60 * time.Second):
+		stop()
+		return fmt.Errorf("aiosmtpd did not listen on port %d within a minute:\n%s", s.Port, out())
+	}
+	t.Cleanup(stop)
+	// The port is the server's now; it greets as aiosmtpd does.
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.Port), 10*time.Second)
+	if err != nil {
+		return fmt.Errorf("aiosmtpd on port %d: %v\n%s", s.Port, err, out())
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if !strings.HasPrefix(line, "220 ") || !strings.Contains(line, "Python SMTP") {
+		return fmt.Errorf("aiosmtpd on port %d greets with %q (%v), want 220 ... Python SMTP ...:\n%s", s.Port, line, err, out())
+	}
+	return nil
 }
 
 // selfSigned writes a certificate for 127.0.0.1 and localhost and its key.

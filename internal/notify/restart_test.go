@@ -119,7 +119,9 @@ func TestRestartLosesNothingSendsNothingTwice(t *testing.T) {
 }
 
 // Two nodes on one PostgreSQL deliver concurrently: every delivery reaches the receiver
-// exactly once.
+// exactly once. The receiver holds the first requests until more are in flight than one
+// node sends at once, so both nodes are surely delivering at the same time, however late
+// one of them starts on a busy machine.
 func TestTwoNodesPostgres(t *testing.T) {
 	st1, dbURL := storetest.OpenURL(t, store.Postgres)
 	ctx := context.Background()
@@ -128,18 +130,36 @@ func TestTwoNodesPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st2.Close()
-	cfg := Config{Concurrency: 3, ClaimBatch: 5}
+	// The webhook timeout outlasts the receiver's hold (a timed-out request would be retried
+	// only after the backoff).
+	cfg := Config{Concurrency: 3, ClaimBatch: 5, Webhook: WebhookConfig{Timeout: 2 * time.Minute}}
 	e1 := newEnvOn(t, st1, cfg)
 	cfg.Now = e1.clock.Now // one clock for both nodes
 	e2 := newEnvOn(t, st2, cfg)
 	var mu sync.Mutex
 	got := map[string]int{}
+	inFlight, overlapped := 0, false
+	// gate is closed once more requests are in flight than one node's workers make at once
+	// (so both nodes are sending), or after a minute, which the test reports as a failure.
+	gate := make(chan struct{})
+	var opening sync.Once
+	holdUp := time.AfterFunc(time.Minute, func() { opening.Do(func() { close(gate) }) })
+	defer holdUp.Stop()
 	r := newReceiver(t, e1.clock.Now)
 	r.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		mu.Lock()
 		got[req.Header.Get(HeaderDelivery)]++
+		inFlight++
+		if inFlight > cfg.Concurrency {
+			overlapped = true
+			opening.Do(func() { close(gate) })
+		}
 		mu.Unlock()
+		<-gate
 		time.Sleep(5 * time.Millisecond) // a receiver that takes a moment, so the nodes overlap
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
 	})
 	const hooks = 40
 	for i := range hooks {
@@ -171,6 +191,9 @@ func TestTwoNodesPostgres(t *testing.T) {
 	wg.Wait()
 	mu.Lock()
 	defer mu.Unlock()
+	if !overlapped {
+		t.Errorf("never more than %d requests in flight: the two nodes did not deliver at the same time", cfg.Concurrency)
+	}
 	if len(got) != hooks*5 {
 		t.Fatalf("receiver got %d distinct deliveries, want %d", len(got), hooks*5)
 	}

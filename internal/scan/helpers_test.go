@@ -62,3 +62,18 @@ func refusingDial(t testing.TB) func(ctx context.Context) (net.Conn, error) {
 	var d net.Dialer
 	return func(ctx context.Context) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) }
 }
+
+// listenersHeld calls listen, which starts listeners and returns their addresses, until
+// their port numbers can be held closed on the other targets (holdClosedOn), and returns
+// the addresses. Listeners of an attempt that failed stay until the test ends, on ports
+// that are not probed.
+func listenersHeld(t testing.TB, targets []netip.Addr, listen func() []netip.AddrPort) []netip.AddrPort {
+	t.Helper()
+	for range 10 {
+		if lns := listen(); holdClosedOn(t, targets, lns) {
+			return lns
+		}
+	}
+	t.Fatal("the listeners' ports were taken on other addresses ten times in a row")
+	return nil
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -21,24 +22,29 @@ func TestScanLoopback(t *testing.T) {
 	for _, h := range hosts {
 		targets = append(targets, netip.MustParseAddr(h))
 	}
+	// One talking service, one that accepts and never answers, one that
+	// never even accepts (the kernel completes the handshake anyway). Their
+	// ports are probed on every host and must be closed where nothing of
+	// ours listens, so they are held there.
+	var banner netip.AddrPort
+	listeners := listenersHeld(t, targets, func() []netip.AddrPort {
+		banner = listenTCP(t, "127.0.0.1:0", func(c net.Conn) { c.Write([]byte("SSH-2.0-Test_1.0\r\n")); time.Sleep(time.Second) })
+		lns := []netip.AddrPort{banner, listenTCP(t, "127.0.0.1:0", func(c net.Conn) { time.Sleep(5 * time.Second) })}
+		for _, h := range hosts[1:] {
+			ln, err := net.Listen("tcp", net.JoinHostPort(h, "0"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ln.Close() })
+			lns = append(lns, ln.Addr().(*net.TCPAddr).AddrPort())
+		}
+		return lns
+	})
 	want := map[string]bool{} // "host port" of every listener
 	var ports []uint16
-	addListener := func(ap netip.AddrPort) {
+	for _, ap := range listeners {
 		want[fmt.Sprint(ap.Addr(), " ", ap.Port())] = true
 		ports = append(ports, ap.Port())
-	}
-	// One talking service, one that accepts and never answers, one that
-	// never even accepts (the kernel completes the handshake anyway).
-	banner := listenTCP(t, "127.0.0.1:0", func(c net.Conn) { c.Write([]byte("SSH-2.0-Test_1.0\r\n")); time.Sleep(time.Second) })
-	addListener(banner)
-	addListener(listenTCP(t, "127.0.0.1:0", func(c net.Conn) { time.Sleep(5 * time.Second) }))
-	for _, h := range hosts[1:] {
-		ln, err := net.Listen("tcp", net.JoinHostPort(h, "0"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ln.Close() })
-		addListener(ln.Addr().(*net.TCPAddr).AddrPort())
 	}
 	for range 3 {
 		ports = append(ports, closedTCPPort(t, "127.0.0.1"))
@@ -52,11 +58,15 @@ func TestScanLoopback(t *testing.T) {
 	s := Scanner{
 		Rate:            Unlimited,
 		Timeout:         time.Second,
-		IdentifyTimeout: 300 * time.Millisecond,
+		IdentifyTimeout: 2 * time.Second,
 		Identify: func(ctx context.Context, conn net.Conn, f *Finding) {
-			line, _ := bufio.NewReader(conn).ReadString('\n')
-			if strings.HasPrefix(line, "SSH-") {
-				f.Service, f.Banner = "ssh", SanitizeBanner([]byte(line))
+			// Only the talking service is read: the silent ones would hold the
+			// scan for IdentifyTimeout (TestScanIdentifyTimeout is about that).
+			if f.AddrPort() == banner {
+				line, _ := bufio.NewReader(conn).ReadString('\n')
+				if strings.HasPrefix(line, "SSH-") {
+					f.Service, f.Banner = "ssh", SanitizeBanner([]byte(line))
+				}
 			}
 			mu.Lock()
 			identified[fmt.Sprint(f.Host, " ", f.Port)] = conn.RemoteAddr().String()
@@ -75,8 +85,10 @@ func TestScanLoopback(t *testing.T) {
 		if f.State != StateOpen || f.Protocol != TCP {
 			t.Errorf("finding %+v: want open tcp", f)
 		}
-		if _, ok := identified[fmt.Sprint(f.Host, " ", f.Port)]; !ok {
+		if remote, ok := identified[fmt.Sprint(f.Host, " ", f.Port)]; !ok {
 			t.Errorf("Identify not called for %v:%d", f.Host, f.Port)
+		} else if remote != f.AddrPort().String() {
+			t.Errorf("Identify for %v got a connection to %s", f.AddrPort(), remote)
 		}
 	}
 	for k := range want {
@@ -121,20 +133,68 @@ func TestScanNoIdentifyLeavesFieldsEmpty(t *testing.T) {
 	}
 }
 
+// IdentifyTimeout ends Identify on a service that never answers: its reads
+// fail with a deadline error, its context ends, and the port is reported open.
+func TestScanIdentifyTimeout(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	// Without the deadline the read would only end when the service closes.
+	ap := listenTCP(t, "127.0.0.1:0", func(c net.Conn) {
+		select {
+		case <-release:
+		case <-time.After(10 * time.Second):
+		}
+	})
+	const timeout = 200 * time.Millisecond
+	var readErr, ctxErr error
+	s := Scanner{
+		Rate:            Unlimited,
+		IdentifyTimeout: timeout,
+		Identify: func(ctx context.Context, conn net.Conn, f *Finding) {
+			_, readErr = conn.Read(make([]byte, 1))
+			select {
+			case <-ctx.Done():
+				ctxErr = ctx.Err()
+			case <-time.After(10 * time.Second):
+			}
+		},
+	}
+	start := time.Now()
+	res, err := s.Scan(context.Background(), []netip.Addr{ap.Addr()}, []uint16{ap.Port()}, Options{})
+	elapsed := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(readErr, os.ErrDeadlineExceeded) || !errors.Is(ctxErr, context.DeadlineExceeded) {
+		t.Errorf("Identify's read ended with %v, its context with %v; want deadline errors", readErr, ctxErr)
+	}
+	if elapsed < timeout {
+		t.Errorf("scan took %v, less than IdentifyTimeout %v", elapsed, timeout)
+	}
+	if len(res.Findings) != 1 || res.Findings[0].AddrPort() != ap || res.Findings[0].State != StateOpen {
+		t.Errorf("findings %+v, want %v open", res.Findings, ap)
+	}
+}
+
 func TestScanFilteredSimulated(t *testing.T) {
 	open := listenTCP(t, "127.0.0.1:0", nil)
 	closed := closedTCPPort(t, "127.0.0.1")
 	dropped := closedTCPPort(t, "127.0.0.1")
 	var d net.Dialer
+	// Long: the open and closed ports answer at once, so only a failure waits.
+	const timeout = 5 * time.Second
 	s := Scanner{
 		Rate:    Unlimited,
-		Timeout: 200 * time.Millisecond,
-		// Simulated firewall drop: for the dropped port the SYN never gets
-		// an answer, so the dial waits until the per-attempt timeout.
+		Timeout: timeout,
+		// Simulated firewall drop: the SYN to the dropped port never gets an
+		// answer, and the dial ends with a timeout. The error comes at once,
+		// not after the timeout, which the dial's context must carry.
 		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			if strings.HasSuffix(addr, fmt.Sprint(":", dropped)) {
-				<-ctx.Done()
-				return nil, &net.OpError{Op: "dial", Net: network, Err: ctx.Err()}
+				if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > timeout {
+					t.Errorf("dial context has deadline %v (%v), want within %v", dl, ok, timeout)
+				}
+				return nil, &net.OpError{Op: "dial", Net: network, Err: os.ErrDeadlineExceeded}
 			}
 			return d.DialContext(ctx, network, addr)
 		},
@@ -269,8 +329,9 @@ func TestScanCancelKeepsFindings(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || !res.Interrupted {
 		t.Fatalf("err %v, interrupted %v", err, res.Interrupted)
 	}
-	if stopped > time.Second {
-		t.Errorf("Scan returned %v after cancel, want < 1s", stopped)
+	// Well before the probes' timeout: they were abandoned.
+	if stopped > 3*time.Second {
+		t.Errorf("Scan returned %v after cancel, want < 3s", stopped)
 	}
 	if len(res.Findings) != 2 || res.Stats.Open != 2 {
 		t.Errorf("findings %+v stats %+v, want the 2 open ports", res.Findings, res.Stats)
@@ -294,7 +355,9 @@ zones:
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := Scanner{Rate: Unlimited, Timeout: 300 * time.Millisecond, Retries: -1}
+	// Long: the echo, the ICMP error and the handshake come at once, so
+	// only a failure waits.
+	s := Scanner{Rate: Unlimited, Timeout: 3 * time.Second, Retries: -1}
 	res, err := s.Scan(context.Background(), []netip.Addr{echo.Addr()}, []uint16{tcpOpen.Port()},
 		Options{UDPPorts: []uint16{echo.Port(), closed}, Policy: &pol, ReportAll: true})
 	if err != nil {

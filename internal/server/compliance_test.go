@@ -169,6 +169,7 @@ func TestApplicabilityAndReports(t *testing.T) {
 		}
 
 		// The organisation's report and its daily snapshot.
+		today := e.clock().UTC().Format(time.DateOnly)
 		if err := e.srv.TakeSnapshots(t.Context()); err != nil {
 			t.Fatal(err)
 		}
@@ -176,7 +177,7 @@ func TestApplicabilityAndReports(t *testing.T) {
 		var org compliance.OrgReport
 		e.must(200, "GET", "/api/v1/orgs/a/reports/compliance", e.admin, nil).json(t, &org)
 		if org.Computers != 4 || org.Compliant != 3 || org.BySeverity["critical"] != 1 || org.WithCritical != 1 ||
-			len(org.Snapshots) != 1 || org.Snapshots[0].Compliant != 3 || org.Snapshots[0].Day != time.Now().UTC().Format(time.DateOnly) {
+			len(org.Snapshots) != 1 || org.Snapshots[0].Compliant != 3 || org.Snapshots[0].Day != today {
 			t.Errorf("organisation report %+v", org)
 		}
 		// The report is the one the snapshot was taken from, cached.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"io/fs"
 )
 
@@ -13,3 +14,6 @@ func (tx *Tx) ExecForTest(ctx context.Context, stmt string) error {
 	_, err := tx.tx.ExecContext(ctx, stmt)
 	return err
 }
+
+// QueryRowForTest runs a read through the store's readers, as the store's own reads do.
+func (r Reader) QueryRowForTest(ctx context.Context, q string) *sql.Row { return r.queryRow(ctx, q) }

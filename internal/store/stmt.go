@@ -29,6 +29,9 @@ func (c *stmtCache) get(ctx context.Context, q string) (*sql.Stmt, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.m == nil {
+		return nil, sql.ErrConnDone // closed: the store is being closed
+	}
 	if st, ok := c.m[q]; ok {
 		return st, nil
 	}

@@ -7,11 +7,14 @@ package probe
 // binary is missing the test is skipped, or fails under CI=true.
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -46,6 +49,8 @@ func needBinary(t *testing.T, name string, candidates ...string) string {
 	return ""
 }
 
+// freePort returns a port free on 127.0.0.1 now. Another process may take it
+// before the daemon listens on it: startDaemon then tries another.
 func freePort(t *testing.T) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -56,43 +61,99 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// startDaemon runs cmd in the foreground, waits until port accepts
-// connections and stops the process (by its pid) when the test ends.
-func startDaemon(t *testing.T, cmd *exec.Cmd, port int, logf string) netip.AddrPort {
+// startDaemon runs the command newCmd makes for a free port in the
+// foreground, waits until ready says the daemon serves on that port and
+// stops the process (by its pid) when the test ends. When the daemon exits
+// before that (the port was taken meanwhile, most likely), it tries again
+// with another port. logf, when set, is the daemon's log file.
+func startDaemon(t *testing.T, newCmd func(port int) *exec.Cmd, logf string, ready func(netip.AddrPort) error) netip.AddrPort {
 	t.Helper()
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		port := freePort(t)
+		cmd := newCmd(port)
+		out := &syncBuffer{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+		t.Cleanup(func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-exited:
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				<-exited
+			}
+		})
+		logs := func() string {
+			b, _ := os.ReadFile(logf) // none: logf is empty
+			return out.String() + string(b)
+		}
+		addr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))
+		deadline := time.Now().Add(20 * time.Second)
+	wait:
+		for {
+			err := ready(addr)
+			select {
+			case <-exited:
+				if attempt == attempts {
+					t.Fatalf("%s exited (%s):\n%s", cmd.Path, cmd.ProcessState, logs())
+				}
+				t.Logf("%s exited (%s), trying another port than %d:\n%s", cmd.Path, cmd.ProcessState, port, logs())
+				break wait
+			default:
+			}
+			if err == nil { // and still running: no other process answered
+				return addr
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s is not ready on %v: %v\n%s", cmd.Path, addr, err, logs())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
-	addr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			logs, _ := os.ReadFile(logf)
-			t.Fatalf("%s exited: %s\n%s", cmd.Path, out.String(), logs)
-		default:
-		}
-		if c, err := net.DialTimeout("tcp", addr.String(), time.Second); err == nil {
-			c.Close()
-			return addr
-		}
-		time.Sleep(50 * time.Millisecond)
+}
+
+// sshReady: the server at addr sends an SSH identification string.
+func sshReady(addr netip.AddrPort) error {
+	c, err := net.DialTimeout("tcp", addr.String(), time.Second)
+	if err != nil {
+		return err
 	}
-	t.Fatalf("%s did not listen on %v: %s", cmd.Path, addr, out.String())
-	return addr
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if !strings.HasPrefix(line, "SSH-") {
+		return fmt.Errorf("greeting %q, %v", line, err)
+	}
+	return nil
+}
+
+// httpReady returns a ready function: the server at addr answers GET / with
+// 200 and body.
+func httpReady(body string) func(netip.AddrPort) error {
+	return func(addr netip.AddrPort) error {
+		c, err := net.DialTimeout("tcp", addr.String(), time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(2 * time.Second))
+		fmt.Fprintf(c, "GET / HTTP/1.0\r\nHost: %s\r\n\r\n", addr)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK || string(b) != body {
+			return fmt.Errorf("GET /: %s %q, %v", resp.Status, b, err)
+		}
+		return nil
+	}
 }
 
 func TestRealSSHD(t *testing.T) {
@@ -118,8 +179,9 @@ func TestRealSSHD(t *testing.T) {
 	}
 	cfg := filepath.Join(dir, "sshd_config")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("ListenAddress 127.0.0.1\nHostKey %s\nPidFile %s/sshd.pid\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n", key, dir)), 0o600)
-	port := freePort(t)
-	addr := startDaemon(t, exec.Command(sshd, "-D", "-e", "-f", cfg, "-p", strconv.Itoa(port)), port, "")
+	addr := startDaemon(t, func(port int) *exec.Cmd {
+		return exec.Command(sshd, "-D", "-e", "-f", cfg, "-p", strconv.Itoa(port))
+	}, "", sshReady)
 	// sshd -V prints the release without the portable suffix ("OpenSSH_9.2");
 	// the identification string carries it ("OpenSSH_9.2p1"). Where dpkg
 	// knows the package, its upstream version and Debian revision must
@@ -155,8 +217,7 @@ func TestRealNginx(t *testing.T) {
 	}
 	want := string(m[1])
 	dir := t.TempDir()
-	port := freePort(t)
-	conf := fmt.Sprintf(`daemon off;
+	conf := `daemon off;
 master_process off;
 pid %[1]s/nginx.pid;
 error_log %[1]s/error.log;
@@ -173,10 +234,12 @@ http {
 		location / { return 200 "patchday probe test\n"; }
 	}
 }
-`, dir, port)
-	cfg := filepath.Join(dir, "nginx.conf")
-	os.WriteFile(cfg, []byte(conf), 0o644)
-	addr := startDaemon(t, exec.Command(nginx, "-p", dir, "-c", cfg, "-e", filepath.Join(dir, "error.log")), port, filepath.Join(dir, "error.log"))
+`
+	cfg, logf := filepath.Join(dir, "nginx.conf"), filepath.Join(dir, "error.log")
+	addr := startDaemon(t, func(port int) *exec.Cmd {
+		os.WriteFile(cfg, []byte(fmt.Sprintf(conf, dir, port)), 0o644)
+		return exec.Command(nginx, "-p", dir, "-c", cfg, "-e", logf)
+	}, logf, httpReady("patchday probe test\n"))
 	for _, usual := range []uint16{80, addr.Port()} {
 		info, err := identifyTCP(ctxT(t), addr, usual, testTimeout)
 		if err != nil {
@@ -252,20 +315,15 @@ func TestRealPostgreSQL(t *testing.T) {
 		os.Chown(filepath.Join(data, "server.crt"), int(cred.Uid), int(cred.Gid))
 		os.Chown(filepath.Join(data, "server.key"), int(cred.Uid), int(cred.Gid))
 	}
-	port := freePort(t)
-	addr := startDaemon(t, run("postgres", "-D", data, "-p", strconv.Itoa(port), "-c", "listen_addresses=127.0.0.1",
-		"-c", "unix_socket_directories="+dir, "-c", "fsync=off", "-c", "ssl=on"), port, "")
 	// The port opens before logins are accepted ("the database system is starting up",
-	// 57P03): wait until the server says it accepts connections.
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		err := exec.Command(filepath.Join(bin, "pg_isready"), "-q", "-h", "127.0.0.1", "-p", strconv.Itoa(port)).Run()
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("PostgreSQL does not accept connections: %v", err)
-		}
-	}
+	// 57P03): ready when the server says it accepts connections.
+	addr := startDaemon(t, func(port int) *exec.Cmd {
+		return run("postgres", "-D", data, "-p", strconv.Itoa(port), "-c", "listen_addresses=127.0.0.1",
+			"-c", "unix_socket_directories="+dir, "-c", "fsync=off", "-c", "ssl=on")
+	}, "", func(addr netip.AddrPort) error {
+		return exec.Command(filepath.Join(bin, "pg_isready"), "-q", "-h", "127.0.0.1", "-p", strconv.Itoa(int(addr.Port()))).Run()
+	})
+	port := int(addr.Port())
 
 	// 1. The probe user does not exist: PostgreSQL is identified, TLS
 	// observed, the version is not disclosed.
