@@ -55,6 +55,7 @@ type ExposedComputer struct {
 
 // AdvisoryReport says which machines an advisory concerns and where each stands.
 type AdvisoryReport struct {
+	AdvisoryID    int64             `json:"advisory_id"`
 	TrackingID    string            `json:"tracking_id"`
 	Title         string            `json:"title"`
 	Severity      string            `json:"severity"`
@@ -76,7 +77,7 @@ var AllComputers = store.Page{Limit: 1 << 30}
 // ForAdvisory builds the report of one advisory, its computers a page at a time (counts are
 // always of all of them, counted in the database).
 func ForAdvisory(ctx context.Context, st *store.Store, orgID int64, a store.Advisory, page store.Page, now time.Time) (AdvisoryReport, error) {
-	rep := AdvisoryReport{TrackingID: a.TrackingID, Title: a.Title, Severity: a.Severity, CVEs: a.CVEs,
+	rep := AdvisoryReport{AdvisoryID: a.ID, TrackingID: a.TrackingID, Title: a.Title, Severity: a.Severity, CVEs: a.CVEs,
 		Updates: []string{}, Computers: []ExposedComputer{}}
 	ups, err := st.ListUpdates(ctx, orgID, store.UpdateFilter{AdvisoryID: a.ID, Page: store.Page{Limit: 10000}})
 	if err != nil {

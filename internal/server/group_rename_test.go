@@ -2,8 +2,10 @@ package server_test
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 
+	"github.com/patchday/patchday/internal/protocol"
 	"github.com/patchday/patchday/internal/store"
 )
 
@@ -19,6 +21,7 @@ func TestGroupRename(t *testing.T) {
 		e.must(201, "POST", "/api/v1/orgs/a/groups", e.admin, map[string]any{"name": "pilot2"})
 		tok := e.enrollToken("a", map[string]any{"name": "t1", "groups": []string{"broad", "pilot"}})
 		e.enrollToken("a", map[string]any{"name": "t2", "groups": []string{"pilot2"}})
+		e.enrollToken("a", map[string]any{"name": "t3", "groups": []string{"pilot", "pilot"}})
 		web1 := e.enrollMachine(tok, machine("web-01", "amd64", "12", "3.0.11-1~deb12u1"))
 		e.must(201, "POST", "/api/v1/orgs/a/advisories", e.admin, minimalCSAF(t))
 		e.must(201, "POST", "/api/v1/orgs/a/updates", e.admin, opensslUpdate("openssl-u2", "3.0.11-1~deb12u2"))
@@ -49,9 +52,9 @@ func TestGroupRename(t *testing.T) {
 		}
 		var evs struct{ Items []store.AuditEvent }
 		e.must(200, "GET", "/api/v1/audit?limit=2", e.admin, nil).json(t, &evs)
-		if len(evs.Items) != 2 || evs.Items[1].Action != "group.rename" ||
-			string(evs.Items[1].Details) != `{"enroll_tokens":1,"from":"pilot","to":"canary"}` {
-			t.Errorf("audit of the rename: %+v", evs.Items)
+		if want := fmt.Sprintf(`{"enroll_tokens":2,"from":"pilot","group_id":%d,"to":"canary"}`, g.ID); len(evs.Items) != 2 ||
+			evs.Items[1].Action != "group.rename" || string(evs.Items[1].Details) != want {
+			t.Errorf("audit of the rename: %+v, want details %s", evs.Items, want)
 		}
 		if r := e.do("GET", "/api/v1/orgs/a/groups/pilot", e.admin, nil); r.status != 404 {
 			t.Errorf("old name still answers: %d", r.status)
@@ -70,7 +73,7 @@ func TestGroupRename(t *testing.T) {
 		for _, t := range toks.Items {
 			got[t.Name] = fmt.Sprint(t.Groups)
 		}
-		if got["t1"] != "[broad canary]" || got["t2"] != "[pilot2]" {
+		if got["t1"] != "[broad canary]" || got["t2"] != "[pilot2]" || got["t3"] != "[canary canary]" {
 			t.Errorf("token groups after the rename: %v", got)
 		}
 		// A machine enrolled with the token joins the group under its new name.
@@ -86,6 +89,54 @@ func TestGroupRename(t *testing.T) {
 		e.must(200, "GET", "/api/v1/orgs/a/reports/group?name=pilot", e.admin, nil).json(t, &rep)
 		if rep.Computers != 0 {
 			t.Errorf("the new pilot group's report counts %d computers: the old group's", rep.Computers)
+		}
+	})
+}
+
+// Renames of one group at once, while machines enroll with a token that names it: each
+// rename either lands or finds the group gone (404), enrollments succeed, nothing deadlocks,
+// and the token names the group's final name, whichever rename came last.
+func TestGroupRenameConcurrent(t *testing.T) {
+	forEngines(t, func(t *testing.T, e *env) {
+		e.createOrg("a")
+		e.must(201, "POST", "/api/v1/orgs/a/groups", e.admin, map[string]any{"name": "pilot"})
+		tok := e.enrollToken("a", map[string]any{"name": "t1", "groups": []string{"pilot"}})
+		var wg sync.WaitGroup
+		statuses := make(chan string, 12)
+		for i := range 6 {
+			wg.Go(func() {
+				r := e.do("PATCH", "/api/v1/orgs/a/groups/pilot", e.admin, map[string]any{"name": fmt.Sprint("ring-", i)})
+				statuses <- fmt.Sprint("rename ", r.status, map[bool]string{true: " " + string(r.body)}[r.status == 500])
+			})
+			wg.Go(func() {
+				inv := machine(fmt.Sprint("host-", i), "amd64", "12", "")
+				r := e.do("POST", protocol.PathEnroll, "", protocol.EnrollRequest{Token: tok, Inventory: inv})
+				statuses <- fmt.Sprint("enroll ", r.status, map[bool]string{true: " " + string(r.body)}[r.status == 500])
+			})
+		}
+		wg.Wait()
+		close(statuses)
+		renamed := 0
+		for st := range statuses {
+			switch st {
+			case "rename 200":
+				renamed++
+			case "rename 404", "enroll 201":
+			default:
+				t.Errorf("%s", st)
+			}
+		}
+		var groups struct{ Items []store.Group }
+		e.must(200, "GET", "/api/v1/orgs/a/groups", e.admin, nil).json(t, &groups)
+		var toks struct{ Items []store.EnrollToken }
+		e.must(200, "GET", "/api/v1/orgs/a/enroll-tokens", e.admin, nil).json(t, &toks)
+		if renamed == 0 || len(groups.Items) != 1 || len(toks.Items) != 1 ||
+			fmt.Sprint(toks.Items[0].Groups) != "["+groups.Items[0].Name+"]" {
+			t.Fatalf("%d renames landed; groups %+v; token groups %v", renamed, groups.Items, toks.Items[0].Groups)
+		}
+		// Every machine enrolled joined the group, under whichever name it had then.
+		if g := groups.Items[0]; g.Members != 6 {
+			t.Errorf("group %s has %d members, want the 6 enrolled", g.Name, g.Members)
 		}
 	})
 }

@@ -190,7 +190,6 @@ func (s *Server) updateGroup(c *call) error {
 	if err != nil {
 		return err
 	}
-	oldName := g.Name
 	renamed := req.Name != nil && *req.Name != g.Name
 	if req.Description != nil {
 		g.Description = *req.Description
@@ -217,13 +216,13 @@ func (s *Server) updateGroup(c *call) error {
 	err = s.store.Update(ctx, func(tx *store.Tx) error {
 		var err error
 		if renamed {
-			tokens, err := tx.RenameGroup(ctx, g.OrgID, g.ID, oldName, *req.Name)
+			from, tokens, err := tx.RenameGroup(ctx, g.OrgID, g.ID, *req.Name)
 			if err != nil {
 				return err
 			}
 			g.Name = *req.Name
 			if err := c.audit(tx, c.org.ID, "group.rename", "group", g.Name,
-				map[string]any{"from": oldName, "to": g.Name, "enroll_tokens": tokens}); err != nil {
+				map[string]any{"group_id": g.ID, "from": from, "to": g.Name, "enroll_tokens": tokens}); err != nil {
 				return err
 			}
 		}

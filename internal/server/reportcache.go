@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -98,7 +99,7 @@ func (s *Server) fleetReport(ctx context.Context, key reportKey, compute func(ct
 				bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 				defer cancel()
 				if _, err := s.computeReport(bg, key, gen, compute); err != nil {
-					s.log.Warn("fleet report", "org_id", key.org, "group", key.group, "err", err)
+					s.log.Warn("fleet report", "org_id", key.org, "group_id", key.group, "err", err)
 				}
 			}()
 		}
@@ -116,7 +117,15 @@ func (s *Server) fleetReport(ctx context.Context, key reportKey, compute func(ct
 // does not stop when a caller stops waiting (it fills the cache for the next one), but is
 // bounded.
 func (s *Server) computeReport(ctx context.Context, key reportKey, gen uint64, compute func(ctx context.Context, now time.Time) (compliance.OrgReport, error)) (compliance.OrgReport, error) {
-	ch := s.reports.flights.DoChan(fmt.Sprint(key.org, "/", key.group, "/", gen), func() (any, error) {
+	ch := s.reports.flights.DoChan(fmt.Sprint(key.org, "/", key.group, "/", gen), func() (_ any, err error) {
+		// singleflight panics again in a goroutine of its own, where nothing recovers: a
+		// fault in one report would end the server. It is the callers' error instead.
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("fleet report panicked", "org_id", key.org, "group_id", key.group, "panic", p, "stack", string(debug.Stack()))
+				err = fmt.Errorf("fleet report: internal error: %v", p)
+			}
+		}()
 		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 		defer cancel()
 		return s.makeReport(bg, key, gen, compute)

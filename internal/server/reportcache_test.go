@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -154,5 +155,24 @@ func TestFleetReportSharedComputation(t *testing.T) {
 	s.reports.changed(9)
 	if rep, _ := s.fleetReport(context.Background(), key, compute); rep.Computers != 2 {
 		t.Errorf("after a change: report %d, want a new one", rep.Computers)
+	}
+}
+
+// A report whose computation panics is an error for the callers, and the server goes on.
+func TestFleetReportPanicIsAnError(t *testing.T) {
+	s := &Server{cfg: Config{Now: time.Now}, log: slog.New(slog.DiscardHandler)}
+	_, err := s.fleetReport(context.Background(), reportKey{org: 3}, func(context.Context, time.Time) (compliance.OrgReport, error) {
+		var m map[string]int
+		m["x"] = 1 // a fault in the report's code
+		return compliance.OrgReport{}, nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "internal error") {
+		t.Fatalf("err %v", err)
+	}
+	rep, err := s.fleetReport(context.Background(), reportKey{org: 3}, func(context.Context, time.Time) (compliance.OrgReport, error) {
+		return compliance.OrgReport{Computers: 5}, nil
+	})
+	if err != nil || rep.Computers != 5 {
+		t.Errorf("after the panic: %+v, %v", rep, err)
 	}
 }

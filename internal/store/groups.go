@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 )
@@ -113,45 +112,71 @@ func (tx *Tx) UpdateGroup(ctx context.Context, g Group) (Group, error) {
 }
 
 // RenameGroup gives a group a new name, and the enrollment tokens that put new machines in
-// it the new name too, so that they keep doing so. It returns how many tokens changed. A
-// name another group of the organisation has is ErrConflict.
-func (tx *Tx) RenameGroup(ctx context.Context, orgID, id int64, from, to string) (tokens int, err error) {
-	if _, err := tx.exec(ctx, `UPDATE computer_groups SET name = $3 WHERE org_id = $1 AND id = $2`, orgID, id, to); err != nil {
-		return 0, fmt.Errorf("rename group %s to %s: %w", from, to, mapErr(err))
+// it the new name too, so that they keep doing so. It returns the name the group had and
+// how many tokens changed. A name another group of the organisation has is ErrConflict.
+//
+// On PostgreSQL the locks come in an order no enrollment can cross: the group's row in a mode
+// that only other renames wait for (an enrollment's foreign key check does not), which makes
+// renames of a group follow one another and the name read here the group's; then the tokens
+// naming it, which an enrollment locks first; only then the new name, which waits for the
+// enrollments that hold those tokens to end.
+func (tx *Tx) RenameGroup(ctx context.Context, orgID, id int64, to string) (from string, tokens int, err error) {
+	q := `SELECT name FROM computer_groups WHERE org_id = $1 AND id = $2`
+	if tx.engine == Postgres {
+		q += ` FOR NO KEY UPDATE`
+	}
+	if err := tx.queryRow(ctx, q, orgID, id).Scan(&from); err != nil {
+		return "", 0, fmt.Errorf("rename group %d: %w", id, mapErr(err))
 	}
 	// Names are slugs, so the JSON text holds them verbatim; LIKE only narrows the rows down
 	// ('_' matches any character) and the list decides.
-	rows, err := tx.query(ctx, `SELECT `+enrollTokenCols+` FROM enroll_tokens WHERE org_id = $1 AND groups LIKE $2`,
-		orgID, `%"`+from+`"%`)
+	q = `SELECT ` + enrollTokenCols + ` FROM enroll_tokens WHERE org_id = $1 AND groups LIKE $2 ORDER BY id`
+	if tx.engine == Postgres {
+		q += ` FOR UPDATE`
+	}
+	rows, err := tx.query(ctx, q, orgID, `%"`+from+`"%`)
 	if err != nil {
-		return 0, fmt.Errorf("rename group %s: enrollment tokens: %w", from, err)
+		return "", 0, fmt.Errorf("rename group %s: enrollment tokens: %w", from, err)
 	}
 	var changed []EnrollToken
 	for rows.Next() {
 		t, err := scanEnrollToken(rows)
 		if err != nil {
 			rows.Close()
-			return 0, fmt.Errorf("rename group %s: enrollment tokens: %w", from, err)
+			return "", 0, fmt.Errorf("rename group %s: enrollment tokens: %w", from, err)
 		}
-		if i := slices.Index(t.Groups, from); i >= 0 {
-			t.Groups[i] = to
+		n := 0
+		for i, g := range t.Groups {
+			if g == from {
+				t.Groups[i] = to
+				n++
+			}
+		}
+		if n > 0 {
 			changed = append(changed, t)
 		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("rename group %s: enrollment tokens: %w", from, err)
+		return "", 0, fmt.Errorf("rename group %s: enrollment tokens: %w", from, err)
 	}
 	for _, t := range changed {
 		groups, err := json.Marshal(t.Groups)
 		if err != nil {
-			return 0, err
+			return "", 0, err
 		}
 		if _, err := tx.exec(ctx, `UPDATE enroll_tokens SET groups = $2 WHERE id = $1`, t.ID, string(groups)); err != nil {
-			return 0, fmt.Errorf("rename group %s: enrollment token %d: %w", from, t.ID, err)
+			return "", 0, fmt.Errorf("rename group %s: enrollment token %d: %w", from, t.ID, err)
 		}
 	}
-	return len(changed), nil
+	res, err := tx.exec(ctx, `UPDATE computer_groups SET name = $3 WHERE org_id = $1 AND id = $2`, orgID, id, to)
+	if err != nil {
+		return "", 0, fmt.Errorf("rename group %s to %s: %w", from, to, mapErr(err))
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return "", 0, fmt.Errorf("rename group %s: %w", from, ErrNotFound)
+	}
+	return from, len(changed), nil
 }
 
 // DeleteGroup deletes a group and its memberships.

@@ -272,12 +272,15 @@ type Tx struct {
 
 // LockOrg serialises the transactions that lock the same organisation until they end, for
 // checks that read before they write (such as "an organisation keeps an admin"). SQLite
-// transactions here are already serial; PostgreSQL's READ COMMITTED ones are not.
+// transactions here are already serial; PostgreSQL's READ COMMITTED ones are not. The lock
+// (FOR NO KEY UPDATE) leaves alone the transactions that only insert rows referring to the
+// organisation (their foreign key check takes KEY SHARE), such as an enrollment, which
+// would otherwise wait for it while holding what the locker waits for next.
 func (tx *Tx) LockOrg(ctx context.Context, orgID int64) error {
 	if tx.engine != Postgres {
 		return nil
 	}
-	if _, err := tx.tx.ExecContext(ctx, `SELECT id FROM orgs WHERE id = $1 FOR UPDATE`, orgID); err != nil {
+	if _, err := tx.tx.ExecContext(ctx, `SELECT id FROM orgs WHERE id = $1 FOR NO KEY UPDATE`, orgID); err != nil {
 		return fmt.Errorf("lock organisation %d: %w", orgID, err)
 	}
 	return nil

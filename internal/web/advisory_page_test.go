@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -163,6 +164,48 @@ vulnerabilities:
 	} {
 		if !strings.Contains(p.body, want) {
 			t.Errorf("the page lacks the escaped %s", want)
+		}
+	}
+}
+
+// A tracking id that is part of many others' (ACME-SA-1 in ACME-SA-10 to -19, all newer)
+// still finds its own advisory, for the page and the download.
+func TestAdvisoryByTrackingIDAmongSimilar(t *testing.T) {
+	e := newEnv(t)
+	s := e.signIn("admin", adminPassword)
+	ids := map[string]int64{}
+	for i, n := range []int{1, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19} {
+		tid := fmt.Sprint("ACME-SA-", n)
+		f, err := csaf.ParseForm([]byte(fmt.Sprintf(`
+tracking_id: %s
+title: "Advisory %d"
+publisher: {name: Example PSIRT, namespace: "https://psirt.example.com"}
+products:
+  - {id: p1, vendor: Example, name: "Example App", version: "1.0"}
+vulnerabilities:
+  - cve: CVE-2026-6%04d
+    description: "A flaw in Example App lets an attacker read files."
+    affected: p1
+`, tid, n, n)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := f.Build(time.Now().Add(-time.Duration(100-i) * time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var imp struct {
+			Advisory struct {
+				ID int64 `json:"id"`
+			} `json:"advisory"`
+		}
+		e.api(201, "POST", "/api/v1/orgs/default/advisories", e.admin, json.RawMessage(doc), &imp)
+		ids[tid] = imp.Advisory.ID
+	}
+	for _, suffix := range []string{"", "/csaf"} {
+		want := fmt.Sprint("/o/default/advisories/", ids["ACME-SA-1"], suffix)
+		if d := e.browse("GET", "/o/default/advisories/ACME-SA-1"+suffix, s, nil); d.status != http.StatusSeeOther || d.location != want {
+			t.Errorf("ACME-SA-1%s: %d to %q, want %s", suffix, d.status, d.location, want)
 		}
 	}
 }

@@ -91,27 +91,22 @@ func byTrackingID(q *req, id, suffix string) (bool, error) {
 	if _, err := strconv.ParseInt(id, 10, 64); err == nil {
 		return false, nil
 	}
-	// The report accepts either and gives the tracking id as stored; the list finds its number.
+	// The report finds the advisory by its exact tracking id, as the user may read it, and
+	// says its number.
 	rep, err := q.api.get(q.ctx(), orgPath(q.org, "reports", "advisory"), url.Values{"tracking_id": {id}, "limit": {"1"}})
 	if err != nil {
 		return true, err
 	}
-	l, err := q.api.get(q.ctx(), orgPath(q.org, "advisories"), url.Values{"q": {str(rep["tracking_id"])}, "limit": {"10"}})
-	if err != nil {
-		return true, err
+	num := str(rep["advisory_id"])
+	if n, err := strconv.ParseInt(num, 10, 64); err != nil || n <= 0 {
+		return true, &apiError{Status: http.StatusNotFound, Message: "advisory " + id + " not found"}
 	}
-	for _, x := range items(l) {
-		it, _ := x.(obj)
-		if str(it["tracking_id"]) == id {
-			to := "/o/" + url.PathEscape(q.org) + "/advisories/" + str(it["id"]) + suffix
-			if q.r.URL.RawQuery != "" {
-				to += "?" + q.r.URL.RawQuery
-			}
-			http.Redirect(q.w, q.r, to, http.StatusSeeOther)
-			return true, nil
-		}
+	to := "/o/" + url.PathEscape(q.org) + "/advisories/" + num + suffix
+	if q.r.URL.RawQuery != "" {
+		to += "?" + q.r.URL.RawQuery
 	}
-	return true, &apiError{Status: http.StatusNotFound, Message: "advisory " + id + " not found"}
+	http.Redirect(q.w, q.r, to, http.StatusSeeOther)
+	return true, nil
 }
 
 func (c *Console) advisory(q *req) error {
