@@ -158,7 +158,7 @@ Plain HTTP is served only on loopback addresses; anywhere else give --tls-cert a
 	f.StringVar(&o.smtp.unsubscribeMailto, "smtp-unsubscribe-mailto", "", "an address that takes unsubscribe mails: adds a mailto: to List-Unsubscribe for mail clients without one-click")
 	f.StringVar(&o.smtp.digestZone, "digest-timezone", "UTC", "IANA time zone whose days the daily digests cover, such as Europe/Berlin")
 	f.StringVar(&o.openpgpKey, "openpgp-key", "", "armored OpenPGP private key (mode 0600) that signs the CSAF provider's documents; default <data>/openpgp.asc, created when missing; every node of a cluster needs the same")
-	f.StringVar(&o.csafProviderOrg, "csaf-provider-org", server.InitialOrg, "slug of the organisation whose published advisories the CSAF provider at /.well-known/csaf/ serves")
+	f.StringVar(&o.csafProviderOrg, "csaf-provider-org", server.InitialOrg, "slug of the organisation whose published advisories the CSAF provider at /.well-known/csaf/ serves and the public sign-up (POST /api/v1/signup) subscribes to")
 	f.StringVar(&o.securityContact, "security-contact", "", "the Contact of /.well-known/security.txt, a mailto: or https: URI; default mailto:security@ the public host")
 	documentEnv(f)
 	f.StringVar(&configFile, "config", "", "YAML config file whose keys are these flags' names [env PATCHDAY_CONFIG]")

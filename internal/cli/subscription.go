@@ -73,7 +73,8 @@ ports and policy violations from scans) by e-mail or to a webhook, filtered by p
 minimum severity and event types. An e-mail subscription starts only when its owner follows the
 link in the confirmation mail; every mail carries a one-click unsubscribe link. A webhook's body
 is signed with HMAC-SHA256 and a timestamp: its secret is printed once, at creation. Anyone can
-also sign up by e-mail without an account (POST /api/v1/signup), for advisories and advance
+also sign up by e-mail without an account (POST /api/v1/signup) to the organisation whose
+advisories the server publishes (serve --csaf-provider-org), for its advisories and advance
 notifications only. See docs/notifications.md.`
 	cmd.AddCommand(newSubscriptionCreateCmd(), newSubscriptionListCmd(), newSubscriptionShowCmd(), newSubscriptionUpdateCmd(),
 		newSubscriptionEnableCmd(), newSubscriptionDeleteCmd())

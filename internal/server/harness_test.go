@@ -202,6 +202,16 @@ func forEngines(t *testing.T, fn func(t *testing.T, e *env)) {
 	}
 }
 
+// forEnginesPublishing runs a test on every store engine with a server that publishes the
+// advisories of org (its CSAF provider's, which alone takes public sign-ups).
+func forEnginesPublishing(t *testing.T, org string, fn func(t *testing.T, e *env)) {
+	for _, engine := range storetest.Engines() {
+		t.Run(string(engine), func(t *testing.T) {
+			fn(t, newEnvWith(t, engine, func(c *server.Config) { c.LoginBurst = 1000; c.CSAFProviderOrg = org }))
+		})
+	}
+}
+
 func stringsReader(s string) io.Reader { return strings.NewReader(s) }
 
 func decodeJSON(tb testing.TB, r io.Reader, v any) {

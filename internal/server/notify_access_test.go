@@ -34,7 +34,7 @@ func redCSAF(t *testing.T, id string) []byte {
 // address) must not receive the organisation's internal events: scan targets and firewall
 // violations, and TLP:RED advisories, which even the CSAF provider gives only to members.
 func TestPublicSignupHearsOnlyPublicEvents(t *testing.T) {
-	forEngines(t, func(t *testing.T, e *env) {
+	forEnginesPublishing(t, "a", func(t *testing.T, e *env) {
 		e.createOrg("a")
 		ctx := context.Background()
 		e.must(202, "POST", "/api/v1/signup", "", map[string]any{"org": "a", "email": "stranger@example.net"})
@@ -91,6 +91,7 @@ func TestPublicSignupHearsOnlyPublicEvents(t *testing.T) {
 func TestSignupRateLimitIPv6(t *testing.T) {
 	e := newEnvWith(t, store.SQLite, func(c *server.Config) {
 		c.LoginBurst = 3
+		c.CSAFProviderOrg = "a"
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	})
 	e.createOrg("a")
@@ -127,7 +128,7 @@ func TestSignupRateLimitIPv6(t *testing.T) {
 // personal data; a viewer reads both, and every dead letter's payload, although only admins
 // may create, change or delete subscriptions.
 func TestViewerCannotReadSubscriptions(t *testing.T) {
-	forEngines(t, func(t *testing.T, e *env) {
+	forEnginesPublishing(t, "a", func(t *testing.T, e *env) {
 		e.createOrg("a")
 		viewer := e.createUser("a", "vera", store.RoleViewer)
 		hook := "https://hooks.slack.example/services/T000/B000/XXXXsecretXXXX"

@@ -211,8 +211,8 @@ type signupRequest struct {
 	Digest       string   `json:"digest"`
 }
 
-// publicSignup subscribes an e-mail address to an organisation's notifications without an
-// account. Nothing happens until the address's owner follows the link in the confirmation
+// publicSignup subscribes an e-mail address to the notifications of the organisation whose
+// advisories the server publishes, without an account. Nothing happens until the address's owner follows the link in the confirmation
 // mail (double opt-in), so the form cannot subscribe anyone against their will; it is rate
 // limited per source address, and an address already subscribed gets the same answer, so
 // the form does not tell who is subscribed.
@@ -227,9 +227,18 @@ func (s *Server) publicSignup(c *call) error {
 	if err := decode(c.w, c.r, &req); err != nil {
 		return err
 	}
+	// Only the organisation whose advisories the server publishes (the CSAF provider's) takes
+	// sign-ups: the others' advisories are for their members. An unknown slug gets the same
+	// answer as another organisation's, so the form does not tell which exist.
+	if req.Org == "" {
+		req.Org = s.cfg.CSAFProviderOrg
+	}
+	if req.Org != s.cfg.CSAFProviderOrg {
+		return errInvalid("org", "takes no public sign-ups: this server publishes the advisories of %q", s.cfg.CSAFProviderOrg)
+	}
 	org, err := s.store.OrgBySlug(c.r.Context(), req.Org)
 	if err != nil {
-		return errInvalid("org", "names no organisation")
+		return errInvalid("org", "takes no public sign-ups: this server publishes the advisories of %q", s.cfg.CSAFProviderOrg)
 	}
 	in := notify.SubscriptionInput{Kind: store.SubscriptionEmail, Address: req.Email, ProductNames: req.ProductNames,
 		MinSeverity: req.MinSeverity, EventTypes: req.EventTypes, Digest: req.Digest}

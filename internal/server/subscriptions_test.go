@@ -43,8 +43,9 @@ func (e *env) postForm(link string, form url.Values) resp {
 // The public sign-up, the confirmation link and one-click unsubscribe: nothing changes on
 // GET, each change is audited, and the answers tell nobody who is subscribed.
 func TestSignupConfirmUnsubscribe(t *testing.T) {
-	forEngines(t, func(t *testing.T, e *env) {
+	forEnginesPublishing(t, "a", func(t *testing.T, e *env) {
 		e.createOrg("a")
+		e.createOrg("b")
 		body := map[string]any{"org": "a", "email": "Alice@Example.org", "min_severity": "high"}
 		before := e.auditCount()
 		e.must(202, "POST", "/api/v1/signup", "", body)
@@ -62,6 +63,7 @@ func TestSignupConfirmUnsubscribe(t *testing.T) {
 		}{
 			{map[string]any{"org": "a", "email": "not an address"}, "email"},
 			{map[string]any{"org": "nope", "email": "bob@example.org"}, "org"},
+			{map[string]any{"org": "b", "email": "bob@example.org"}, "org"}, // exists, publishes nothing
 			{map[string]any{"org": "a", "email": "bob@example.org", "min_severity": "urgent"}, "min_severity"},
 			{map[string]any{"org": "a", "email": "bob@example.org", "event_types": []string{"everything"}}, "event_types[0]"},
 		} {
@@ -69,6 +71,12 @@ func TestSignupConfirmUnsubscribe(t *testing.T) {
 			if r.status != 400 || r.err(t).Error.Field != tc.field {
 				t.Errorf("%v: %d %s", tc.body, r.status, r.body)
 			}
+		}
+		// An organisation that publishes nothing is answered as one that does not exist.
+		nope, other := e.do("POST", "/api/v1/signup", "", map[string]any{"org": "nope", "email": "c@example.org"}),
+			e.do("POST", "/api/v1/signup", "", map[string]any{"org": "b", "email": "c@example.org"})
+		if string(nope.body) != string(other.body) {
+			t.Errorf("unknown org %s, another org %s: they differ", nope.body, other.body)
 		}
 		var subs struct{ Items []store.Subscription }
 		e.must(200, "GET", "/api/v1/orgs/a/subscriptions", e.admin, nil).json(t, &subs)
@@ -122,7 +130,7 @@ func TestSignupConfirmUnsubscribe(t *testing.T) {
 
 // Sign-ups are rate limited per source address.
 func TestSignupRateLimit(t *testing.T) {
-	e := newEnvWith(t, store.SQLite, func(c *server.Config) { c.LoginBurst = 5 })
+	e := newEnvWith(t, store.SQLite, func(c *server.Config) { c.LoginBurst = 5; c.CSAFProviderOrg = "a" })
 	e.createOrg("a")
 	limited := 0
 	for i := range 30 {
