@@ -73,7 +73,10 @@ func (a *Agent) ScanDue(ctx context.Context) (int, error) {
 		if err := os.MkdirAll(a.scanReportDir(), 0o700); err != nil {
 			return ran, err
 		}
-		if err := writeJSONFile(filepath.Join(a.scanReportDir(), newID()+".json"), rep, 0o600); err != nil {
+		// Named by the time first, so that the directory lists them oldest first and the
+		// server compares each with the one before it.
+		name := fmt.Sprintf("%020d-%s.json", time.Now().UnixNano(), newID())
+		if err := writeJSONFile(filepath.Join(a.scanReportDir(), name), rep, 0o600); err != nil {
 			return ran, fmt.Errorf("keep scan report: %w", err)
 		}
 		if a.prog.Scans == nil {

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -50,8 +51,8 @@ names, or @FILE with one target per line. Addresses outside private, loopback, l
 CGNAT ranges are refused unless --allow-public: scan only networks you are responsible for.
 The scan is rate limited (--rate, probes per second; 0 for no limit) and bounded
 (--concurrency). Ctrl-C stops it at once and prints (and uploads) what was found so far.
---upload stores the result on the server (--org), which compares it with the previous scan of
-the same targets. See docs/scanning.md.`,
+--upload stores the open ports found on the server (--org), which compares them with the
+previous complete scan of the same targets and ports. See docs/scanning.md.`,
 		Example: `  patchday scan 10.0.0.0/24
   patchday scan 10.1.0.0/24 --ports 1-1024 --udp --policy firewall.yaml -o json
   patchday scan @servers.txt --ports all --rate 2000 --upload --org acme`,
@@ -153,7 +154,10 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 			Opened int   `json:"opened"`
 			Closed int   `json:"closed"`
 		}
-		if err := c.do(context.WithoutCancel(ctx), http.MethodPost, "/api/v1/orgs/"+url.PathEscape(org)+"/scans", nil, res, &stored); err != nil {
+		// The server keeps open ports; --all-states' closed and filtered ones are in the stats.
+		up := res
+		up.Findings = slices.DeleteFunc(slices.Clone(res.Findings), func(f scan.Finding) bool { return f.State != scan.StateOpen })
+		if err := c.do(context.WithoutCancel(ctx), http.MethodPost, "/api/v1/orgs/"+url.PathEscape(org)+"/scans", nil, up, &stored); err != nil {
 			return fmt.Errorf("upload: %w", err)
 		}
 		fmt.Fprintf(stderr, "uploaded as scan %d: %d ports opened and %d closed since the previous scan of these targets\n",

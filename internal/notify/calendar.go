@@ -62,8 +62,10 @@ func WallTime(year int, month time.Month, day, hour, minute int, loc *time.Locat
 	t := time.Date(year, month, day, hour, minute, 0, 0, loc)
 	if t.Hour() != hour || t.Minute() != minute {
 		// In a gap: Go may have chosen either offset; take the later instant, which is the
-		// wall time read with the offset before the change.
-		_, before := time.Date(year, month, day, 0, 0, 0, 0, loc).Zone()
+		// wall time read with the offset before the change, the one in force a day earlier
+		// (not at the day's midnight, which may itself be in the gap, as where clocks go
+		// forward at midnight).
+		_, before := time.Date(year, month, day, hour, minute, 0, 0, time.UTC).Add(-24 * time.Hour).In(loc).Zone()
 		u := time.Date(year, month, day, hour, minute, 0, 0, time.FixedZone("", before))
 		return u.In(loc)
 	}

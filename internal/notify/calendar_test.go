@@ -112,3 +112,65 @@ func TestParseReleaseCalendarNamesFields(t *testing.T) {
 		}
 	}
 }
+
+// Where clocks skip midnight (00:00 -> 01:00), a wall time in the gap moves forward by it,
+// and the day's digest is due at the next day's first instant: not an hour early, on the
+// day before, as when the gap's offset was read at the day's own (missing) midnight.
+func TestMidnightGap(t *testing.T) {
+	for _, tc := range []struct {
+		zone       string
+		y          int
+		m          time.Month
+		d          int
+		at0030, at string // WallTime of 00:30, and the digest due for the day before
+	}{
+		{"Asia/Beirut", 2025, time.March, 30, "2025-03-30T01:30:00+03:00", "2025-03-30T01:00:00+03:00"},
+		{"America/Santiago", 2025, time.September, 7, "2025-09-07T01:30:00-03:00", "2025-09-07T01:00:00-03:00"},
+		{"America/Havana", 2025, time.March, 9, "2025-03-09T01:30:00-04:00", "2025-03-09T01:00:00-04:00"},
+	} {
+		loc, err := time.LoadLocation(tc.zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := WallTime(tc.y, tc.m, tc.d, 0, 30, loc).Format(time.RFC3339); got != tc.at0030 {
+			t.Errorf("%s: 00:30 on %d-%02d-%02d is %s, want %s", tc.zone, tc.y, tc.m, tc.d, got, tc.at0030)
+		}
+		n := &Notifier{cfg: Config{DigestLocation: loc}}
+		evening := time.Date(tc.y, tc.m, tc.d-1, 23, 30, 0, 0, loc)
+		due := n.digestDue(evening)
+		if got := due.Format(time.RFC3339); got != tc.at || !due.After(evening) {
+			t.Errorf("%s: the digest of %s is due %s, want %s", tc.zone, evening.Format(time.RFC3339), got, tc.at)
+		}
+		if day := due.In(loc).Add(-time.Hour).Format(time.DateOnly); day != evening.Format(time.DateOnly) {
+			t.Errorf("%s: the digest due %s is labelled %s", tc.zone, due, day)
+		}
+	}
+}
+
+// The lease a worker holds a delivery for outlasts the longest send: by default twice over
+// (more than 5 minutes when the SMTP timeout is long), and a lease set shorter is refused.
+func TestLeaseOutlastsSend(t *testing.T) {
+	base := Config{TokenKey: make([]byte, 32), BaseURL: "https://patchday.example.org"}
+	for _, tc := range []struct {
+		smtp, lease, want time.Duration
+		err               string
+	}{
+		{0, 0, 6 * time.Minute, ""},                // 6 x 30 s, twice
+		{2 * time.Minute, 0, 24 * time.Minute, ""}, // 6 x 2 min, twice
+		{30 * time.Second, time.Minute, 0, "Lease 1m0s must be longer"},
+	} {
+		c := base
+		c.SMTP.Timeout, c.Lease = tc.smtp, tc.lease
+		n, err := New(nil, c, nil)
+		switch {
+		case tc.err != "":
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("smtp %v lease %v: %v, want %q", tc.smtp, tc.lease, err, tc.err)
+			}
+		case err != nil:
+			t.Errorf("smtp %v: %v", tc.smtp, err)
+		case n.cfg.Lease != tc.want:
+			t.Errorf("smtp %v: lease %v, want %v", tc.smtp, n.cfg.Lease, tc.want)
+		}
+	}
+}

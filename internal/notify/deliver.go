@@ -117,12 +117,7 @@ func (n *Notifier) worker(ctx context.Context, sent *atomic.Int64) error {
 }
 
 func (n *Notifier) sendTimeout(d *store.ClaimedDelivery) time.Duration {
-	if d.Subscription.Kind == store.SubscriptionWebhook {
-		return n.cfg.Webhook.Timeout
-	}
-	// connect, greeting, STARTTLS, AUTH, MAIL, RCPT, DATA: each may take the timeout, but
-	// rarely more than a few together.
-	return 3 * n.cfg.SMTP.Timeout
+	return n.cfg.sendTimeout(d.Subscription.Kind)
 }
 
 func (n *Notifier) release(ctx context.Context, ds []store.ClaimedDelivery) error {

@@ -121,10 +121,10 @@ func (n *Notifier) deliveriesFor(ev store.OrgEvent, org string, subs []store.Sub
 	return out, nil
 }
 
-// digestDue is when the digest of the day of t is sent: the next midnight in
-// DigestLocation.
+// digestDue is when the digest of the day of t is sent: the start of the next day in
+// DigestLocation (its midnight, or where clocks skip midnight, the first time the day has).
 func (n *Notifier) digestDue(t time.Time) time.Time {
-	t = t.In(n.cfg.DigestLocation)
-	y, m, d := t.Date()
-	return time.Date(y, m, d+1, 0, 0, 0, 0, n.cfg.DigestLocation)
+	y, m, d := t.In(n.cfg.DigestLocation).Date()
+	next := time.Date(y, m, d+1, 12, 0, 0, 0, time.UTC) // the next day's date, normalised
+	return WallTime(next.Year(), next.Month(), next.Day(), 0, 0, n.cfg.DigestLocation)
 }

@@ -36,7 +36,7 @@ type Config struct {
 	MaxAttempts  int           // attempts before a delivery becomes a dead letter; default 8
 	BackoffBase  time.Duration // delay after the first failure, doubling; default 1 minute
 	BackoffMax   time.Duration // longest delay; default 6 hours
-	Lease        time.Duration // how long a worker holds a claimed delivery; default 5 minutes
+	Lease        time.Duration // how long a worker holds a claimed delivery; default twice the longest send, at least 5 minutes
 	PollInterval time.Duration // how often Run looks for work; default 2 seconds
 	Concurrency  int           // deliveries sent in parallel; default 4
 	ClaimBatch   int           // deliveries a worker claims at once; default 20
@@ -117,7 +117,6 @@ func (c *Config) setDefaults() {
 	defInt(&c.MaxAttempts, 8)
 	def(&c.BackoffBase, time.Minute)
 	def(&c.BackoffMax, 6*time.Hour)
-	def(&c.Lease, 5*time.Minute)
 	def(&c.PollInterval, 2*time.Second)
 	defInt(&c.Concurrency, 4)
 	defInt(&c.ClaimBatch, 20)
@@ -127,6 +126,9 @@ func (c *Config) setDefaults() {
 	def(&c.Retention, 30*24*time.Hour)
 	def(&c.SMTP.Timeout, 30*time.Second)
 	def(&c.Webhook.Timeout, 10*time.Second)
+	// The lease outlasts the longest send twice over, so that a send never outlives its
+	// lease and another node never takes a row that is still being sent.
+	def(&c.Lease, max(5*time.Minute, 2*c.maxSend()))
 	if c.Webhook.MaxResponseBytes <= 0 {
 		c.Webhook.MaxResponseBytes = 64 << 10
 	}
@@ -169,7 +171,26 @@ func (c *Config) validate() error {
 	if c.SMTP.Host != "" && c.SMTP.From == "" {
 		return errors.New("notify: SMTP From is required")
 	}
+	if c.Lease <= c.maxSend() {
+		return fmt.Errorf("notify: Lease %v must be longer than the longest send (%v: the webhook timeout, or %d SMTP timeouts)", c.Lease, c.maxSend(), smtpTimeouts)
+	}
 	return nil
+}
+
+// smtpTimeouts is how many SMTP timeouts one mail may take at worst: connect, greeting,
+// STARTTLS, AUTH, MAIL, RCPT, DATA and its end, and once more after a redial.
+const smtpTimeouts = 6
+
+// sendTimeout bounds one send of a delivery of the kind.
+func (c *Config) sendTimeout(kind string) time.Duration {
+	if kind == store.SubscriptionWebhook {
+		return c.Webhook.Timeout
+	}
+	return smtpTimeouts * c.SMTP.Timeout
+}
+
+func (c *Config) maxSend() time.Duration {
+	return max(c.sendTimeout(store.SubscriptionWebhook), c.sendTimeout(store.SubscriptionEmail))
 }
 
 // Notifier runs notifications on one node. Several nodes may run one each on the same

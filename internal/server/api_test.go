@@ -482,6 +482,7 @@ func TestBadInput(t *testing.T) {
 			{"control characters", "POST", "/api/v1/orgs", `{"slug":"x","name":"a\u0007b"}`, "", 400, "invalid_field", "name"},
 			{"duplicate org", "POST", "/api/v1/orgs", `{"slug":"a"}`, "", 409, "conflict", ""},
 			{"bad role", "POST", "/api/v1/orgs/a/users", `{"username":"u1","role":"root"}`, "", 400, "invalid_field", "role"},
+			{"reserved username", "POST", "/api/v1/orgs/a/users", `{"username":"signup","role":"viewer"}`, "", 400, "invalid_field", "username"},
 			{"short password", "POST", "/api/v1/orgs/a/users", `{"username":"u1","role":"viewer","password":"short"}`, "", 400, "invalid_field", "password"},
 			{"bad email", "POST", "/api/v1/orgs/a/users", `{"username":"u1","role":"viewer","email":"nope"}`, "", 400, "invalid_field", "email"},
 			{"bad expiry", "POST", "/api/v1/tokens", `{"name":"t","expires_in":"forever"}`, "", 400, "invalid_field", "expires_in"},

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/patchday/patchday/internal/catalog"
 	"github.com/patchday/patchday/internal/store"
@@ -40,6 +42,7 @@ type scanFindingUpload struct {
 	Service   string          `json:"service"`
 	Product   string          `json:"product"`
 	Version   string          `json:"version"`
+	State     string          `json:"state"`
 	Violation json.RawMessage `json:"violation"`
 }
 
@@ -90,6 +93,11 @@ func (s *Server) saveScan(c *call, orgID int64, up scanUpload, origin scanOrigin
 	if now := s.cfg.Now(); up.Finished.After(now) {
 		up.Started, up.Finished = now.Add(-up.Finished.Sub(up.Started)), now
 	}
+	for i, t := range up.Targets {
+		if t == "" || len(t) > 255 || hasControl(t) {
+			return resp, errInvalid(fmt.Sprintf("targets[%d]", i), "must be an address, a network or a host name of at most 255 characters without control characters")
+		}
+	}
 	targets := slices.Clone(up.Targets)
 	slices.Sort(targets)
 	sc := store.Scan{OrgID: orgID, Targets: truncate(strings.Join(targets, " "), 4096), Ports: up.Ports, StartedAt: up.Started,
@@ -111,8 +119,16 @@ func (s *Server) saveScan(c *call, orgID int64, up scanUpload, origin scanOrigin
 			return resp, errInvalid(field("port"), "must be from 1 to 65535")
 		case f.Protocol != "tcp" && f.Protocol != "udp":
 			return resp, errInvalid(field("protocol"), "must be tcp or udp")
+		case f.State != "" && f.State != "open":
+			// What the scanner found closed or filtered is in its stats; a stored finding is
+			// an open port, compared with the previous scan's.
+			return resp, errInvalid(field("state"), "must be open: only open ports are uploaded (scan without --all-states)")
 		case len(raw) > 16<<10 || len(f.Service) > 64 || len(f.Product) > 256 || len(f.Version) > 256:
 			return resp, errInvalid(field("detail"), "is too large")
+		case !utf8.Valid(raw):
+			return resp, errInvalid(field("detail"), "must be UTF-8")
+		case hasControl(f.Service) || hasControl(f.Product) || hasControl(f.Version):
+			return resp, errInvalid(field("detail"), "service, product and version must not hold control characters")
 		}
 		key := fmt.Sprint(f.Protocol, addr, f.Port)
 		if seen[key] {
@@ -130,6 +146,12 @@ func (s *Server) saveScan(c *call, orgID int64, up scanUpload, origin scanOrigin
 			} else {
 				sf.Violation = truncate(string(f.Violation), 500)
 			}
+			sf.Violation = strings.Map(func(r rune) rune {
+				if unicode.IsControl(r) {
+					return ' '
+				}
+				return r
+			}, strings.ToValidUTF8(sf.Violation, "?"))
 		}
 		findings = append(findings, sf)
 	}
@@ -193,4 +215,13 @@ func (s *Server) getScan(c *call) error {
 	}
 	writeJSON(c.w, http.StatusOK, scanResponse{Scan: sc, Findings: fs})
 	return nil
+}
+
+// hasControl reports whether s holds a control character (NUL, which PostgreSQL's text
+// refuses, among them) or is not UTF-8.
+func hasControl(s string) bool {
+	if !utf8.ValidString(s) {
+		return true
+	}
+	return strings.IndexFunc(s, unicode.IsControl) >= 0
 }

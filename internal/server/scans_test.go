@@ -78,6 +78,8 @@ func TestScanUploadAndDiff(t *testing.T) {
 			{map[string]any{"host": "not-an-ip", "port": 22, "protocol": "tcp"}, "findings[0].host"},
 			{map[string]any{"host": "10.0.0.1", "port": 70000, "protocol": "tcp"}, "findings[0].port"},
 			{map[string]any{"host": "10.0.0.1", "port": 22, "protocol": "sctp"}, "findings[0].protocol"},
+			{map[string]any{"host": "10.0.0.1", "port": 22, "protocol": "tcp", "state": "closed"}, "findings[0].state"},
+			{map[string]any{"host": "10.0.0.1", "port": 22, "protocol": "tcp", "product": "Open\u0000SSH"}, "findings[0].detail"},
 		} {
 			r := e.do("POST", "/api/v1/orgs/a/scans", e.admin, testScan(tc.finding))
 			if r.status != 400 || r.err(t).Error.Field != tc.field {
@@ -88,6 +90,55 @@ func TestScanUploadAndDiff(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// A scan is compared with the last complete scan of the same targets, ports and schedule
+// that finished before it: not with a scan of other ports, nor one stopped halfway, nor one
+// that finished later but arrived first.
+func TestScanBaseline(t *testing.T) {
+	forEngines(t, func(t *testing.T, e *env) {
+		e.createOrg("a")
+		start := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+		type stored struct {
+			ID             int64
+			Opened, Closed int
+		}
+		upload := func(at time.Duration, ports int, interrupted bool, open ...int) stored {
+			t.Helper()
+			var fs []map[string]any
+			for _, p := range open {
+				fs = append(fs, map[string]any{"host": "10.0.0.5", "port": p, "protocol": "tcp", "state": "open"})
+			}
+			body := testScan(fs...)
+			body["started"], body["finished"], body["ports"], body["interrupted"] = start.Add(at), start.Add(at+time.Minute), ports, interrupted
+			var s stored
+			e.must(201, "POST", "/api/v1/orgs/a/scans", e.admin, body).json(t, &s)
+			return s
+		}
+		for _, tc := range []struct {
+			name           string
+			got            stored
+			opened, closed int
+		}{
+			{"first, top 100", upload(0, 100, false, 22, 80), 0, 0},
+			{"all ports: another baseline", upload(time.Hour, 65535, false, 22, 80, 8080, 9090), 0, 0},
+			{"top 100 again, against the first", upload(2*time.Hour, 100, false, 22, 443), 1, 1},
+			{"stopped halfway: closes nothing", upload(3*time.Hour, 100, true, 22), 0, 0},
+			{"complete again, against the complete one", upload(4*time.Hour, 100, false, 22, 443), 0, 0},
+			{"late: finished before the last, against the one before it", upload(150*time.Minute, 100, false, 22, 443, 25), 1, 0},
+		} {
+			if tc.got.Opened != tc.opened || tc.got.Closed != tc.closed {
+				t.Errorf("%s: opened %d closed %d, want %d and %d", tc.name, tc.got.Opened, tc.got.Closed, tc.opened, tc.closed)
+			}
+		}
+		if r := e.do("POST", "/api/v1/orgs/a/scans", e.admin, func() map[string]any {
+			b := testScan()
+			b["targets"] = []string{"10.0.0.0/29\x00"}
+			return b
+		}()); r.status != 400 || r.err(t).Error.Field != "targets[0]" {
+			t.Errorf("a target with a control character: %d %s", r.status, r.body)
+		}
+	})
+}
 
 // Findings are matched to the advisories whose affected products are their product and
 // version, and the exposure report (and the organisation's compliance report) sums up the

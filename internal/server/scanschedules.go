@@ -274,8 +274,8 @@ func (s *Server) scanTasks(c *call, comp store.Computer, now time.Time) (*protoc
 	return &signed, nil
 }
 
-// agentScanReport stores the result of a scan task: only for a schedule of a group the
-// computer is in, and only of a subnet the computer reported.
+// agentScanReport stores the result of a scan task: only for an enabled schedule of a group
+// the computer is in, and only of a subnet the computer reported.
 func (s *Server) agentScanReport(c *call) error {
 	comp := c.computer
 	if wait := s.agents.wait(itoa(comp.ID), true); wait > 0 {
@@ -295,6 +295,10 @@ func (s *Server) agentScanReport(c *call) error {
 		return errInvalid("schedule_id", "names no scan schedule of this computer's organisation")
 	}
 	sc := scheds[i]
+	if !sc.Enabled {
+		// Disabled after the task was given: the admin wants no more of its results.
+		return errInvalid("schedule_id", "names the scan schedule %q, which is disabled", sc.Name)
+	}
 	groups, err := s.store.ComputerGroups(ctx, comp.ID)
 	if err != nil {
 		return err

@@ -168,5 +168,10 @@ func TestDistributedScanning(t *testing.T) {
 		if got := tasks(b, invB); got != nil {
 			t.Errorf("tasks of a disabled schedule %v", got)
 		}
+		// Nor results of a task given before it was disabled.
+		start = e.clock().Add(-time.Minute)
+		if r := e.do("POST", protocol.PathScans, a.Credential, report("10.1.0.0/24")); r.status != 400 || r.err(t).Error.Field != "schedule_id" {
+			t.Errorf("a report for the disabled schedule: %d %s", r.status, r.body)
+		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/patchday/patchday/internal/auth"
+	"github.com/patchday/patchday/internal/notify"
 	"github.com/patchday/patchday/internal/store"
 )
 
@@ -51,6 +52,10 @@ func (s *Server) createUser(c *call) error {
 	}
 	if err := checkSlug("username", req.Username); err != nil {
 		return err
+	}
+	if req.Username == notify.SignupActor {
+		// The audit log and the subscriptions name the public sign-up so.
+		return errInvalid("username", "%q is reserved for the public sign-up", req.Username)
 	}
 	if err := checkRole(req.Role); err != nil {
 		return err

@@ -61,10 +61,19 @@ func scanScan(row interface{ Scan(...any) error }) (Scan, error) {
 }
 
 // SaveScan stores a scan and its findings, marks the findings the previous scan of the same
-// targets did not have, and returns the findings of that scan that are gone (closed).
+// targets did not have, and returns the findings of that scan that are gone (closed). The
+// previous scan is the last complete one that looked at the same: the same targets, as many
+// ports, for the same schedule (or none), finished before this one. A scan of other ports,
+// of another schedule, or one stopped halfway would report what it did not look at as
+// opened or closed; and an agent's report delivered late is compared with the one before it.
 func (tx *Tx) SaveScan(ctx context.Context, s Scan, findings []ScanFinding) (Scan, []ScanFinding, error) {
-	var prevID int64
-	err := tx.queryRow(ctx, `SELECT id FROM scans WHERE org_id = $1 AND targets = $2 ORDER BY id DESC LIMIT 1`, s.OrgID, s.Targets).Scan(&prevID)
+	var prevID, schedule int64
+	if s.ScheduleID != nil {
+		schedule = *s.ScheduleID
+	}
+	err := tx.queryRow(ctx, `SELECT id FROM scans WHERE org_id = $1 AND targets = $2 AND ports = $3 AND COALESCE(schedule_id, 0) = $4
+		AND NOT interrupted AND finished_at <= $5 ORDER BY finished_at DESC, id DESC LIMIT 1`,
+		s.OrgID, s.Targets, s.Ports, schedule, s.FinishedAt.UTC()).Scan(&prevID)
 	if err != nil && mapErr(err) != ErrNotFound {
 		return Scan{}, nil, fmt.Errorf("previous scan: %w", err)
 	}
