@@ -328,7 +328,7 @@ func ForOrg(ctx context.Context, st *store.Store, orgID int64, now time.Time) (O
 	if err != nil {
 		return rep, err
 	}
-	ne, err := st.NetworkExposure(ctx, orgID, now.AddDate(0, 0, -NetworkDays), NetworkFindings)
+	ne, err := st.NetworkExposure(ctx, orgID, now.AddDate(0, 0, -NetworkDays), NetworkFindings, nil)
 	if err != nil {
 		return rep, err
 	}

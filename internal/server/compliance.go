@@ -100,6 +100,15 @@ func (s *Server) complianceReport(c *call) error {
 	if err != nil {
 		return err
 	}
+	if f := s.advisoryFilter(c); f != nil && rep.Network != nil {
+		// The cached report is everyone's; its scan findings are told again for a reader who
+		// may not read embargoed advisories.
+		ne, err := s.store.NetworkExposure(ctx, orgID, rep.ComputedAt.AddDate(0, 0, -compliance.NetworkDays), compliance.NetworkFindings, f)
+		if err != nil {
+			return err
+		}
+		rep.Network = &ne
+	}
 	if rep.Snapshots, err = s.store.Snapshots(ctx, c.org.ID, now.AddDate(0, 0, -days).UTC().Format(time.DateOnly)); err != nil {
 		return err
 	}
@@ -153,7 +162,7 @@ func (s *Server) exposureReport(c *call) error {
 		}
 		limit = n
 	}
-	rep, err := s.store.NetworkExposure(c.r.Context(), c.org.ID, s.cfg.Now().AddDate(0, 0, -days), limit)
+	rep, err := s.store.NetworkExposure(c.r.Context(), c.org.ID, s.cfg.Now().AddDate(0, 0, -days), limit, s.advisoryFilter(c))
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/patchday/patchday/internal/catalog"
+	"github.com/patchday/patchday/internal/csaf"
 	"github.com/patchday/patchday/internal/store"
 )
 
@@ -213,8 +214,55 @@ func (s *Server) getScan(c *call) error {
 	if fs == nil {
 		fs = []store.ScanFinding{}
 	}
+	if f := s.advisoryFilter(c); f != nil {
+		for i := range fs {
+			if len(fs[i].Advisories) > 0 {
+				fs[i].Advisories, fs[i].Severity = f(fs[i].Advisories)
+			}
+		}
+	}
 	writeJSON(c.w, http.StatusOK, scanResponse{Scan: sc, Findings: fs})
 	return nil
+}
+
+// advisoryFilter is nil for a reader who may read embargoed advisories; for the others
+// (viewers) it keeps of a scan finding's advisories the published ones, with the severity
+// of their newest published revision. Scans are matched with every advisory, embargoed ones
+// too, so that admins, operators and partners see an exposure before its release.
+func (s *Server) advisoryFilter(c *call) store.FindingAdvisories {
+	if c.mayReadEmbargoed() {
+		return nil
+	}
+	ctx, orgID := c.r.Context(), c.org.ID
+	seen := map[string]string{} // tracking id -> severity; "-" when not visible
+	visible := func(id string) string {
+		if sev, ok := seen[id]; ok {
+			return sev
+		}
+		sev := "-"
+		if a, err := s.store.AdvisoryByTrackingID(ctx, orgID, id); err == nil && a.PublishedAt != nil {
+			if a, err = s.publicView(ctx, a); err == nil {
+				sev = a.Severity
+			}
+		} // on an error, as not visible
+		seen[id] = sev
+		return sev
+	}
+	return func(ids []string) ([]string, string) {
+		var kept []string
+		best := ""
+		for _, id := range ids {
+			sev := visible(id)
+			if sev == "-" {
+				continue
+			}
+			kept = append(kept, id)
+			if best == "" || csaf.SeverityRank(sev) > csaf.SeverityRank(best) {
+				best = sev
+			}
+		}
+		return kept, best
+	}
 }
 
 // hasControl reports whether s holds a control character (NUL, which PostgreSQL's text

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -193,6 +194,85 @@ func TestScanAdvisoriesAndExposureReport(t *testing.T) {
 			if r.status != 400 || r.err(t).Error.Field != field {
 				t.Errorf("%s: %d %s", q, r.status, r.body)
 			}
+		}
+	})
+}
+
+// Scans are matched with embargoed advisories too, for those who may read them (admins,
+// operators, partners); a viewer's scan, exposure and compliance reports show only the
+// published ones, counted so.
+func TestScanFindingsHideEmbargoedAdvisoriesFromViewers(t *testing.T) {
+	raw, err := os.ReadFile("testdata/services-csaf.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	forEngines(t, func(t *testing.T, e *env) {
+		var doc map[string]any
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			t.Fatal(err)
+		}
+		at := e.clock().Add(72 * time.Hour).UTC().Format(time.RFC3339)
+		tr := doc["document"].(map[string]any)["tracking"].(map[string]any)
+		tr["current_release_date"], tr["initial_release_date"] = at, at
+		tr["revision_history"].([]any)[0].(map[string]any)["date"] = at
+		e.must(201, "POST", "/api/v1/orgs/default/advisories", e.admin, doc)
+		var sc struct{ ID int64 }
+		e.must(201, "POST", "/api/v1/orgs/default/scans", e.admin, testScan(
+			map[string]any{"host": "10.0.0.5", "port": 22, "protocol": "tcp", "service": "ssh", "product": "OpenSSH", "version": "9.2p1"},
+		)).json(t, &sc)
+		viewer := e.createUser("default", "vic", store.RoleViewer)
+		partner := e.createUser("default", "pat", store.RolePartner)
+		for _, tc := range []struct {
+			who, token string
+			sees       bool
+		}{{"admin", e.admin, true}, {"partner", partner, true}, {"viewer", viewer, false}} {
+			var got struct{ Findings []store.ScanFinding }
+			e.must(200, "GET", "/api/v1/orgs/default/scans/"+itoa(sc.ID), tc.token, nil).json(t, &got)
+			var exp store.NetworkExposure
+			e.must(200, "GET", "/api/v1/orgs/default/reports/exposure", tc.token, nil).json(t, &exp)
+			var comp struct{ Network store.NetworkExposure }
+			e.must(200, "GET", "/api/v1/orgs/default/reports/compliance", tc.token, nil).json(t, &comp)
+			want := 0
+			if tc.sees {
+				want = 1
+			}
+			if len(got.Findings) != 1 || (len(got.Findings[0].Advisories) == 1) != tc.sees || (got.Findings[0].Severity != "") != tc.sees {
+				t.Errorf("%s: scan findings %+v", tc.who, got.Findings)
+			}
+			if exp.Vulnerable != want || len(exp.Findings) != want || comp.Network.Vulnerable != want || len(comp.Network.Findings) != want {
+				t.Errorf("%s: exposure %+v; compliance report's network part %+v", tc.who, exp, comp.Network)
+			}
+		}
+	})
+}
+
+// A scan stopped halfway does not replace the last complete scan of its targets in the
+// exposure report; it counts while no complete one exists.
+func TestExposureIgnoresInterruptedScans(t *testing.T) {
+	forEngines(t, func(t *testing.T, e *env) {
+		e.createOrg("a")
+		scan := func(interrupted bool, ports ...int) {
+			var fs []map[string]any
+			for _, p := range ports {
+				fs = append(fs, map[string]any{"host": "10.0.0.5", "port": p, "protocol": "tcp", "state": "open"})
+			}
+			b := testScan(fs...)
+			b["interrupted"] = interrupted
+			e.must(201, "POST", "/api/v1/orgs/a/scans", e.admin, b)
+		}
+		open := func() int {
+			var exp store.NetworkExposure
+			e.must(200, "GET", "/api/v1/orgs/a/reports/exposure", e.admin, nil).json(t, &exp)
+			return exp.OpenPorts
+		}
+		scan(true, 22)
+		if n := open(); n != 1 {
+			t.Errorf("only an interrupted scan: %d open ports, want its 1", n)
+		}
+		scan(false, 22, 80, 443)
+		scan(true, 22)
+		if n := open(); n != 3 {
+			t.Errorf("after a complete and an interrupted scan: %d open ports, want the complete one's 3", n)
 		}
 	})
 }

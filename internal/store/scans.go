@@ -209,13 +209,22 @@ type NetworkExposureFinding struct {
 	ScanFinding
 }
 
-// latestScans selects, of an organisation's scans received since $2, the newest of each set
-// of targets.
+// latestScans selects, of an organisation's scans received since $2, the newest complete one
+// of each set of targets (the newest of all when none is complete): a scan stopped halfway
+// did not look everywhere, and its missing ports must not hide what the last full one found.
 const latestScans = `SELECT s.id FROM scans s WHERE s.org_id = $1 AND s.received_at >= $2
-	AND s.id = (SELECT MAX(s2.id) FROM scans s2 WHERE s2.org_id = s.org_id AND s2.targets = s.targets)`
+	AND s.id = COALESCE(
+		(SELECT MAX(s2.id) FROM scans s2 WHERE s2.org_id = s.org_id AND s2.targets = s.targets AND NOT s2.interrupted),
+		(SELECT MAX(s2.id) FROM scans s2 WHERE s2.org_id = s.org_id AND s2.targets = s.targets))`
 
-// NetworkExposure summarises the latest scans received since since, with at most limit findings.
-func (r Reader) NetworkExposure(ctx context.Context, orgID int64, since time.Time, limit int) (NetworkExposure, error) {
+// FindingAdvisories keeps of a finding's advisories (tracking ids) those a reader may see, and
+// says the highest severity of those, as the reader may see it.
+type FindingAdvisories func(trackingIDs []string) (kept []string, severity string)
+
+// NetworkExposure summarises the latest scans received since since, with at most limit
+// findings. With a filter, findings show only the advisories it keeps, and count as
+// vulnerable and need attention only for those.
+func (r Reader) NetworkExposure(ctx context.Context, orgID int64, since time.Time, limit int, filter FindingAdvisories) (NetworkExposure, error) {
 	var e NetworkExposure
 	err := r.queryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(open_ports), 0), COALESCE(SUM(violations), 0), COALESCE(SUM(opened), 0)
 		FROM scans WHERE id IN (`+latestScans+`)`, orgID, since.UTC()).Scan(&e.Scans, &e.OpenPorts, &e.Violations, &e.Opened)
@@ -252,10 +261,25 @@ func (r Reader) NetworkExposure(ctx context.Context, orgID int64, since time.Tim
 			return NetworkExposure{}, err
 		}
 		f.Advisories = strings.Fields(advisories)
+		if filter != nil && len(f.Advisories) > 0 {
+			f.Advisories, f.Severity = filter(f.Advisories)
+			if len(f.Advisories) == 0 && f.Violation == "" && f.Change != "opened" {
+				continue // it needed attention only for advisories the reader may not see
+			}
+		}
 		e.Findings = append(e.Findings, f)
 	}
 	if err := rows.Err(); err != nil {
 		return NetworkExposure{}, err
+	}
+	if filter != nil {
+		// Counted from the findings that need attention, which hold every vulnerable one.
+		e.Vulnerable = 0
+		for _, f := range e.Findings {
+			if len(f.Advisories) > 0 {
+				e.Vulnerable++
+			}
+		}
 	}
 	slices.SortFunc(e.Findings, func(a, b NetworkExposureFinding) int {
 		return cmp.Or(
