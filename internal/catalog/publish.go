@@ -2,6 +2,8 @@ package catalog
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -237,4 +239,37 @@ func restrictedTLP(tlp string) bool {
 		return true
 	}
 	return false
+}
+
+// RedateScheduled dates an advisory's pending revisions at the release they now wait for
+// (csaf.Redate): the document published then says when it was released, and for a first
+// release, that it was first released then. The caller has just scheduled the advisory at at.
+func RedateScheduled(ctx context.Context, tx *store.Tx, orgID, advisoryID int64, at time.Time) error {
+	a, err := tx.Advisory(ctx, orgID, advisoryID)
+	if err != nil {
+		return err
+	}
+	revs, err := tx.PendingRevisions(ctx, advisoryID)
+	if err != nil {
+		return err
+	}
+	first := a.PublishedAt == nil
+	initial := a.InitialRelease
+	if first {
+		initial = at
+	}
+	for _, r := range revs {
+		out, changed, err := csaf.Redate(r.Document, at, first)
+		if err != nil {
+			return fmt.Errorf("advisory %s, revision %d, dated at its new release %s: %w", a.TrackingID, r.Revision, at.UTC().Format(time.RFC3339), err)
+		}
+		if !changed {
+			continue
+		}
+		sum := sha256.Sum256(out)
+		if err := tx.RewritePendingDocument(ctx, advisoryID, r.Revision, out, hex.EncodeToString(sum[:]), initial, at); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -1663,6 +1663,55 @@ func Revise(doc []byte, edit func(*Document) error, summary string, now time.Tim
 	return out, nil
 }
 
+// Redate gives a revision that waits for its release the release time at: its
+// current_release_date and the date of its own revision history entry, and when no
+// revision of the advisory is released yet (first), its initial_release_date too, with any
+// earlier history entry dated later than at moved back to at. A document already dated at
+// is returned as it is (changed false); a changed one is indented JSON with sorted keys and
+// must pass Validate, else the error is a *ValidationError.
+func Redate(doc []byte, at time.Time, first bool) (out []byte, changed bool, err error) {
+	d, err := Parse(doc)
+	if err != nil {
+		return nil, false, err
+	}
+	tr := d.revTracking()
+	if tr == nil {
+		return nil, false, errors.New("csaf: the document has no /document/tracking")
+	}
+	date := authorTime(at)
+	set := func(m map[string]any, key string) {
+		if t, ok := revParseTime(str(m, key)); !ok || !t.Truncate(time.Second).Equal(at.Truncate(time.Second)) {
+			m[key] = date
+			changed = true
+		}
+	}
+	set(tr, "current_release_date")
+	if first {
+		set(tr, "initial_release_date")
+	}
+	version := str(tr, "version")
+	for _, e := range arr(tr, "revision_history") {
+		m, ok := e.(map[string]any)
+		if !ok {
+			continue
+		}
+		t, ok := revParseTime(str(m, "date"))
+		if str(m, "number") == version || (first && ok && t.After(at)) {
+			set(m, "date")
+		}
+	}
+	if !changed {
+		return doc, false, nil
+	}
+	if out, err = authorEncode(d.Raw); err != nil {
+		return nil, false, err
+	}
+	if _, err := Validate(out); err != nil {
+		return nil, false, err
+	}
+	return out, true, nil
+}
+
 // authorMatchPrint is the part of a document that users match against their assets: the
 // product tree and each vulnerability's CVE, ids and product status.
 func authorMatchPrint(raw map[string]any) string {

@@ -67,7 +67,7 @@ func TestLoad(t *testing.T) {
 			}
 			// The exposure scan: the mail server and the old SQL engine are vulnerable, two
 			// ports break the policy, and SMB too.
-			ne, err := st.NetworkExposure(ctx, org.ID, now.AddDate(0, 0, -30), 100)
+			ne, err := st.NetworkExposure(ctx, org.ID, now.AddDate(0, 0, -30), 100, nil)
 			if err != nil || ne.Scans != 1 || ne.OpenPorts != 6 || ne.Vulnerable != 2 || ne.Violations != 3 || ne.Hosts != 3 {
 				t.Errorf("exposure %+v, %v", ne, err)
 			}

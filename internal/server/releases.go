@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/patchday/patchday/internal/catalog"
+	"github.com/patchday/patchday/internal/csaf"
 	"github.com/patchday/patchday/internal/notify"
 	"github.com/patchday/patchday/internal/store"
 )
@@ -276,6 +277,9 @@ func (s *Server) followCalendar(ctx context.Context, tx *store.Tx, orgID int64, 
 				return ch, err
 			}
 			if ok {
+				if err := catalog.RedateScheduled(ctx, tx, orgID, a.ID, to); err != nil {
+					return ch, err
+				}
 				mv.Count++
 				if len(mv.Advisories) < maxMoveNames {
 					mv.Advisories = append(mv.Advisories, a.TrackingID)
@@ -628,6 +632,13 @@ func (s *Server) scheduleAdvisory(c *call) error {
 		}
 		if !ok {
 			return errConflict("advisory %s has no unpublished revision to schedule", a.TrackingID)
+		}
+		if err := catalog.RedateScheduled(ctx, tx, c.org.ID, id, at); err != nil {
+			var ve *csaf.ValidationError
+			if errors.As(err, &ve) {
+				return errInvalid("release", "%v", err)
+			}
+			return err
 		}
 		return c.audit(tx, c.org.ID, "advisory.schedule", "advisory", a.TrackingID,
 			map[string]any{"release": at.UTC(), "previous": a.ScheduledRelease})

@@ -306,11 +306,12 @@ func (r Reader) ListAdvisories(ctx context.Context, orgID int64, f AdvisoryFilte
 	return out, r.loadCVEs(ctx, ptrs)
 }
 
-// AdvisoryRevisionBySHA256 finds the revision of an advisory whose document has this SHA-256.
+// AdvisoryRevisionBySHA256 finds the revision of an advisory whose document has this SHA-256,
+// or had it as imported (before patchday rewrote its release dates).
 func (r Reader) AdvisoryRevisionBySHA256(ctx context.Context, advisoryID int64, sha string) (AdvisoryRevision, error) {
 	var rev AdvisoryRevision
 	err := r.queryRow(ctx, `SELECT advisory_id, revision, version, status, summary, sha256, created_at, created_by, published_at
-		FROM advisory_revisions WHERE advisory_id = $1 AND sha256 = $2 ORDER BY revision LIMIT 1`, advisoryID, sha).Scan(
+		FROM advisory_revisions WHERE advisory_id = $1 AND (sha256 = $2 OR imported_sha256 = $2) ORDER BY revision LIMIT 1`, advisoryID, sha).Scan(
 		&rev.AdvisoryID, &rev.Revision, &rev.Version, &rev.Status, &rev.Summary, &rev.SHA256, &rev.CreatedAt, &rev.CreatedBy, &rev.PublishedAt)
 	if err != nil {
 		return AdvisoryRevision{}, fmt.Errorf("revision of advisory %d: %w", advisoryID, mapErr(err))

@@ -84,6 +84,51 @@ func (tx *Tx) ScheduleAdvisory(ctx context.Context, orgID, advisoryID int64, at 
 	return n == 1, err
 }
 
+// PendingRevision is a revision of an advisory waiting for its release.
+type PendingRevision struct {
+	Revision int
+	Document []byte
+}
+
+// PendingRevisions lists an advisory's unpublished revisions, oldest first.
+func (tx *Tx) PendingRevisions(ctx context.Context, advisoryID int64) ([]PendingRevision, error) {
+	rows, err := tx.query(ctx, `SELECT revision, document FROM advisory_revisions WHERE advisory_id = $1 AND published_at IS NULL
+		ORDER BY revision`, advisoryID)
+	if err != nil {
+		return nil, fmt.Errorf("pending revisions of advisory %d: %w", advisoryID, err)
+	}
+	defer rows.Close()
+	var out []PendingRevision
+	for rows.Next() {
+		var p PendingRevision
+		if err := rows.Scan(&p.Revision, &p.Document); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// RewritePendingDocument replaces the document of an unpublished revision (its release dates
+// moved with its release), keeping the digest it was imported with, and counts the rewrite
+// on the advisory. initial and current are the advisory's release dates after it.
+func (tx *Tx) RewritePendingDocument(ctx context.Context, advisoryID int64, revision int, doc []byte, sha string, initial, current time.Time) error {
+	res, err := tx.exec(ctx, `UPDATE advisory_revisions SET document = $3, sha256 = $4,
+		imported_sha256 = CASE WHEN imported_sha256 = '' THEN sha256 ELSE imported_sha256 END
+		WHERE advisory_id = $1 AND revision = $2 AND published_at IS NULL`, advisoryID, revision, doc, sha)
+	if err != nil {
+		return fmt.Errorf("rewrite revision %d of advisory %d: %w", revision, advisoryID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("rewrite revision %d of advisory %d: %w", revision, advisoryID, ErrNotFound)
+	}
+	if _, err := tx.exec(ctx, `UPDATE advisories SET document_rewrites = document_rewrites + 1, initial_release = $2,
+		current_release = $3, updated_at = $4 WHERE id = $1`, advisoryID, utc(initial), utc(current), Now()); err != nil {
+		return fmt.Errorf("rewrite advisory %d: %w", advisoryID, err)
+	}
+	return nil
+}
+
 // ScheduledAdvisory is an advisory waiting for its release.
 type ScheduledAdvisory struct {
 	ID         int64     `json:"id"`
@@ -335,15 +380,17 @@ func (r Reader) PublishedDocuments(ctx context.Context, orgID int64, embargoed b
 
 // PublishedState summarises what is published in an organisation: when it changes, the CSAF
 // provider's directory is built again. (Revisions are only ever added and published, never
-// unpublished, so their count is enough.)
+// unpublished, and only pending ones are rewritten, so their count and the rewrites' are
+// enough.)
 func (r Reader) PublishedState(ctx context.Context, orgID int64, embargoed bool) (int64, error) {
 	var n int64
 	cond := "v.published_at IS NOT NULL"
 	if embargoed {
 		cond = "TRUE"
 	}
-	err := r.queryRow(ctx, `SELECT COUNT(*) FROM advisory_revisions v JOIN advisories a ON a.id = v.advisory_id
-		WHERE a.org_id = $1 AND `+cond, orgID).Scan(&n)
+	// Pending documents are rewritten when they move to another release (document_rewrites).
+	err := r.queryRow(ctx, `SELECT (SELECT COUNT(*) FROM advisory_revisions v JOIN advisories a ON a.id = v.advisory_id
+		WHERE a.org_id = $1 AND `+cond+`) + (SELECT COALESCE(SUM(document_rewrites), 0) FROM advisories WHERE org_id = $1)`, orgID).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("published state: %w", err)
 	}

@@ -1,0 +1,54 @@
+package csaf
+
+import (
+	"bytes"
+	"os"
+	"testing"
+	"time"
+)
+
+// Redate moves a pending revision's dates to its release: current release and its history
+// entry always, the initial release only for a first release; a document dated so already
+// comes back byte for byte; the result passes validation.
+func TestRedate(t *testing.T) {
+	doc, err := os.ReadFile("testdata/services.json") // version 1, released 2026-11-10T10:00:00Z
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := time.Date(2026, 11, 10, 10, 0, 0, 0, time.UTC)
+	at := time.Date(2026, 11, 26, 18, 16, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name                     string
+		at                       time.Time
+		first, changed           bool
+		initial, current, entry1 string
+	}{
+		{"first release moved", at, true, true, "2026-11-26T18:16:00Z", "2026-11-26T18:16:00Z", "2026-11-26T18:16:00Z"},
+		{"revision moved: the first release stays", at, false, true, "2026-11-10T10:00:00.000Z", "2026-11-26T18:16:00Z", "2026-11-26T18:16:00Z"},
+		{"already dated so", same, true, false, "2026-11-10T10:00:00.000Z", "2026-11-10T10:00:00.000Z", "2026-11-10T10:00:00.000Z"},
+	} {
+		out, changed, err := Redate(doc, tc.at, tc.first)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if changed != tc.changed || (!changed && !bytes.Equal(out, doc)) {
+			t.Errorf("%s: changed %v (bytes equal %v), want %v", tc.name, changed, bytes.Equal(out, doc), tc.changed)
+		}
+		d, err := Parse(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := d.revTracking()
+		entry := str(arr(tr, "revision_history")[0], "date")
+		if str(tr, "initial_release_date") != tc.initial || str(tr, "current_release_date") != tc.current || entry != tc.entry1 {
+			t.Errorf("%s: initial %s, current %s, history %s", tc.name, str(tr, "initial_release_date"), str(tr, "current_release_date"), entry)
+		}
+		if _, err := Validate(out); err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+	// Not a document: an error, not a panic.
+	if _, _, err := Redate([]byte(`{"document": 1}`), at, true); err == nil {
+		t.Error("no error for a document without tracking")
+	}
+}

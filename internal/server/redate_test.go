@@ -1,0 +1,88 @@
+package server_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/patchday/patchday/internal/store"
+)
+
+// An advisory moved to another release is published saying so: its CSAF document's current
+// and initial release dates and its revision's history entry are the new release's, in the
+// export, the catalog and the CSAF provider; importing the original document again is still
+// the same revision.
+func TestScheduledAdvisoryRedated(t *testing.T) {
+	forEngines(t, func(t *testing.T, e *env) {
+		e.createOrg("a")
+		planned := e.clock().Add(30 * 24 * time.Hour).UTC().Truncate(time.Second)
+		original := futureCSAF(t, "ACME-2026-0101", planned, "")
+		var imp struct{ Advisory store.Advisory }
+		e.must(201, "POST", "/api/v1/orgs/a/advisories", e.admin, json.RawMessage(original)).json(t, &imp)
+		id := imp.Advisory.ID
+		oob := e.clock().Add(72 * time.Hour).UTC().Truncate(time.Second).Add(17 * time.Second)
+		e.must(201, "POST", "/api/v1/orgs/a/releases", e.admin, map[string]any{"release_at": oob.Format(time.RFC3339), "title": "urgent"})
+		if got := e.schedule("a", id, oob.Format(time.RFC3339)); !got.Equal(oob) {
+			t.Fatalf("scheduled at %v, want %v", got, oob)
+		}
+		dates := func(who string) {
+			t.Helper()
+			var doc struct {
+				Document struct {
+					Tracking struct {
+						Current string `json:"current_release_date"`
+						Initial string `json:"initial_release_date"`
+						History []struct {
+							Date string
+						} `json:"revision_history"`
+					}
+				}
+			}
+			e.must(200, "GET", fmt.Sprintf("/api/v1/orgs/a/advisories/%d/csaf", id), e.admin, nil).json(t, &doc)
+			tr, want := doc.Document.Tracking, oob.Format(time.RFC3339)
+			if tr.Current != want || tr.Initial != want || len(tr.History) != 1 || tr.History[0].Date != want {
+				t.Errorf("%s: document dates %+v, want all %s", who, tr, want)
+			}
+			var a store.Advisory
+			e.must(200, "GET", fmt.Sprintf("/api/v1/orgs/a/advisories/%d", id), e.admin, nil).json(t, &a)
+			if !a.CurrentRelease.Equal(oob) || !a.InitialRelease.Equal(oob) {
+				t.Errorf("%s: catalog dates %v and %v, want %v", who, a.InitialRelease, a.CurrentRelease, oob)
+			}
+		}
+		dates("scheduled")
+		// The original again: the same revision, nothing new.
+		var again struct{ Unchanged bool }
+		e.do("POST", "/api/v1/orgs/a/advisories", e.admin, json.RawMessage(original)).json(t, &again)
+		if !again.Unchanged {
+			t.Error("importing the original document again was not recognised as the same revision")
+		}
+		e.setClock(oob.Add(time.Minute))
+		e.publishOn(1)
+		var a store.Advisory
+		e.must(200, "GET", fmt.Sprintf("/api/v1/orgs/a/advisories/%d", id), e.admin, nil).json(t, &a)
+		if a.PublishedAt == nil {
+			t.Fatal("not published at its release")
+		}
+		dates("published")
+
+		// Moved by a change of the calendar: dated at the new release time too.
+		next := e.importScheduled("a", "ACME-2026-0102", planned)
+		e.schedule("a", next, "next")
+		if cs := e.setCalendar("a", map[string]any{"zone": "Europe/Berlin"}); cs.Moved != 1 {
+			t.Fatalf("calendar change moved %d advisories", cs.Moved)
+		}
+		at := e.scheduledAt("a", next)
+		var doc struct {
+			Document struct {
+				Tracking struct {
+					Current string `json:"current_release_date"`
+				}
+			}
+		}
+		e.must(200, "GET", fmt.Sprintf("/api/v1/orgs/a/advisories/%d/csaf", next), e.admin, nil).json(t, &doc)
+		if doc.Document.Tracking.Current != at.UTC().Format(time.RFC3339) {
+			t.Errorf("after the calendar change: current_release_date %s, scheduled %v", doc.Document.Tracking.Current, at)
+		}
+	})
+}
