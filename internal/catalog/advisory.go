@@ -104,6 +104,7 @@ func ImportAdvisory(ctx context.Context, tx *store.Tx, orgID int64, d *Document,
 		a.ScheduledRelease = &t
 	}
 	a.Products = strings.Join(sum.ProductNames, "\n")
+	a.AffectedProducts = strings.Join(sum.AffectedNames, "\n")
 	if len(a.Products) > maxProductText {
 		// Cut at a line end, so that no name (nor UTF-8 sequence) is split.
 		a.Products = a.Products[:strings.LastIndexByte(a.Products[:maxProductText], '\n')+1]

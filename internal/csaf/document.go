@@ -25,6 +25,9 @@ type Summary struct {
 	CVSSMax        *float64 // highest CVSS v3 base score
 	CVEs           []string // sorted, without duplicates
 	ProductNames   []string // names of the products in the product tree, sorted
+	// AffectedNames are the names of the products some vulnerability lists as affected
+	// (first_affected, known_affected, last_affected), sorted.
+	AffectedNames []string
 	// RevisionSummary is the summary of the revision history entry of Version.
 	RevisionSummary string
 }
@@ -134,28 +137,51 @@ func (d *Document) Summarize() Summary {
 		s.Severity = aggregateSeverity(str(obj(doc, "aggregate_severity"), "text"))
 	}
 	names := map[string]bool{}
+	byID := map[string]string{}
+	add := func(p any) {
+		n := str(p, "name")
+		names[n] = true
+		if id := str(p, "product_id"); id != "" && n != "" {
+			byID[id] = n
+		}
+	}
 	pt := obj(d.Raw, "product_tree")
 	for _, f := range arr(pt, "full_product_names") {
-		names[str(f, "name")] = true
+		add(f)
 	}
 	var walk func([]any)
 	walk = func(bs []any) {
 		for _, b := range bs {
-			if n := str(obj(b, "product"), "name"); n != "" {
-				names[n] = true
+			if p := obj(b, "product"); str(p, "name") != "" {
+				add(p)
 			}
 			walk(arr(b, "branches"))
 		}
 	}
 	walk(arr(pt, "branches"))
 	for _, r := range arr(pt, "relationships") {
-		names[str(obj(r, "full_product_name"), "name")] = true
+		add(obj(r, "full_product_name"))
 	}
 	delete(names, "")
 	for n := range names {
 		s.ProductNames = append(s.ProductNames, n)
 	}
 	sort.Strings(s.ProductNames)
+	affected := map[string]bool{}
+	for _, v := range arr(d.Raw, "vulnerabilities") {
+		ps := obj(v, "product_status")
+		for _, k := range []string{"first_affected", "known_affected", "last_affected"} {
+			for _, id := range arr(ps, k) {
+				if id, ok := id.(string); ok && byID[id] != "" {
+					affected[byID[id]] = true
+				}
+			}
+		}
+	}
+	for n := range affected {
+		s.AffectedNames = append(s.AffectedNames, n)
+	}
+	sort.Strings(s.AffectedNames)
 	return s
 }
 

@@ -2,6 +2,7 @@ package csaf
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -50,5 +51,26 @@ func TestRedate(t *testing.T) {
 	// Not a document: an error, not a panic.
 	if _, _, err := Redate([]byte(`{"document": 1}`), at, true); err == nil {
 		t.Error("no error for a document without tracking")
+	}
+}
+
+// A summary names the products the vulnerabilities affect apart from the whole tree: an
+// advance notification must not list a fixed version as affected.
+func TestSummaryAffectedNames(t *testing.T) {
+	doc, err := os.ReadFile("testdata/services.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Parse(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := d.Summarize()
+	want := `["Exim 4.96" "Microsoft SQL Server" "OpenBSD OpenSSH 9.2p1" "PostgreSQL 15.4" "nginx below 1.22.2"]`
+	if got := fmt.Sprintf("%q", s.AffectedNames); got != want {
+		t.Errorf("affected %s, want %s (the fixed OpenSSH 9.3p2 and nginx 1.22.2 left out)", got, want)
+	}
+	if len(s.ProductNames) != 7 {
+		t.Errorf("products %q: the whole tree, fixed versions too", s.ProductNames)
 	}
 }

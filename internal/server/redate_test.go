@@ -1,8 +1,10 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -83,6 +85,42 @@ func TestScheduledAdvisoryRedated(t *testing.T) {
 		e.must(200, "GET", fmt.Sprintf("/api/v1/orgs/a/advisories/%d/csaf", next), e.admin, nil).json(t, &doc)
 		if doc.Document.Tracking.Current != at.UTC().Format(time.RFC3339) {
 			t.Errorf("after the calendar change: current_release_date %s, scheduled %v", doc.Document.Tracking.Current, at)
+		}
+	})
+}
+
+// The advance notification names the products the coming advisories affect, not the fixed
+// versions of their product trees.
+func TestAdvanceNoticeNamesAffectedProducts(t *testing.T) {
+	raw, err := os.ReadFile("testdata/services-csaf.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	forEngines(t, func(t *testing.T, e *env) {
+		var doc map[string]any
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			t.Fatal(err)
+		}
+		at := e.clock().Add(2 * time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339)
+		tr := doc["document"].(map[string]any)["tracking"].(map[string]any)
+		tr["current_release_date"], tr["initial_release_date"] = at, at
+		tr["revision_history"].([]any)[0].(map[string]any)["date"] = at
+		e.must(201, "POST", "/api/v1/orgs/default/advisories", e.admin, doc)
+		if err := e.srv.Publish(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		org, err := e.store.OrgBySlug(context.Background(), "default")
+		if err != nil {
+			t.Fatal(err)
+		}
+		adv := eventsOf(t, e.store, org.ID, "advance_notification")
+		if len(adv) != 1 {
+			t.Fatalf("%d advance notifications", len(adv))
+		}
+		var sum struct{ Products []string }
+		json.Unmarshal(adv[0].Details, &sum)
+		if got := fmt.Sprintf("%q", sum.Products); got != `["Exim 4.96" "Microsoft SQL Server" "OpenBSD OpenSSH 9.2p1" "PostgreSQL 15.4" "nginx below 1.22.2"]` {
+			t.Errorf("notice products %s", got)
 		}
 	})
 }

@@ -30,6 +30,9 @@ type Advisory struct {
 	// its release (embargoed).
 	PublishedAt *time.Time `json:"published_at,omitempty"`
 	Products    string     `json:"-"` // product names, for text search
+	// AffectedProducts are the names of the products its vulnerabilities affect, one a
+	// line, for advance notifications (saved, not read back).
+	AffectedProducts string `json:"-"`
 	CVEs        []string   `json:"cves"`
 	CreatedAt   time.Time  `json:"created_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`
@@ -99,6 +102,9 @@ func (tx *Tx) SaveAdvisory(ctx context.Context, a Advisory) (Advisory, error) {
 	}
 	if err != nil {
 		return Advisory{}, fmt.Errorf("save advisory %s: %w", a.TrackingID, mapErr(err))
+	}
+	if _, err := tx.exec(ctx, `UPDATE advisories SET affected_products = $2 WHERE id = $1`, out.ID, a.AffectedProducts); err != nil {
+		return Advisory{}, fmt.Errorf("save advisory %s: %w", a.TrackingID, err)
 	}
 	if _, err := tx.exec(ctx, `DELETE FROM advisory_cves WHERE advisory_id = $1`, out.ID); err != nil {
 		return Advisory{}, fmt.Errorf("save advisory %s: %w", a.TrackingID, err)

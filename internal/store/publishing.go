@@ -137,7 +137,7 @@ type ScheduledAdvisory struct {
 	Title      string    `json:"title"`
 	Severity   string    `json:"severity"`
 	Rank       int       `json:"-"`
-	Products   string    `json:"-"`
+	Products   string    `json:"-"` // the affected products' names, one a line
 	Release    time.Time `json:"scheduled_release"`
 	// Revised is true when an earlier revision is public already.
 	Revised bool `json:"revised"`
@@ -148,7 +148,7 @@ type ScheduledAdvisory struct {
 // ScheduledAdvisories lists the organisation's (orgID 0: every organisation's) advisories
 // with a pending revision scheduled in [from, until), by release time.
 func (r Reader) ScheduledAdvisories(ctx context.Context, orgID int64, from, until time.Time) ([]ScheduledAdvisory, error) {
-	rows, err := r.query(ctx, `SELECT a.id, a.org_id, a.tracking_id, a.title, a.severity, a.severity_rank, a.products,
+	rows, err := r.query(ctx, `SELECT a.id, a.org_id, a.tracking_id, a.title, a.severity, a.severity_rank, COALESCE(a.affected_products, a.products),
 		a.scheduled_release, a.published_at IS NOT NULL, a.tlp
 		FROM advisories a WHERE ($1 = 0 OR a.org_id = $1) AND a.scheduled_release >= $2 AND a.scheduled_release < $3
 		AND EXISTS (SELECT 1 FROM advisory_revisions v WHERE v.advisory_id = a.id AND v.published_at IS NULL)
