@@ -331,7 +331,7 @@ enrollment tokens that put new machines in it follow it to the new name.`,
 }
 
 func newGroupDeleteCmd() *cobra.Command {
-	return orgCall{use: "delete NAME", short: "Delete a group (admins); its computers stay", example: `  patchday group delete --org acme old-pilot`,
+	return orgCall{use: "delete NAME", short: "Delete a group with its approvals, auto-approval rules and scan schedules (admins); its computers stay", example: `  patchday group delete --org acme old-pilot`,
 		method: http.MethodDelete, path: groupPath, done: "Deleted group %s"}.command()
 }
 

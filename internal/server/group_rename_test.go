@@ -140,3 +140,35 @@ func TestGroupRenameConcurrent(t *testing.T) {
 		}
 	})
 }
+
+// Deleting a group takes its name out of the enrollment tokens (a group created later under
+// the name does not receive their machines), and the audit log says what went with it.
+func TestGroupDeleteTokensAndAudit(t *testing.T) {
+	forEngines(t, func(t *testing.T, e *env) {
+		e.createOrg("a")
+		e.must(201, "POST", "/api/v1/orgs/a/groups", e.admin, map[string]any{"name": "branch"})
+		e.must(201, "POST", "/api/v1/orgs/a/groups", e.admin, map[string]any{"name": "canary"})
+		tok := e.enrollToken("a", map[string]any{"name": "t1", "groups": []string{"branch", "canary"}})
+		e.must(201, "POST", "/api/v1/orgs/a/rules", e.admin, map[string]any{"name": "branch-security", "group": "branch"})
+		e.must(201, "POST", "/api/v1/orgs/a/scan-schedules", e.admin, map[string]any{"name": "branch-nightly", "group": "branch"})
+		var g store.Group
+		e.must(200, "GET", "/api/v1/orgs/a/groups/branch", e.admin, nil).json(t, &g)
+		e.must(204, "DELETE", "/api/v1/orgs/a/groups/branch", e.admin, nil)
+		a := e.lastAudit()
+		if want := fmt.Sprintf(`{"enroll_tokens":1,"group_id":%d,"members":0,"rules":["branch-security"],"scan_schedules":["branch-nightly"]}`, g.ID); a.Action != "group.delete" || string(a.Details) != want {
+			t.Errorf("audit %s %s, want details %s", a.Action, a.Details, want)
+		}
+		var toks struct{ Items []store.EnrollToken }
+		e.must(200, "GET", "/api/v1/orgs/a/enroll-tokens", e.admin, nil).json(t, &toks)
+		if len(toks.Items) != 1 || fmt.Sprint(toks.Items[0].Groups) != "[canary]" {
+			t.Fatalf("token groups after the delete: %+v", toks.Items)
+		}
+		// A new group of the old name does not receive the token's machines.
+		e.must(201, "POST", "/api/v1/orgs/a/groups", e.admin, map[string]any{"name": "branch"})
+		e.enrollMachine(tok, machine("web-01", "amd64", "12", ""))
+		e.must(200, "GET", "/api/v1/orgs/a/groups/branch", e.admin, nil).json(t, &g)
+		if g.Members != 0 {
+			t.Errorf("the new branch group got %d members from the old group's token", g.Members)
+		}
+	})
+}

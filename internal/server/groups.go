@@ -262,7 +262,28 @@ func (s *Server) deleteGroup(c *call) error {
 	}
 	ctx := c.r.Context()
 	err = s.store.Update(ctx, func(tx *store.Tx) error {
-		if err := tx.DeleteGroup(ctx, c.org.ID, g.ID); err != nil {
+		// What goes with it, for the audit log: its auto-approval rules and scan schedules.
+		rules, schedules := []string{}, []string{}
+		rs, err := tx.ListRules(ctx, c.org.ID)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			if r.GroupID == g.ID {
+				rules = append(rules, r.Name)
+			}
+		}
+		ss, err := tx.ScanSchedules(ctx, c.org.ID)
+		if err != nil {
+			return err
+		}
+		for _, sc := range ss {
+			if sc.GroupID == g.ID {
+				schedules = append(schedules, sc.Name)
+			}
+		}
+		tokens, err := tx.DeleteGroup(ctx, c.org.ID, g.ID)
+		if err != nil {
 			return err
 		}
 		if _, err := tx.SyncApprovals(ctx, c.org.ID, 0, 0); err != nil {
@@ -271,7 +292,8 @@ func (s *Server) deleteGroup(c *call) error {
 		if err := tx.BumpAssignGen(ctx, c.org.ID); err != nil {
 			return err
 		}
-		return c.audit(tx, c.org.ID, "group.delete", "group", g.Name, map[string]any{"members": g.Members})
+		return c.audit(tx, c.org.ID, "group.delete", "group", g.Name, map[string]any{"group_id": g.ID, "members": g.Members,
+			"rules": rules, "scan_schedules": schedules, "enroll_tokens": tokens})
 	})
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -114,60 +115,12 @@ func (tx *Tx) UpdateGroup(ctx context.Context, g Group) (Group, error) {
 // RenameGroup gives a group a new name, and the enrollment tokens that put new machines in
 // it the new name too, so that they keep doing so. It returns the name the group had and
 // how many tokens changed. A name another group of the organisation has is ErrConflict.
-//
-// On PostgreSQL the locks come in an order no enrollment can cross: the group's row in a mode
-// that only other renames wait for (an enrollment's foreign key check does not), which makes
-// renames of a group follow one another and the name read here the group's; then the tokens
-// naming it, which an enrollment locks first; only then the new name, which waits for the
-// enrollments that hold those tokens to end.
 func (tx *Tx) RenameGroup(ctx context.Context, orgID, id int64, to string) (from string, tokens int, err error) {
-	q := `SELECT name FROM computer_groups WHERE org_id = $1 AND id = $2`
-	if tx.engine == Postgres {
-		q += ` FOR NO KEY UPDATE`
+	if from, err = tx.lockGroup(ctx, orgID, id); err != nil {
+		return "", 0, err
 	}
-	if err := tx.queryRow(ctx, q, orgID, id).Scan(&from); err != nil {
-		return "", 0, fmt.Errorf("rename group %d: %w", id, mapErr(err))
-	}
-	// Names are slugs, so the JSON text holds them verbatim; LIKE only narrows the rows down
-	// ('_' matches any character) and the list decides.
-	q = `SELECT ` + enrollTokenCols + ` FROM enroll_tokens WHERE org_id = $1 AND groups LIKE $2 ORDER BY id`
-	if tx.engine == Postgres {
-		q += ` FOR UPDATE`
-	}
-	rows, err := tx.query(ctx, q, orgID, `%"`+from+`"%`)
-	if err != nil {
-		return "", 0, fmt.Errorf("rename group %s: enrollment tokens: %w", from, err)
-	}
-	var changed []EnrollToken
-	for rows.Next() {
-		t, err := scanEnrollToken(rows)
-		if err != nil {
-			rows.Close()
-			return "", 0, fmt.Errorf("rename group %s: enrollment tokens: %w", from, err)
-		}
-		n := 0
-		for i, g := range t.Groups {
-			if g == from {
-				t.Groups[i] = to
-				n++
-			}
-		}
-		if n > 0 {
-			changed = append(changed, t)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return "", 0, fmt.Errorf("rename group %s: enrollment tokens: %w", from, err)
-	}
-	for _, t := range changed {
-		groups, err := json.Marshal(t.Groups)
-		if err != nil {
-			return "", 0, err
-		}
-		if _, err := tx.exec(ctx, `UPDATE enroll_tokens SET groups = $2 WHERE id = $1`, t.ID, string(groups)); err != nil {
-			return "", 0, fmt.Errorf("rename group %s: enrollment token %d: %w", from, t.ID, err)
-		}
+	if tokens, err = tx.replaceTokenGroup(ctx, orgID, from, to); err != nil {
+		return "", 0, err
 	}
 	res, err := tx.exec(ctx, `UPDATE computer_groups SET name = $3 WHERE org_id = $1 AND id = $2`, orgID, id, to)
 	if err != nil {
@@ -176,15 +129,92 @@ func (tx *Tx) RenameGroup(ctx context.Context, orgID, id int64, to string) (from
 	if n, _ := res.RowsAffected(); n == 0 {
 		return "", 0, fmt.Errorf("rename group %s: %w", from, ErrNotFound)
 	}
-	return from, len(changed), nil
+	return from, tokens, nil
 }
 
-// DeleteGroup deletes a group and its memberships.
-func (tx *Tx) DeleteGroup(ctx context.Context, orgID, id int64) error {
-	if _, err := tx.exec(ctx, `DELETE FROM computer_groups WHERE org_id = $1 AND id = $2`, orgID, id); err != nil {
-		return fmt.Errorf("delete group %d: %w", id, err)
+// DeleteGroup deletes a group with its memberships, approvals, rules and scan schedules,
+// and takes its name out of the enrollment tokens that named it (a group created later
+// under the name must not receive their machines). It returns how many tokens changed.
+func (tx *Tx) DeleteGroup(ctx context.Context, orgID, id int64) (tokens int, err error) {
+	name, err := tx.lockGroup(ctx, orgID, id)
+	if err != nil {
+		return 0, err
 	}
-	return nil
+	if tokens, err = tx.replaceTokenGroup(ctx, orgID, name, ""); err != nil {
+		return 0, err
+	}
+	if _, err := tx.exec(ctx, `DELETE FROM computer_groups WHERE org_id = $1 AND id = $2`, orgID, id); err != nil {
+		return 0, fmt.Errorf("delete group %s: %w", name, err)
+	}
+	return tokens, nil
+}
+
+// lockGroup reads a group's name for a change of it. On PostgreSQL the locks of a rename or
+// a delete come in an order no enrollment can cross: first the group's row in a mode that
+// only other such changes wait for (an enrollment's foreign key check does not), so that
+// they follow one another and the name read is the group's; then the tokens naming it,
+// which an enrollment locks first (replaceTokenGroup); only then the change of the group's
+// row itself, which waits for the enrollments that hold those tokens to end.
+func (tx *Tx) lockGroup(ctx context.Context, orgID, id int64) (string, error) {
+	q := `SELECT name FROM computer_groups WHERE org_id = $1 AND id = $2`
+	if tx.engine == Postgres {
+		q += ` FOR NO KEY UPDATE`
+	}
+	var name string
+	if err := tx.queryRow(ctx, q, orgID, id).Scan(&name); err != nil {
+		return "", fmt.Errorf("group %d: %w", id, mapErr(err))
+	}
+	return name, nil
+}
+
+// replaceTokenGroup replaces the group name from by to in the organisation's enrollment
+// tokens (to "" removes it), and returns how many tokens changed.
+func (tx *Tx) replaceTokenGroup(ctx context.Context, orgID int64, from, to string) (int, error) {
+	// Names are slugs, so the JSON text holds them verbatim; LIKE only narrows the rows down
+	// ('_' matches any character) and the list decides.
+	q := `SELECT ` + enrollTokenCols + ` FROM enroll_tokens WHERE org_id = $1 AND groups LIKE $2 ORDER BY id`
+	if tx.engine == Postgres {
+		q += ` FOR UPDATE`
+	}
+	rows, err := tx.query(ctx, q, orgID, `%"`+from+`"%`)
+	if err != nil {
+		return 0, fmt.Errorf("group %s: enrollment tokens: %w", from, err)
+	}
+	var changed []EnrollToken
+	for rows.Next() {
+		t, err := scanEnrollToken(rows)
+		if err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("group %s: enrollment tokens: %w", from, err)
+		}
+		groups := []string{}
+		for _, g := range t.Groups {
+			switch {
+			case g != from:
+				groups = append(groups, g)
+			case to != "":
+				groups = append(groups, to)
+			}
+		}
+		if !slices.Equal(groups, t.Groups) {
+			t.Groups = groups
+			changed = append(changed, t)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("group %s: enrollment tokens: %w", from, err)
+	}
+	for _, t := range changed {
+		groups, err := json.Marshal(t.Groups)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := tx.exec(ctx, `UPDATE enroll_tokens SET groups = $2 WHERE id = $1`, t.ID, string(groups)); err != nil {
+			return 0, fmt.Errorf("group %s: enrollment token %d: %w", from, t.ID, err)
+		}
+	}
+	return len(changed), nil
 }
 
 // AddGroupMember puts a computer in a group (no error when it is already there).
