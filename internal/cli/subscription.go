@@ -25,6 +25,8 @@ type apiSubscription struct {
 	CreatedBy      string     `json:"created_by"`
 	CreatedAt      time.Time  `json:"created_at"`
 	Secret         string     `json:"secret"`
+	Retrying       int        `json:"retrying"`
+	LastError      string     `json:"last_error"`
 }
 
 func (s apiSubscription) state() string {
@@ -33,6 +35,8 @@ func (s apiSubscription) state() string {
 		return "disabled: " + s.DisabledReason
 	case s.ConfirmedAt == nil:
 		return "awaiting confirmation"
+	case s.Retrying > 0:
+		return fmt.Sprintf("failing: %d to retry, last error: %s", s.Retrying, s.LastError)
 	}
 	return "active"
 }

@@ -191,7 +191,9 @@ func (s *Server) retryDelivery(c *call) error {
 		return err
 	}
 	d, err := s.notify.Retry(c.r.Context(), c.org.ID, id)
-	if err != nil {
+	if errors.Is(err, store.ErrConflict) {
+		return errConflict("dead letter %d: its subscription is disabled: enable it first (patchday subscription enable)", id)
+	} else if err != nil {
 		return storeErr(err, "dead letter "+itoa(id))
 	}
 	if err := s.auditOnly(c, c.org.ID, "delivery.retry", "delivery", itoa(id), map[string]any{"subscription_id": d.SubscriptionID}); err != nil {

@@ -216,6 +216,13 @@ func TestWebhookDeadLetterRetry(t *testing.T) {
 		// A policy violation is an event for it.
 		e.must(201, "POST", "/api/v1/orgs/a/scans", e.admin, testScan())
 		n := e.srv.Notifier()
+		// After a failed attempt the subscription shows it is failing, before any dead letter.
+		n.RunOnce(context.Background())
+		var failing struct{ Items []store.Subscription }
+		e.must(200, "GET", "/api/v1/orgs/a/subscriptions", e.admin, nil).json(t, &failing)
+		if len(failing.Items) != 1 || failing.Items[0].Retrying != 1 || !strings.Contains(failing.Items[0].LastError, "500") {
+			t.Errorf("a failing subscription as listed: %+v", failing.Items)
+		}
 		for range 12 {
 			n.RunOnce(context.Background())
 			e.advance(7 * time.Hour)
@@ -285,6 +292,16 @@ func TestWebhookGoneThenEnable(t *testing.T) {
 		if c := calls.Load(); c != 0 {
 			t.Fatalf("a disabled subscription got %d calls", c)
 		}
+		// Its dead letters cannot be retried while it is disabled: they would wait unseen.
+		var dl struct{ Items []store.Delivery }
+		e.must(200, "GET", "/api/v1/orgs/a/dead-letters", e.admin, nil).json(t, &dl)
+		if len(dl.Items) == 0 {
+			t.Fatal("no dead letter after the 410")
+		}
+		if r := e.do("POST", "/api/v1/orgs/a/dead-letters/"+itoa(dl.Items[0].ID)+"/retry", e.admin, nil); r.status != 409 ||
+			!strings.Contains(r.err(t).Error.Message, "disabled") {
+			t.Errorf("retry while disabled: %d %s", r.status, r.body)
+		}
 		viewer := e.createUser("a", "vera", store.RoleViewer)
 		e.must(403, "POST", "/api/v1/orgs/a/subscriptions/"+itoa(sub.ID)+"/enable", viewer, nil)
 		e.must(404, "POST", "/api/v1/orgs/a/subscriptions/999/enable", e.admin, nil)
@@ -311,6 +328,19 @@ func TestWebhookGoneThenEnable(t *testing.T) {
 		n.RunOnce(ctx)
 		if c := calls.Load(); c != 2 {
 			t.Errorf("after the retry, %d calls, want 2", c)
+		}
+		// Gone again: what it was sent ends dead, nothing waits pending.
+		gone.Store(true)
+		e.must(201, "POST", "/api/v1/orgs/a/scans", e.admin, testScan())
+		n.RunOnce(ctx)
+		dead.Items = nil
+		e.must(200, "GET", "/api/v1/orgs/a/dead-letters", e.admin, nil).json(t, &dead)
+		counts, err := e.store.CountDeliveries(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(dead.Items) != 1 || counts["pending"] != 0 || counts["held"] != 0 {
+			t.Errorf("after a second 410: dead letters %+v, deliveries by state %v", dead.Items, counts)
 		}
 	})
 }

@@ -54,6 +54,48 @@ type Subscription struct {
 	CreatedBy      string     `json:"created_by,omitempty"`
 	CreatedAt      time.Time  `json:"created_at"`
 	UpdatedAt      time.Time  `json:"updated_at"`
+	// Retrying counts its deliveries that failed and wait for another attempt, and
+	// LastError is the newest of their errors: a failing webhook or mailbox shows before its
+	// deliveries turn into dead letters (filled in by Subscription and ListSubscriptions).
+	Retrying  int    `json:"retrying,omitempty"`
+	LastError string `json:"last_error,omitempty"`
+}
+
+// withDeliveryHealth fills in Retrying and LastError.
+func (r Reader) withDeliveryHealth(ctx context.Context, subs []Subscription) error {
+	if len(subs) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(subs))
+	at := map[int64]int{}
+	for i, s := range subs {
+		ids[i], at[s.ID] = s.ID, i
+	}
+	rows, err := r.query(ctx, `SELECT subscription_id, COUNT(*), MAX(id) FROM notify_outbox WHERE state = 'pending' AND attempts > 0
+		AND subscription_id IN (`+notifyPlaceholders(len(ids), 1)+`) GROUP BY subscription_id`, notifyArgs(ids)...)
+	if err != nil {
+		return fmt.Errorf("subscriptions' deliveries: %w", err)
+	}
+	newest := map[int64]int64{}
+	for rows.Next() {
+		var sub, last int64
+		var n int
+		if err := rows.Scan(&sub, &n, &last); err != nil {
+			rows.Close()
+			return err
+		}
+		subs[at[sub]].Retrying, newest[sub] = n, last
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for sub, id := range newest {
+		if err := r.queryRow(ctx, `SELECT last_error FROM notify_outbox WHERE id = $1`, id).Scan(&subs[at[sub]].LastError); err != nil {
+			return fmt.Errorf("subscription %d's last error: %w", sub, err)
+		}
+	}
+	return nil
 }
 
 const subCols = `id, org_id, kind, address, secret, product_ids, product_names, min_severity, event_types, digest,
@@ -118,13 +160,19 @@ func (r Reader) Subscription(ctx context.Context, orgID, id int64) (Subscription
 	if err != nil {
 		return Subscription{}, fmt.Errorf("subscription %d: %w", id, mapErr(err))
 	}
-	return s, nil
+	one := []Subscription{s}
+	err = r.withDeliveryHealth(ctx, one)
+	return one[0], err
 }
 
 // ListSubscriptions lists an organisation's subscriptions in id order.
 func (r Reader) ListSubscriptions(ctx context.Context, orgID int64, p Page) ([]Subscription, error) {
-	return r.subscriptions(ctx, `SELECT `+subCols+` FROM notify_subscriptions WHERE org_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
+	subs, err := r.subscriptions(ctx, `SELECT `+subCols+` FROM notify_subscriptions WHERE org_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
 		orgID, p.After, p.Limit)
+	if err != nil {
+		return nil, err
+	}
+	return subs, r.withDeliveryHealth(ctx, subs)
 }
 
 // ActiveSubscriptions lists the subscriptions of an organisation that receive events:
@@ -492,6 +540,18 @@ func (r Reader) ListDeliveries(ctx context.Context, orgID int64, state string, p
 
 // RetryDelivery puts a dead delivery back in the queue, due now, with its attempts reset.
 func (tx *Tx) RetryDelivery(ctx context.Context, orgID, id int64, now time.Time) (Delivery, error) {
+	// A disabled subscription's deliveries are not claimed: retried, one would wait unseen.
+	var disabled bool
+	var reason string
+	err := tx.queryRow(ctx, `SELECT s.disabled_at IS NOT NULL, s.disabled_reason FROM notify_outbox o
+		JOIN notify_subscriptions s ON s.id = o.subscription_id WHERE o.org_id = $1 AND o.id = $2 AND o.state = 'dead'`,
+		orgID, id).Scan(&disabled, &reason)
+	if err != nil {
+		return Delivery{}, fmt.Errorf("retry delivery %d: %w", id, mapErr(err))
+	}
+	if disabled {
+		return Delivery{}, fmt.Errorf("retry delivery %d: its subscription is disabled (%s): enable it first: %w", id, reason, ErrConflict)
+	}
 	d, err := scanDelivery(tx.queryRow(ctx, `UPDATE notify_outbox SET state = 'pending', attempts = 0, next_attempt_at = $3,
 		lease_until = NULL WHERE org_id = $1 AND id = $2 AND state = 'dead' RETURNING `+deliveryCols, orgID, id, now.UTC().Truncate(time.Microsecond)))
 	if err != nil {
