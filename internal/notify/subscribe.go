@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/patchday/patchday/internal/csaf"
 	"github.com/patchday/patchday/internal/store"
@@ -235,6 +236,37 @@ func (n *Notifier) Subscribe(ctx context.Context, orgID int64, in SubscriptionIn
 	}
 	n.Wake()
 	return Created{Subscription: out, Secret: sub.Secret}, nil
+}
+
+// ResendEvery is how often a sign-up of an address whose subscription awaits confirmation
+// sends the confirmation mail again: the lost or expired-looking mail can be asked for
+// again, and the form still cannot be used to flood the address.
+const ResendEvery = time.Hour
+
+// ResendConfirmation queues the confirmation mail of the address's subscription again when
+// it still awaits confirmation, nothing waits to be sent, and the last one was queued at
+// least ResendEvery ago. It returns the subscription's id when it did (else 0). The link is
+// the same: it works until ConfirmTTL after the sign-up.
+func (n *Notifier) ResendConfirmation(ctx context.Context, orgID int64, address string) (int64, error) {
+	in, err := validate(SubscriptionInput{Kind: store.SubscriptionEmail, Address: address})
+	if err != nil {
+		return 0, err
+	}
+	now := n.cfg.Now()
+	var sent int64
+	err = n.st.Update(ctx, func(tx *store.Tx) error {
+		sub, ok, err := tx.ConfirmationToResend(ctx, orgID, in.Address, now.Add(-n.cfg.ConfirmTTL), now.Add(-ResendEvery))
+		if err != nil || !ok {
+			return err
+		}
+		sent = sub.ID
+		return tx.Enqueue(ctx, []store.Delivery{{OrgID: orgID, SubscriptionID: sub.ID, Kind: store.DeliveryKindConfirm,
+			Payload: json.RawMessage(`{}`), State: store.DeliveryPending, NextAttemptAt: now}})
+	})
+	if sent != 0 {
+		n.Wake()
+	}
+	return sent, err
 }
 
 // Confirm completes the double opt-in with the token from the confirmation mail. A token

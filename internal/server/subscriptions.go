@@ -254,7 +254,18 @@ func (s *Server) publicSignup(c *call) error {
 		}
 		return errInvalid(field, "%s", fe.Reason)
 	case errors.Is(err, store.ErrConflict):
-		// Subscribed already: the same answer as a new sign-up.
+		// Subscribed already: the same answer as a new sign-up. One still awaiting its
+		// confirmation gets the mail again (at most hourly): the way to a new link.
+		resent, err := s.notify.ResendConfirmation(c.r.Context(), org.ID, req.Email)
+		if err != nil {
+			return err
+		}
+		if resent != 0 {
+			c.user.Username = notify.SignupActor
+			if err := s.auditOnly(c, org.ID, "subscription.confirmation_resent", "subscription", itoa(resent), map[string]any{"address": req.Email}); err != nil {
+				return err
+			}
+		}
 	case err != nil:
 		return err
 	default:

@@ -57,6 +57,46 @@ func TestSignupConfirmUnsubscribe(t *testing.T) {
 		if e.auditCount() != before+1 || !strings.Contains(string(r.body), "confirmation link") {
 			t.Errorf("second sign-up: %s, audit %d", r.body, e.auditCount()-before)
 		}
+		// Once the mail went out, signing up again an hour later sends it again (the way to
+		// a lost link), and not again within the hour.
+		ctx := context.Background()
+		org, err := e.store.OrgBySlug(ctx, "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		deliveries := func(state string) []store.Delivery {
+			t.Helper()
+			ds, err := e.store.ListDeliveries(ctx, org.ID, state, store.Page{Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ds
+		}
+		confirms := func() int {
+			n := 0
+			for _, st := range []string{store.DeliveryPending, "held", "sent"} {
+				for _, d := range deliveries(st) {
+					if d.Kind == store.DeliveryKindConfirm {
+						n++
+					}
+				}
+			}
+			return n
+		}
+		waiting := append(deliveries(store.DeliveryPending), deliveries("held")...)
+		if len(waiting) != 1 {
+			t.Fatalf("waiting deliveries %+v", waiting)
+		}
+		if err := e.store.Update(ctx, func(tx *store.Tx) error { return tx.MarkSent(ctx, waiting[0].ID) }); err != nil {
+			t.Fatal(err)
+		}
+		e.advance(61 * time.Minute)
+		e.must(202, "POST", "/api/v1/signup", "", body)
+		e.must(202, "POST", "/api/v1/signup", "", body)
+		if ev := e.lastAudit(); confirms() != 2 || ev.Action != "subscription.confirmation_resent" {
+			t.Errorf("sign-ups an hour later: %d confirmation mails, last audit %s", confirms(), ev.Action)
+		}
+		before = e.auditCount()
 		for _, tc := range []struct {
 			body  map[string]any
 			field string

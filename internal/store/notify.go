@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -248,6 +249,27 @@ func (tx *Tx) ConfirmSubscription(ctx context.Context, confirmHash string, notBe
 		return Subscription{}, fmt.Errorf("confirm subscription: %w", mapErr(err))
 	}
 	return s, nil
+}
+
+// ConfirmationToResend finds the organisation's e-mail subscription of address that still
+// waits for its confirmation (created after notBefore) and says whether a new confirmation
+// mail may go out: none is waiting to be sent and none was queued after lastBefore. ok is
+// false when there is no such subscription.
+func (tx *Tx) ConfirmationToResend(ctx context.Context, orgID int64, address string, notBefore, lastBefore time.Time) (sub Subscription, ok bool, err error) {
+	sub, err = scanSubscription(tx.queryRow(ctx, `SELECT `+subCols+` FROM notify_subscriptions WHERE org_id = $1 AND kind = 'email'
+		AND address = $2 AND confirmed_at IS NULL AND confirm_hash IS NOT NULL AND created_at >= $3`, orgID, address, notBefore.UTC()))
+	if errors.Is(mapErr(err), ErrNotFound) {
+		return Subscription{}, false, nil
+	} else if err != nil {
+		return Subscription{}, false, fmt.Errorf("subscription of %s: %w", address, err)
+	}
+	var waiting, recent int
+	err = tx.queryRow(ctx, `SELECT COUNT(CASE WHEN state IN ('pending', 'held') THEN 1 END), COUNT(CASE WHEN created_at > $2 THEN 1 END)
+		FROM notify_outbox WHERE subscription_id = $1 AND kind = 'subscription.confirm'`, sub.ID, lastBefore.UTC()).Scan(&waiting, &recent)
+	if err != nil {
+		return Subscription{}, false, fmt.Errorf("confirmations of %s: %w", address, err)
+	}
+	return sub, waiting == 0 && recent == 0, nil
 }
 
 // UnsubscribeByHash deletes the subscription whose unsubscribe token has this hash, with
