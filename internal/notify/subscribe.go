@@ -190,14 +190,16 @@ type Created struct {
 // administrator, is live at once. A second subscription of one address in one organisation
 // is refused with store.ErrConflict.
 func (n *Notifier) Subscribe(ctx context.Context, orgID int64, in SubscriptionInput, actor string) (Created, error) {
-	in, err := validate(in)
-	if err != nil {
-		return Created{}, err
-	}
+	var err error
 	if actor == SignupActor {
+		// First, so that a stranger's mistake is told in the terms a sign-up may use, without
+		// the event types it may not ask for.
 		if in, err = signupLimits(in); err != nil {
 			return Created{}, err
 		}
+	}
+	if in, err = validate(in); err != nil {
+		return Created{}, err
 	}
 	if in.Kind == store.SubscriptionWebhook && !n.cfg.Webhook.AllowPrivate {
 		// Refused when dialling in any case (refusePrivate); said here at once when the URL
