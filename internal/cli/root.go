@@ -43,8 +43,10 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if errors.Is(err, errNotCompliant) {
 		return ExitNotCompliant
 	}
-	// cobra reports an unknown command with a plain error; it is a command-line mistake too.
-	if _, ok := err.(usageError); ok || strings.HasPrefix(err.Error(), "unknown command ") {
+	// cobra reports an unknown command and a missing required flag with plain errors; they
+	// are command-line mistakes too.
+	if _, ok := err.(usageError); ok || strings.HasPrefix(err.Error(), "unknown command ") ||
+		strings.HasPrefix(err.Error(), "required flag(s) ") {
 		return ExitUsage
 	}
 	return ExitError

@@ -118,8 +118,11 @@ func TestExposureReportAndScanSchedules(t *testing.T) {
 	}
 	fails(t, 1, "every", "", "scan-schedule", "create", "often", "--group", "office", "--every", "5m")
 	fails(t, 1, "group", "", "scan-schedule", "create", "orphan", "--group", "nope")
-	fails(t, 1, "exists", "", "scan-schedule", "create", "nightly", "--group", "office")
-	ok(t, "", "scan-schedule", "update", "nightly", "--every", "12h", "--enabled=false")
+	fails(t, 1, `a scan schedule named "nightly" exists`, "", "scan-schedule", "create", "nightly", "--group", "office")
+	fails(t, 2, `required flag(s) "group" not set`, "", "scan-schedule", "create", "nameless")
+	if out := ok(t, "", "scan-schedule", "update", "nightly", "--every", "12h", "--enabled=false"); !strings.Contains(out, "Updated scan schedule nightly: disabled") {
+		t.Errorf("update --enabled=false: %s", out)
+	}
 	list := ok(t, "", "scan-schedule", "list")
 	if !strings.Contains(list, "nightly") || !strings.Contains(list, "12h0m0s") || !strings.Contains(list, "false") {
 		t.Errorf("list:\n%s", list)

@@ -63,7 +63,7 @@ type scanScheduleFlags struct {
 func (f *scanScheduleFlags) add(cmd *cobra.Command, create bool) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.group, "group", "", "the group whose agents scan")
-	fl.StringVar(&f.every, "every", "24h", "how often each subnet is scanned, 1h to 2160h")
+	fl.StringVar(&f.every, "every", "24h", "how often each subnet is scanned, 1h to 90d (24h, 12h, 7d)")
 	fl.StringVar(&f.ports, "ports", "top100", "TCP ports, as patchday scan --ports takes them (at most 1,000)")
 	fl.StringVar(&f.udp, "udp", "", `UDP ports to probe too, such as "53,161,1434" (at most 100)`)
 	fl.IntVar(&f.rate, "rate", 200, "probes per second at most, per agent")
@@ -110,6 +110,10 @@ func printScanSchedule(cmd *cobra.Command, output outputFormat, raw json.RawMess
 	var s apiScanSchedule
 	if err := decodeItem(raw, &s); err != nil {
 		return err
+	}
+	if verb != "" && !s.Enabled {
+		fmt.Fprintf(cmd.OutOrStdout(), "%s scan schedule %s: disabled (group %s scans nothing until it is enabled)\n", verb, s.Name, s.Group)
+		return nil
 	}
 	if verb != "" {
 		fmt.Fprintf(cmd.OutOrStdout(), "%s scan schedule %s: group %s scans its subnets every %s\n", verb, s.Name, s.Group, s.every())

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -60,8 +61,13 @@ func (s *Server) applyScanSchedule(c *call, sc *store.ScanSchedule, req scanSche
 	}
 	if req.Every != nil {
 		d, err := time.ParseDuration(*req.Every)
+		if n, ok := strings.CutSuffix(*req.Every, "d"); ok { // days, as people write them: 7d
+			var days int
+			days, err = strconv.Atoi(n)
+			d = time.Duration(days) * 24 * time.Hour
+		}
 		if err != nil || d < minScanEvery || d > maxScanEvery {
-			return errInvalid("every", "must be a duration from 1h to 2160h (90 days), such as 24h")
+			return errInvalid("every", "must be a duration from 1h to 90d, such as 24h, 12h or 7d")
 		}
 		sc.Every = d.Truncate(time.Second)
 	}
@@ -131,6 +137,7 @@ func (s *Server) createScanSchedule(c *call) error {
 
 func (s *Server) saveScanSchedule(c *call, sc store.ScanSchedule, action string, status int) error {
 	ctx := c.r.Context()
+	name := sc.Name // sc is the zero value after a failed save
 	err := s.store.Update(ctx, func(tx *store.Tx) error {
 		var err error
 		if sc, err = tx.SaveScanSchedule(ctx, sc); err != nil {
@@ -140,7 +147,7 @@ func (s *Server) saveScanSchedule(c *call, sc store.ScanSchedule, action string,
 			"ports": sc.Ports, "udp": sc.UDP, "rate": sc.Rate, "policy": sc.Policy != "", "enabled": sc.Enabled})
 	})
 	if errors.Is(err, store.ErrConflict) {
-		return errConflict("a scan schedule named %q exists", sc.Name)
+		return errConflict("a scan schedule named %q exists", name)
 	} else if err != nil {
 		return err
 	}

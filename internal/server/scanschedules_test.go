@@ -37,7 +37,7 @@ func TestDistributedScanning(t *testing.T) {
 		policy := "zones:\n  - name: office\n    cidrs: [10.0.0.0/8]\n    allow: [tcp/22]\n"
 		var sched store.ScanSchedule
 		e.must(201, "POST", "/api/v1/orgs/a/scan-schedules", e.admin, map[string]any{"name": "nightly", "group": "lan",
-			"ports": "22,80,445", "udp": "1434", "rate": 50, "policy": policy}).json(t, &sched)
+			"ports": "22,80,445", "udp": "1434", "rate": 50, "policy": policy, "every": "1d"}).json(t, &sched)
 		if sched.EverySecs != 86400 || !sched.Enabled || sched.Group != "lan" {
 			t.Fatalf("schedule %+v", sched)
 		}
@@ -150,6 +150,8 @@ func TestDistributedScanning(t *testing.T) {
 			{map[string]any{"name": "x"}, "group"},
 			{map[string]any{"name": "x", "group": "nope"}, "group"},
 			{map[string]any{"name": "x", "group": "lan", "every": "10m"}, "every"},
+			{map[string]any{"name": "x", "group": "lan", "every": "91d"}, "every"},
+			{map[string]any{"name": "x", "group": "lan", "every": "xd"}, "every"},
 			{map[string]any{"name": "x", "group": "lan", "ports": "1-65535"}, "ports"},
 			{map[string]any{"name": "x", "group": "lan", "ports": "22,x"}, "ports"},
 			{map[string]any{"name": "x", "group": "lan", "udp": "0"}, "udp"},
