@@ -57,6 +57,9 @@ type Message struct {
 	Severity  string          `json:"severity,omitempty"`
 	Details   json.RawMessage `json:"details"`
 	CreatedAt time.Time       `json:"created_at"`
+	// Link is the console page of what the event is about (a scan, an advisory), when it
+	// has one; for the organisation's members, who can sign in there.
+	Link string `json:"link,omitempty"`
 }
 
 // eventFacts is what filters look at in an event's details. Producers that want product and

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/patchday/patchday/internal/store"
@@ -99,7 +101,7 @@ func (n *Notifier) deliveriesFor(ev store.OrgEvent, org string, subs []store.Sub
 		details = json.RawMessage(`{}`)
 	}
 	payload, err := json.Marshal(Message{EventID: ev.ID, Type: ev.Kind, Org: org, Subject: ev.Subject, Severity: facts.severity,
-		Details: details, CreatedAt: ev.CreatedAt.UTC()})
+		Details: details, CreatedAt: ev.CreatedAt.UTC(), Link: n.eventLink(org, details)})
 	if err != nil {
 		return nil, fmt.Errorf("event %d: %w", ev.ID, err)
 	}
@@ -127,4 +129,22 @@ func (n *Notifier) digestDue(t time.Time) time.Time {
 	y, m, d := t.In(n.cfg.DigestLocation).Date()
 	next := time.Date(y, m, d+1, 12, 0, 0, 0, time.UTC) // the next day's date, normalised
 	return WallTime(next.Year(), next.Month(), next.Day(), 0, 0, n.cfg.DigestLocation)
+}
+
+// eventLink is the console page of what an event's details name: a scan, or an advisory by
+// its tracking id (the console finds it by either); "" for the others.
+func (n *Notifier) eventLink(org string, details json.RawMessage) string {
+	var d struct {
+		Scan       int64  `json:"scan"`
+		TrackingID string `json:"tracking_id"`
+	}
+	json.Unmarshal(details, &d)
+	base := n.cfg.BaseURL + "/o/" + url.PathEscape(org)
+	switch {
+	case d.Scan > 0:
+		return base + "/scans/" + strconv.FormatInt(d.Scan, 10)
+	case d.TrackingID != "":
+		return base + "/advisories/" + url.PathEscape(d.TrackingID)
+	}
+	return ""
 }

@@ -126,7 +126,7 @@ func (mc *mailConn) send(ctx context.Context, d *store.ClaimedDelivery) result {
 // buildMail renders a delivery: an event, a digest or a confirmation request.
 func (n *Notifier) buildMail(d *store.ClaimedDelivery) (*mail.Msg, error) {
 	s := &d.Subscription
-	data := mailData{Unsubscribe: n.unsubURL(s.TokenNonce), Address: s.Address}
+	data := mailData{Unsubscribe: n.unsubURL(s.TokenNonce), Address: s.Address, Members: s.CreatedBy != SignupActor}
 	switch d.Kind {
 	case store.DeliveryKindConfirm:
 		data.Confirm = n.confirmURL(s.TokenNonce)

@@ -13,6 +13,7 @@ import (
 
 // mailData is what the mail templates show.
 type mailData struct {
+	Members     bool // the subscription is an admin's, not a public sign-up: console links work
 	Title       string
 	Org         string
 	Address     string
@@ -36,7 +37,12 @@ func fields(details json.RawMessage) []field {
 	out := make([]field, 0, len(m))
 	for k, v := range m {
 		var s string
-		if json.Unmarshal(v, &s) != nil {
+		var list []string
+		switch {
+		case json.Unmarshal(v, &s) == nil:
+		case json.Unmarshal(v, &list) == nil: // a list of texts reads as one
+			s = strings.Join(list, "; ")
+		default:
 			s = string(v)
 		}
 		out = append(out, field{Key: k, Value: s})
@@ -68,6 +74,7 @@ Organisation: {{.Org}}
 Time: {{when .CreatedAt}}{{if .Severity}}
 Severity: {{.Severity}}{{end}}
 {{range fields .Details}}{{.Key}}: {{.Value}}
+{{end}}{{if and $.Members .Link}}Open: {{.Link}}
 {{end}}{{end}}
 --
 You receive this because {{.Address}} subscribed to patchday notifications.
@@ -87,7 +94,8 @@ Unsubscribe: {{.Unsubscribe}}
 <tr><th align="left">Time</th><td>{{when .CreatedAt}}</td></tr>{{if .Severity}}
 <tr><th align="left">Severity</th><td>{{.Severity}}</td></tr>{{end}}
 {{range fields .Details}}<tr><th align="left">{{.Key}}</th><td>{{.Value}}</td></tr>
-{{end}}</table>
+{{end}}</table>{{if and $.Members .Link}}
+<p><a href="{{.Link}}">Open it in patchday</a></p>{{end}}
 {{end}}<hr>
 <p style="font-size: 0.9em">You receive this because {{.Address}} subscribed to patchday notifications.
 <a href="{{.Unsubscribe}}">Unsubscribe</a></p>

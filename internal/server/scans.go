@@ -165,13 +165,28 @@ func (s *Server) saveScan(c *call, orgID int64, up scanUpload, origin scanOrigin
 		if resp.Scan, resp.ClosedPorts, err = tx.SaveScan(ctx, sc, findings); err != nil {
 			return err
 		}
+		// The events say what was found, so that a chat channel or whoever is on call can
+		// act on them: the ports (at most maxEventFindings, then how many more).
+		var opened, breaking []string
+		for _, f := range findings {
+			port := fmt.Sprintf("%s %s/%d", f.Host, f.Protocol, f.Port)
+			if f.Service != "" {
+				port += " " + strings.TrimSpace(f.Service+" "+f.Product+" "+f.Version)
+			}
+			if f.Change == "opened" {
+				opened = append(opened, port)
+			}
+			if f.Violation != "" {
+				breaking = append(breaking, port+": "+f.Violation)
+			}
+		}
 		if resp.Opened > 0 {
-			if err := tx.AddEvent(ctx, orgID, "scan.opened", sc.Targets, fmt.Sprintf(`{"scan":%d,"opened":%d}`, resp.ID, resp.Opened)); err != nil {
+			if err := tx.AddEvent(ctx, orgID, "scan.opened", sc.Targets, scanEventDetails(resp.ID, "opened", opened)); err != nil {
 				return err
 			}
 		}
 		if resp.Violations > 0 {
-			if err := tx.AddEvent(ctx, orgID, "scan.violation", sc.Targets, fmt.Sprintf(`{"scan":%d,"violations":%d}`, resp.ID, resp.Violations)); err != nil {
+			if err := tx.AddEvent(ctx, orgID, "scan.violation", sc.Targets, scanEventDetails(resp.ID, "violations", breaking)); err != nil {
 				return err
 			}
 		}
@@ -272,4 +287,19 @@ func hasControl(s string) bool {
 		return true
 	}
 	return strings.IndexFunc(s, unicode.IsControl) >= 0
+}
+
+// maxEventFindings bounds the ports a scan event lists.
+const maxEventFindings = 20
+
+// scanEventDetails is a scan event's details: the scan, how many ports (key) and the first
+// of them, "and N more" after maxEventFindings.
+func scanEventDetails(scanID int64, key string, ports []string) string {
+	d := map[string]any{"scan": scanID, key: len(ports)}
+	if len(ports) > maxEventFindings {
+		ports = append(ports[:maxEventFindings:maxEventFindings], fmt.Sprintf("and %d more", len(ports)-maxEventFindings))
+	}
+	d["ports"] = ports
+	b, _ := json.Marshal(d)
+	return string(b)
 }

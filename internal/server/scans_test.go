@@ -72,6 +72,16 @@ func TestScanUploadAndDiff(t *testing.T) {
 		if kinds["scan.violation"] != 1 || kinds["scan.opened"] != 1 {
 			t.Errorf("events %v", kinds)
 		}
+		// They say what was found.
+		for _, ev := range evs.Items {
+			want := map[string]string{
+				"scan.opened":    fmt.Sprintf(`{"opened":1,"ports":["10.0.0.5 tcp/3389 rdp"],"scan":%d}`, second.ID),
+				"scan.violation": fmt.Sprintf(`{"ports":["10.0.0.5 tcp/445 smb: tcp/445 open in zone servers, which allows only tcp/22"],"scan":%d,"violations":1}`, first.ID),
+			}[ev.Kind]
+			if want != "" && string(ev.Details) != want {
+				t.Errorf("%s details %s, want %s", ev.Kind, ev.Details, want)
+			}
+		}
 		for _, tc := range []struct {
 			finding map[string]any
 			field   string
