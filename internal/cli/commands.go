@@ -34,6 +34,7 @@ func addClientCommands(root *cobra.Command) {
 		newRuleCmd(),
 		newScanCmd(),
 		newScanScheduleCmd(),
+		newScansCmd(),
 		newSubscriptionCmd(),
 		newDeadLetterCmd(),
 		newHealthCmd(),

@@ -249,12 +249,15 @@ holds the same token.`,
 // whoami is GET /api/v1/me.
 type whoami struct {
 	apiUser
-	TokenID     int64 `json:"token_id"`
-	Memberships []struct {
-		OrgID int64  `json:"org_id"`
-		Org   string `json:"org"`
-		Role  string `json:"role"`
-	} `json:"memberships"`
+	TokenID     int64        `json:"token_id"`
+	Memberships []membership `json:"memberships"`
+}
+
+// membership is a user's role in one organisation.
+type membership struct {
+	OrgID int64  `json:"org_id"`
+	Org   string `json:"org"`
+	Role  string `json:"role"`
 }
 
 func newWhoamiCmd() *cobra.Command {

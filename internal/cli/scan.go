@@ -117,6 +117,18 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 		if c, err = loggedInClient(); err != nil {
 			return err
 		}
+		// The role too: a scan whose result cannot be stored should not run for an hour.
+		var me whoami
+		if err := c.do(cmd.Context(), http.MethodGet, "/api/v1/me", nil, nil, &me); err != nil {
+			return fmt.Errorf("upload: %w", err)
+		}
+		i := slices.IndexFunc(me.Memberships, func(m membership) bool { return m.Org == org })
+		switch {
+		case i < 0 && !me.SiteAdmin:
+			return fmt.Errorf("--upload: you are not a member of %s", org)
+		case i >= 0 && me.Memberships[i].Role != "admin" && me.Memberships[i].Role != "operator" && !me.SiteAdmin:
+			return fmt.Errorf("--upload: uploading a scan to %s takes the operator or admin role; yours is %s", org, me.Memberships[i].Role)
+		}
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -149,10 +161,18 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 	}
 	if o.upload {
 		// Uploading is worth finishing even after Ctrl-C stopped the scan.
+		type port struct {
+			Host, Protocol            string
+			Port                      int
+			Service, Product, Version string
+			Advisories                []string
+		}
 		var stored struct {
-			ID     int64 `json:"id"`
-			Opened int   `json:"opened"`
-			Closed int   `json:"closed"`
+			ID          int64  `json:"id"`
+			Opened      int    `json:"opened"`
+			Closed      int    `json:"closed"`
+			Findings    []port `json:"findings"`
+			ClosedPorts []port `json:"closed_ports"`
 		}
 		// The server keeps open ports; --all-states' closed and filtered ones are in the stats.
 		up := res
@@ -162,6 +182,16 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 		}
 		fmt.Fprintf(stderr, "uploaded as scan %d: %d ports opened and %d closed since the previous scan of these targets\n",
 			stored.ID, stored.Opened, stored.Closed)
+		// What only the server knows: the advisories its catalog matched, the ports gone.
+		for _, f := range stored.Findings {
+			if len(f.Advisories) > 0 {
+				fmt.Fprintf(stderr, "  %s %s/%d %s: %s\n", f.Host, f.Protocol, f.Port,
+					strings.TrimSpace(f.Product+" "+f.Version), strings.Join(f.Advisories, ", "))
+			}
+		}
+		for _, f := range stored.ClosedPorts {
+			fmt.Fprintf(stderr, "  closed: %s %s/%d %s\n", f.Host, f.Protocol, f.Port, f.Service)
+		}
 	}
 	return nil
 }

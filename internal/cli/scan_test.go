@@ -18,12 +18,14 @@ func TestScanCommand(t *testing.T) {
 	cliEnv(t)
 	loginAdmin(t, ts)
 	var ports []string
+	var lns []net.Listener
 	for range 2 {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { ln.Close() })
+		lns = append(lns, ln)
 		go func() {
 			for {
 				c, err := ln.Accept()
@@ -62,6 +64,13 @@ func TestScanCommand(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stderr, "uploaded as scan 1") {
 		t.Errorf("upload: %d %s", r.code, r.stderr)
 	}
+	// A port closed since is named.
+	lns[1].Close()
+	r = run(t, "", "scan", "127.0.0.1", "--ports", spec, "--upload", "--org", "default")
+	if want := "1 closed since the previous scan"; r.code != 0 || !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, "  closed: 127.0.0.1 tcp/"+ports[1]) {
+		t.Errorf("upload after a service stopped: %d\n%s", r.code, r.stderr)
+	}
+
 	// Services are identified: an HTTP server with its Server header.
 	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Server", "nginx/1.22.1")
@@ -80,6 +89,14 @@ func TestScanCommand(t *testing.T) {
 	fails(t, 2, "8.8.8.8", "", "scan", "8.8.8.8", "--ports", "53")
 	fails(t, 2, "--ports", "", "scan", "127.0.0.1", "--ports", "99999")
 	fails(t, 2, "at least one target", "", "scan")
+
+	// A viewer is told before the scan runs that it cannot upload, and so is a non-member.
+	ok(t, "vic-password-1234\n", "user", "create", "vic", "--org", "default", "--role", "viewer", "--password-stdin")
+	ok(t, "", "org", "create", "acme")
+	t.Setenv(envConfigDir, t.TempDir())
+	ok(t, "vic-password-1234\n", "login", "--server", ts.url, "--user", "vic")
+	fails(t, 1, "takes the operator or admin role; yours is viewer", "", "scan", "127.0.0.1", "--ports", spec, "--upload", "--org", "default")
+	fails(t, 1, "you are not a member of acme", "", "scan", "127.0.0.1", "--ports", spec, "--upload", "--org", "acme")
 }
 
 // Uploaded scans show in the exposure report, matched to advisories; scan schedules are
@@ -95,7 +112,18 @@ func TestExposureReportAndScanSchedules(t *testing.T) {
 	}))
 	defer web.Close()
 	port := fmt.Sprint(web.Listener.Addr().(*net.TCPAddr).Port)
-	ok(t, "", "scan", "127.0.0.1", "--ports", port, "--upload")
+	r := run(t, "", "scan", "127.0.0.1", "--ports", port, "--upload")
+	if want := "  127.0.0.1 tcp/" + port + " nginx 1.22.1: EX-2026-0042\n"; r.code != 0 || !strings.Contains(r.stderr, want) {
+		t.Errorf("upload: %d, stderr lacks %q:\n%s", r.code, want, r.stderr)
+	}
+	if out := ok(t, "", "scans", "list"); !strings.Contains(out, "127.0.0.1") || !strings.Contains(out, "OPENED") {
+		t.Errorf("scans list:\n%s", out)
+	}
+	if out := ok(t, "", "scans", "show", "1"); !strings.Contains(out, "nginx 1.22.1") || !strings.Contains(out, "EX-2026-0042") ||
+		!strings.Contains(out, "1 per target") {
+		t.Errorf("scans show 1:\n%s", out)
+	}
+	fails(t, 1, "not found", "", "scans", "show", "999")
 	out := ok(t, "", "report", "exposure")
 	for _, want := range []string{"1 open ports on 1 hosts in 1 scans: 1 of vulnerable products", "127.0.0.1", "nginx 1.22.1", "high", "EX-2026-0042"} {
 		if !strings.Contains(out, want) {
