@@ -32,10 +32,10 @@ type Advisory struct {
 	Products    string     `json:"-"` // product names, for text search
 	// AffectedProducts are the names of the products its vulnerabilities affect, one a
 	// line, for advance notifications (saved, not read back).
-	AffectedProducts string `json:"-"`
-	CVEs        []string   `json:"cves"`
-	CreatedAt   time.Time  `json:"created_at"`
-	UpdatedAt   time.Time  `json:"updated_at"`
+	AffectedProducts string    `json:"-"`
+	CVEs             []string  `json:"cves"`
+	CreatedAt        time.Time `json:"created_at"`
+	UpdatedAt        time.Time `json:"updated_at"`
 }
 
 // AdvisoryRevision is one immutable CSAF document of an advisory.
