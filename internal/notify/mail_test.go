@@ -107,7 +107,7 @@ func TestEmailSubscriptionLifecycle(t *testing.T) {
 	if m.Header.Get("Precedence") != "bulk" {
 		t.Errorf("Precedence = %q, want bulk", m.Header.Get("Precedence"))
 	}
-	for _, want := range []string{"Advisory published: EXS-3 <script>", "Severity: critical", "cves: [\"CVE-2026-0001\"]",
+	for _, want := range []string{"Advisory published: EXS-3 <script>", "Severity: critical", "cves: CVE-2026-0001\n",
 		"title: Remote code execution in <b>netd</b>", "Organisation: acme"} {
 		if !strings.Contains(m.Text, want) {
 			t.Errorf("text body lacks %q:\n%s", want, m.Text)
