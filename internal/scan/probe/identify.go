@@ -311,8 +311,9 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // community "public") and the SQL Server Resolution Protocol (1434:
 // CLNT_UCAST_EX). On other ports it tries the three in turn. Each request
 // is sent up to retries+1 times and timeout bounds the wait for each
-// attempt (default 2s when <= 0). answered reports whether anything
-// recognisable came back; ErrUDPClosed means ICMP port unreachable.
+// attempt (default 2s when <= 0). answered reports whether anything came
+// back (Info is empty when no probe recognised it); ErrUDPClosed means
+// ICMP port unreachable.
 func IdentifyUDP(ctx context.Context, addr netip.AddrPort, timeout time.Duration, retries int) (Info, bool, error) {
 	return identifyUDP(ctx, addr, addr.Port(), timeout, retries)
 }
@@ -343,6 +344,11 @@ func identifyUDP(ctx context.Context, addr netip.AddrPort, usual uint16, timeout
 		if errors.Is(err, ErrUDPClosed) || ctx.Err() != nil {
 			return Info{}, false, err
 		}
+		if u.answered {
+			// An answer is an open port, as nmap counts it, even one no probe understood;
+			// the other probes would only wait for more.
+			return Info{}, true, nil
+		}
 		lastErr = err
 	}
 	return Info{}, false, lastErr
@@ -354,6 +360,9 @@ type udpSession struct {
 	addr    netip.AddrPort
 	timeout time.Duration
 	retries int
+	// answered is set when a datagram came back that no probe recognised: the port is
+	// open, its service unknown.
+	answered bool
 }
 
 const maxUDP = 16 << 10
@@ -400,6 +409,10 @@ func (u *udpSession) exchange(req []byte, retries int, accept func([]byte) bool)
 			if accept(buf[:n]) {
 				return append([]byte(nil), buf[:n]...), nil
 			}
+			// Something listens, though it does not speak what this probe asked: waiting
+			// for more would only cost the timeout.
+			u.answered = true
+			return nil, nil
 		}
 	}
 	if u.ctx.Err() != nil {

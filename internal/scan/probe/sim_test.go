@@ -631,9 +631,26 @@ func TestSSRPMalformedOverUDP(t *testing.T) {
 		i++
 		return bad[i%len(bad)]
 	})
-	_, ok, _ := identifyUDP(ctxT(t), addr, 1434, 200*time.Millisecond, 3)
-	if ok {
-		t.Error("malformed answers counted as SQL Server")
+	info, ok, _ := identifyUDP(ctxT(t), addr, 1434, 200*time.Millisecond, 3)
+	if info.Service != "" || info.Product != "" || len(info.Details) > 0 {
+		t.Errorf("malformed answers counted as SQL Server: %+v", info)
+	}
+	if !ok {
+		t.Error("a port that answers was not counted as open (its service unknown)")
+	}
+}
+
+// A UDP service that answers what no probe speaks (an echo) is open, its service unknown,
+// and found without waiting for the other probes' timeouts.
+func TestUDPUnknownServiceIsOpen(t *testing.T) {
+	addr := fakeUDP(t, func(req []byte) []byte { return req }) // echo
+	start := time.Now()
+	info, ok, err := identifyUDP(ctxT(t), addr, addr.Port(), 2*time.Second, 1)
+	if !ok || err != nil || info.Service != "" {
+		t.Errorf("echo service: ok %v, info %+v, err %v", ok, info, err)
+	}
+	if d := time.Since(start); d > 1500*time.Millisecond {
+		t.Errorf("took %v: it waited for a probe's timeout", d)
 	}
 }
 
