@@ -21,12 +21,22 @@ const (
 	ExitOK    = 0
 	ExitError = 1 // the command failed (the server refused, the network failed, ...)
 	ExitUsage = 2 // the command line was wrong
-	// ExitNotCompliant: patchday health show found the computer not compliant.
+	// ExitNotCompliant: patchday health show found the computer not compliant, or patchday
+	// scan --fail-on-violation an open port that breaks the policy.
 	ExitNotCompliant = 3
+	// ExitInterrupted: the command was stopped (Ctrl-C) after doing part of its work, as a
+	// shell reports a process ended by SIGINT.
+	ExitInterrupted = 130
 )
 
 // errNotCompliant is the answer of a health check that failed; its exit code is 3.
 var errNotCompliant = errors.New("the computer is not compliant")
+
+// errViolation is a scan's finding that the network breaks its policy; exit code 3.
+var errViolation = errors.New("the network breaks its firewall policy")
+
+// errInterrupted ends a command stopped by Ctrl-C that still printed what it had; exit 130.
+var errInterrupted = errors.New("interrupted")
 
 // usageError marks errors in the command line itself.
 type usageError struct{ error }
@@ -40,8 +50,11 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return ExitOK
 	}
 	fmt.Fprintln(stderr, "patchday:", err)
-	if errors.Is(err, errNotCompliant) {
+	if errors.Is(err, errNotCompliant) || errors.Is(err, errViolation) {
 		return ExitNotCompliant
+	}
+	if errors.Is(err, errInterrupted) {
+		return ExitInterrupted
 	}
 	// cobra reports an unknown command and a missing required flag with plain errors; they
 	// are command-line mistakes too.

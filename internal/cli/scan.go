@@ -31,6 +31,8 @@ type scanOptions struct {
 	allowPublic bool
 	reportAll   bool
 	upload      bool
+	maxTargets  int
+	failOnViol  bool
 	org         orgFlag
 	output      outputFormat
 }
@@ -50,7 +52,9 @@ TARGETS are addresses, CIDRs (10.0.0.0/24), ranges (10.0.0.1-10.0.0.50 or 10.0.0
 names, or @FILE with one target per line. Addresses outside private, loopback, link-local and
 CGNAT ranges are refused unless --allow-public: scan only networks you are responsible for.
 The scan is rate limited (--rate, probes per second; 0 for no limit) and bounded
-(--concurrency). Ctrl-C stops it at once and prints (and uploads) what was found so far.
+(--concurrency). Ctrl-C stops it at once and prints (and uploads) what was found so far,
+and the command exits with status 130. With --fail-on-violation it exits with status 3
+when an open port breaks the policy.
 --upload stores the open ports found on the server (--org), which compares them with the
 previous complete scan of the same targets and ports. See docs/scanning.md.`,
 		Example: `  patchday scan 10.0.0.0/24
@@ -75,14 +79,25 @@ previous complete scan of the same targets and ports. See docs/scanning.md.`,
 	f.BoolVar(&o.allowPublic, "allow-public", false, "allow targets outside private, loopback, link-local and CGNAT ranges")
 	f.BoolVar(&o.reportAll, "all-states", false, "report closed and filtered ports too, not only open ones")
 	f.BoolVar(&o.upload, "upload", false, "store the result on the server (needs a login and --org)")
+	f.IntVar(&o.maxTargets, "max-targets", scan.DefaultMaxAddrs, "refuse to scan more addresses than this")
+	f.BoolVar(&o.failOnViol, "fail-on-violation", false, "exit with status 3 when an open port breaks the --policy (for CI jobs and monitoring)")
 	o.org.add(cmd)
 	addOutputFlagCSV(cmd, &o.output)
 	return cmd
 }
 
 func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
-	if o.rate < 0 || o.concurrency < 1 || o.concurrency > 10000 || o.timeout <= 0 {
-		return usageError{errors.New("--rate must be 0 or more, --concurrency from 1 to 10000, --timeout more than 0")}
+	switch {
+	case o.rate < 0:
+		return usageError{fmt.Errorf("--rate %v: must be 0 (no limit) or more", o.rate)}
+	case o.concurrency < 1 || o.concurrency > 10000:
+		return usageError{fmt.Errorf("--concurrency %d: must be from 1 to 10000", o.concurrency)}
+	case o.timeout <= 0:
+		return usageError{fmt.Errorf("--timeout %v: must be more than 0", o.timeout)}
+	case o.maxTargets < 1:
+		return usageError{fmt.Errorf("--max-targets %d: must be 1 or more", o.maxTargets)}
+	case o.failOnViol && o.policy == "":
+		return usageError{errors.New("--fail-on-violation needs a --policy to be violated")}
 	}
 	ports, err := scan.ParsePorts(o.ports)
 	if err != nil {
@@ -132,8 +147,14 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	targets, err := scan.ParseTargets(args, o.allowPublic)
-	if err != nil {
+	tp := scan.TargetParser{AllowPublic: o.allowPublic, MaxAddrs: o.maxTargets}
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	targets, err := tp.Parse(pctx, args)
+	cancel()
+	var tooMany *scan.TooManyTargetsError
+	if errors.As(err, &tooMany) {
+		return usageError{fmt.Errorf("%w: --max-targets raises the limit", err)}
+	} else if err != nil {
 		return usageError{err}
 	}
 	s := &scan.Scanner{Concurrency: o.concurrency, Rate: o.rate, Timeout: o.timeout}
@@ -191,6 +212,14 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 		}
 		for _, f := range stored.ClosedPorts {
 			fmt.Fprintf(stderr, "  closed: %s %s/%d %s\n", f.Host, f.Protocol, f.Port, f.Service)
+		}
+	}
+	if res.Interrupted {
+		return errInterrupted
+	}
+	if o.failOnViol {
+		if n := len(slices.DeleteFunc(slices.Clone(res.Findings), func(f scan.Finding) bool { return f.Violation == nil })); n > 0 {
+			return fmt.Errorf("open ports that break the policy: %d: %w", n, errViolation)
 		}
 	}
 	return nil

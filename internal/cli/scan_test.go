@@ -89,6 +89,14 @@ func TestScanCommand(t *testing.T) {
 	fails(t, 2, "8.8.8.8", "", "scan", "8.8.8.8", "--ports", "53")
 	fails(t, 2, "--ports", "", "scan", "127.0.0.1", "--ports", "99999")
 	fails(t, 2, "at least one target", "", "scan")
+	fails(t, 2, "--rate -5: must be 0 (no limit) or more", "", "scan", "127.0.0.1", "--rate", "-5")
+	fails(t, 2, "--concurrency 0: must be from 1 to 10000", "", "scan", "127.0.0.1", "--concurrency", "0")
+	fails(t, 2, "more than 4 addresses in total: --max-targets raises the limit", "", "scan", "127.0.0.0/29", "--max-targets", "4")
+	fails(t, 2, "--fail-on-violation needs a --policy", "", "scan", "127.0.0.1", "--fail-on-violation")
+	// A policy that allows nothing on loopback: the listeners break it.
+	deny := writeTemp(t, "deny.yaml", "zones:\n  - name: loopback\n    cidrs: [127.0.0.0/8]\n    allow: []\ndefault: deny\n")
+	ok(t, "", "scan", "127.0.0.1", "--ports", spec, "--policy", deny)
+	fails(t, 3, "open ports that break the policy: 1", "", "scan", "127.0.0.1", "--ports", spec, "--policy", deny, "--fail-on-violation")
 
 	// A viewer is told before the scan runs that it cannot upload, and so is a non-member.
 	ok(t, "vic-password-1234\n", "user", "create", "vic", "--org", "default", "--role", "viewer", "--password-stdin")

@@ -208,9 +208,14 @@ func (st *targetState) add(a netip.Addr) error {
 	return nil
 }
 
-func (st *targetState) tooMany() error {
-	return fmt.Errorf("more than %d addresses in total (raise the limit to scan more)", st.max)
+// TooManyTargetsError says the targets name more addresses than the parser's MaxAddrs.
+type TooManyTargetsError struct{ Max int }
+
+func (e *TooManyTargetsError) Error() string {
+	return fmt.Sprintf("more than %d addresses in total", e.Max)
 }
+
+func (st *targetState) tooMany() error { return &TooManyTargetsError{Max: st.max} }
 
 // rangeEnd parses the end of "first-end": a full address, or for IPv4 the
 // last octet ("10.0.0.1-50") and for IPv6 the last group in hex ("fd00::1-ff").
