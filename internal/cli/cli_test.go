@@ -491,7 +491,7 @@ func TestTokens(t *testing.T) {
 	if nt.Name != "backup" || nt.Secret == "" || nt.ID == 0 {
 		t.Errorf("token create -o json: %+v", nt)
 	}
-	fails(t, 1, "patchday: expires_in must be a duration like 12h or 30d", "", "token", "create", "x", "--expires-in", "soon")
+	fails(t, 1, "patchday: --expires-in must be a duration like 12h or 30d", "", "token", "create", "x", "--expires-in", "soon")
 
 	out = ok(t, "", "token", "list")
 	if !regexp.MustCompile(`^ID\s+NAME\s+PREFIX\s+STATUS\s+CREATED\s+EXPIRES\s+LAST USED\n`).MatchString(out) ||

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/spf13/cobra"
 	"io"
 	"net/http"
 	"net/url"
@@ -56,6 +57,9 @@ type apiError struct {
 		Message string `json:"message"`
 	} `json:"findings,omitempty"`
 	hint string
+	// flag is the command-line flag that set Field, when the command has one (flagFor):
+	// the message names it instead of the API's field.
+	flag string
 }
 
 // Error is the server's message, the field at fault when the message does not already start
@@ -65,7 +69,12 @@ func (e *apiError) Error() string {
 	if msg == "" {
 		msg = fmt.Sprintf("the server answered %d %s", e.Status, http.StatusText(e.Status))
 	}
-	if e.Field != "" && !strings.HasPrefix(msg, e.Field+" ") && !strings.Contains(msg, `"`+e.Field+`"`) {
+	switch {
+	case e.flag != "" && strings.HasPrefix(msg, e.Field+" "):
+		msg = "--" + e.flag + msg[len(e.Field):]
+	case e.flag != "":
+		msg += " (--" + e.flag + ")"
+	case e.Field != "" && !strings.HasPrefix(msg, e.Field+" ") && !strings.Contains(msg, `"`+e.Field+`"`):
 		msg += " (field " + e.Field + ")"
 	}
 	if e.hint != "" {
@@ -266,4 +275,20 @@ func sha256File(f *os.File) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// flagFor names the flag of cmd that sets the API's field: the one its annotation
+// "field:FIELD" names (--notice-days sets advance_notice_days), else the flag of the field's
+// own name with dashes (release_at: --release-at), if there is one.
+func flagFor(cmd *cobra.Command, field string) string {
+	if cmd == nil || field == "" {
+		return ""
+	}
+	if f, ok := cmd.Annotations["field:"+field]; ok {
+		return f
+	}
+	if name := strings.ReplaceAll(field, "_", "-"); cmd.Flags().Lookup(name) != nil {
+		return name
+	}
+	return ""
 }

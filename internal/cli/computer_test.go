@@ -27,7 +27,7 @@ func TestEnrollTokensAndComputers(t *testing.T) {
 	}
 	tok := jsonOut[struct{ Token string }](t, ok(t, "", "enroll-token", "create", "servers", "-o", "json")).Token
 	fails(t, 2, "--max-uses", "", "enroll-token", "create", "x", "--max-uses", "many")
-	fails(t, 1, "max_uses", "", "enroll-token", "create", "x", "--max-uses", "0")
+	fails(t, 1, "--max-uses must be", "", "enroll-token", "create", "x", "--max-uses", "0")
 
 	collector := &inventory.Collector{Root: filepath.Join("..", "inventory", "testdata", "debian12"), GOOS: "linux", Hostname: "web-01",
 		Run: func(context.Context, string, ...string) ([]byte, error) {
@@ -178,7 +178,7 @@ installer: {type: apt}
 		t.Errorf("policy show:\n%s", out)
 	}
 	fails(t, 2, "give at least one setting", "", "health", "policy", "set")
-	fails(t, 1, "grace_days", "", "health", "policy", "set", "--grace-days", "-1")
+	fails(t, 1, "--grace-days must be", "", "health", "policy", "set", "--grace-days", "-1")
 
 	csv := ok(t, "", "health", "list", "-o", "csv")
 	if !strings.HasPrefix(csv, "id,hostname,compliant,reasons\n") || !strings.Contains(csv, ",web-01,yes,") {
@@ -343,7 +343,7 @@ installer: {type: apt}
 	if out := ok(t, "", "rule", "run", "-o", "json"); strings.TrimSpace(out) != "[]" {
 		t.Errorf("rule run -o json: %q", out)
 	}
-	fails(t, 1, "after_ring_pct", "", "rule", "create", "x", "--group", "web", "--after-ring-pct", "50")
+	fails(t, 1, "--after-ring-pct needs", "", "rule", "create", "x", "--group", "web", "--after-ring-pct", "50")
 	ok(t, "", "rule", "delete", "web-security")
 	ok(t, "", "unapprove", "openssl-next", "--group", "web")
 	fails(t, 1, "not found", "", "unapprove", "openssl-next", "--group", "web")

@@ -192,6 +192,7 @@ was scheduled for). The output says what moved.`,
 	f.StringVar(&tod, "time", "", "wall-clock time HH:MM")
 	f.StringVar(&zone, "zone", "", "IANA time zone, such as Europe/Berlin")
 	f.IntVar(&notice, "notice-days", 0, "advance notice, in business days before a release (0-20)")
+	cmd.Annotations = map[string]string{"field:advance_notice_days": "notice-days"}
 	addOutputFlag(cmd, &output)
 	return cmd
 }
@@ -298,6 +299,7 @@ func newReleaseCreateCmd() *cobra.Command {
 	of.add(cmd)
 	cmd.Flags().StringVar(&at, "at", "", "the release time, RFC 3339 (2026-11-20T18:00:00Z)")
 	cmd.Flags().StringVar(&title, "title", "", "what the release is for")
+	cmd.Annotations = map[string]string{"field:release_at": "at"}
 	addOutputFlag(cmd, &output)
 	return cmd
 }

@@ -22,8 +22,10 @@ func TestReleaseCommands(t *testing.T) {
 	if out := ok(t, "", "release-calendar", "show"); !strings.Contains(out, "Europe/Berlin") {
 		t.Errorf("release-calendar show: %s", out)
 	}
-	fails(t, 1, "zone", "", "release-calendar", "set", "--zone", "Mars/Olympus")
-	fails(t, 1, "notice_days", "", "release-calendar", "set", "--notice-days", "99")
+	// The API's field errors name the flag that set the field.
+	fails(t, 1, "--zone ", "", "release-calendar", "set", "--zone", "Mars/Olympus")
+	fails(t, 1, "--notice-days must be from 0 to 20", "", "release-calendar", "set", "--notice-days", "99")
+	fails(t, 1, "--at must be in the future", "", "release", "create", "--at", "2020-01-01T00:00:00Z")
 
 	list := ok(t, "", "release", "list", "--count", "2", "-o", "json")
 	var days []struct {

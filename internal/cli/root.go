@@ -45,9 +45,13 @@ type usageError struct{ error }
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := NewRoot(stdin, stdout, stderr)
 	root.SetArgs(args)
-	err := root.Execute()
+	cmd, err := root.ExecuteC()
 	if err == nil {
 		return ExitOK
+	}
+	var ae *apiError
+	if errors.As(err, &ae) {
+		ae.flag = flagFor(cmd, ae.Field)
 	}
 	fmt.Fprintln(stderr, "patchday:", err)
 	if errors.Is(err, errNotCompliant) || errors.Is(err, errViolation) {

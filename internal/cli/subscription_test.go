@@ -34,7 +34,7 @@ func TestSubscriptions(t *testing.T) {
 		t.Errorf("create e-mail: %s", out)
 	}
 	fails(t, 2, "--email or --webhook", "", "subscription", "create")
-	fails(t, 1, "min_severity", "", "subscription", "create", "--email", "x@example.org", "--min-severity", "urgent")
+	fails(t, 1, "--min-severity must be", "", "subscription", "create", "--email", "x@example.org", "--min-severity", "urgent")
 	fails(t, 1, "exists", "", "subscription", "create", "--email", "secops@example.org")
 	list := ok(t, "", "subscription", "list")
 	for _, want := range []string{"http://127.0.0.1:9/hook", "events=advisory.published,rollout.halted", "active", "secops@example.org", "awaiting confirmation", "daily"} {

@@ -620,7 +620,7 @@ func (s *Server) scheduleAdvisory(c *call) error {
 			at = nc.NextReleaseDay(now)
 		} else if !nc.IsReleaseDay(at) {
 			if _, err := tx.ReleaseAt(ctx, c.org.ID, at); errors.Is(err, store.ErrNotFound) {
-				return errInvalid("release", "%s is not a release day: give a monthly release day (GET .../releases) or create an out-of-band release first",
+				return errInvalid("release", "%s is not a release day: give a monthly release day (patchday release list; GET .../releases) or create an out-of-band release first (patchday release create)",
 					at.UTC().Format(time.RFC3339))
 			} else if err != nil {
 				return err
