@@ -243,11 +243,14 @@ func newReleaseListCmd() *cobra.Command {
 					for _, a := range d.Advisories {
 						ids = append(ids, a.TrackingID+" ("+a.Severity+")")
 					}
-					notice := d.AdvanceNoticeAt.Local().Format(time.DateTime)
+					notice := d.AdvanceNoticeAt.Local().Format(time.DateTime + " MST")
 					if d.AdvanceNotifiedAt != nil {
-						notice = "sent " + d.AdvanceNotifiedAt.Local().Format(time.DateTime)
-						if d.AdvanceRevision > 1 {
-							notice += fmt.Sprintf(", revised %d times", d.AdvanceRevision-1)
+						notice = "sent " + d.AdvanceNotifiedAt.Local().Format(time.DateTime+" MST")
+						switch n := d.AdvanceRevision - 1; {
+						case n == 1:
+							notice += ", revised once"
+						case n > 1:
+							notice += fmt.Sprintf(", revised %d times", n)
 						}
 					}
 					kind := d.Kind

@@ -84,6 +84,7 @@ type Result struct {
 	Started     time.Time `json:"started"`
 	Finished    time.Time `json:"finished"`
 	Targets     []string  `json:"targets"`
+	Addresses   int       `json:"addresses"` // the targets' addresses, each probed on every port
 	Ports       int       `json:"ports"`
 	Findings    []Finding `json:"findings"`
 	Stats       Stats     `json:"stats"`

@@ -36,8 +36,8 @@ func WriteTable(w io.Writer, r Result) error {
 		return err
 	}
 	s := r.Stats
-	line := fmt.Sprintf("%d open, %d closed, %d filtered; %d probes on %d ports of %s in %s",
-		s.Open, s.Closed, s.Filtered, s.Attempts, r.Ports, plural(len(r.Targets), "target"),
+	line := fmt.Sprintf("%d open, %d closed, %d filtered; %d probes on %s of %s in %s",
+		s.Open, s.Closed, s.Filtered, s.Attempts, plural(r.Ports, "port"), plural(r.Addresses, "address"),
 		r.Finished.Sub(r.Started).Round(time.Millisecond))
 	if s.Errors > 0 {
 		line += fmt.Sprintf("; %d local errors (lower --rate or concurrency)", s.Errors)
@@ -60,6 +60,9 @@ func cell(s string) string {
 func plural(n int, word string) string {
 	if n == 1 {
 		return "1 " + word
+	}
+	if strings.HasSuffix(word, "s") {
+		return fmt.Sprintf("%d %ses", n, word)
 	}
 	return fmt.Sprintf("%d %ss", n, word)
 }

@@ -15,10 +15,11 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 func fixedResult() Result {
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	return Result{
-		Started:  start,
-		Finished: start.Add(2*time.Second + 345*time.Millisecond),
-		Targets:  []string{"10.1.0.0/30", "fd00::5"},
-		Ports:    101,
+		Started:   start,
+		Finished:  start.Add(2*time.Second + 345*time.Millisecond),
+		Targets:   []string{"10.1.0.0/30", "fd00::5"},
+		Addresses: 5,
+		Ports:     101,
 		Findings: []Finding{
 			{Host: netip.MustParseAddr("10.1.0.1"), Port: 22, Protocol: TCP, State: StateOpen,
 				Service: "ssh", Product: "OpenSSH", Version: "9.2p1", Banner: "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3",

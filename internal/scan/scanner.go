@@ -116,9 +116,10 @@ const progressEvery = 100 * time.Millisecond
 func (s *Scanner) Scan(ctx context.Context, targets []netip.Addr, ports []uint16, opts Options) (Result, error) {
 	ports, opts.UDPPorts = uniquePorts(ports), uniquePorts(opts.UDPPorts)
 	res := Result{
-		Started: time.Now(),
-		Targets: opts.Targets,
-		Ports:   len(ports) + len(opts.UDPPorts),
+		Started:   time.Now(),
+		Targets:   opts.Targets,
+		Addresses: len(targets),
+		Ports:     len(ports) + len(opts.UDPPorts),
 	}
 	if res.Targets == nil {
 		for _, a := range targets {

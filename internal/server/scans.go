@@ -24,6 +24,7 @@ type scanUpload struct {
 	Started     time.Time `json:"started"`
 	Finished    time.Time `json:"finished"`
 	Targets     []string  `json:"targets"`
+	Addresses   int       `json:"addresses"` // how many the targets name (informative)
 	Ports       int       `json:"ports"`
 	Interrupted bool      `json:"interrupted"`
 	Stats       struct {
