@@ -129,8 +129,14 @@ func (n *Notifier) buildMail(d *store.ClaimedDelivery) (*mail.Msg, error) {
 	data := mailData{Unsubscribe: n.unsubURL(s.TokenNonce), Address: s.Address, Members: s.CreatedBy != SignupActor}
 	switch d.Kind {
 	case store.DeliveryKindConfirm:
+		var p confirmPayload
+		json.Unmarshal(d.Payload, &p) // older requests carry no organisation: {}
+		data.Org = p.Org
 		data.Confirm = n.confirmURL(s.TokenNonce)
 		data.Title = "Confirm your subscription"
+		if p.Org != "" {
+			data.Title += " to " + p.Org
+		}
 		data.ConfirmDays = int(n.cfg.ConfirmTTL / (24 * time.Hour))
 	case store.DeliveryKindDigest:
 		var dg Digest

@@ -46,8 +46,11 @@ func TestEmailSubscriptionLifecycle(t *testing.T) {
 	if got := m.Header.Get("To"); !strings.Contains(got, "alice@example.org") {
 		t.Errorf("To = %q", got)
 	}
-	if got := m.Header.Get("Subject"); got != "[patchday] Confirm your subscription" {
+	if got := m.Header.Get("Subject"); got != "[patchday] Confirm your subscription to ACME Corp" {
 		t.Errorf("Subject = %q", got)
+	}
+	if !strings.Contains(m.Text, "asked to receive ACME Corp's patchday notifications at alice@example.org") {
+		t.Errorf("the request does not name the organisation:\n%s", m.Text)
 	}
 	if m.Header.Get("List-Unsubscribe") != "" {
 		t.Errorf("a confirmation request has List-Unsubscribe %q: there is nothing to unsubscribe from yet", m.Header.Get("List-Unsubscribe"))

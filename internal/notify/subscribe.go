@@ -229,9 +229,8 @@ func (n *Notifier) Subscribe(ctx context.Context, orgID int64, in SubscriptionIn
 			return nil
 		}
 		// The request goes through the outbox, so it is retried like any mail. It carries no
-		// token: the worker derives the link when it sends.
-		return tx.Enqueue(ctx, []store.Delivery{{OrgID: orgID, SubscriptionID: out.ID, Kind: store.DeliveryKindConfirm,
-			Payload: json.RawMessage(`{}`), State: store.DeliveryPending, NextAttemptAt: n.cfg.Now()}})
+		// token (the worker derives the link when it sends), only whose notifications they are.
+		return n.enqueueConfirmation(ctx, tx, orgID, out.ID, n.cfg.Now())
 	})
 	if err != nil {
 		return Created{}, fmt.Errorf("subscribe %s: %w", in.Address, err)
@@ -262,8 +261,7 @@ func (n *Notifier) ResendConfirmation(ctx context.Context, orgID int64, address 
 			return err
 		}
 		sent = sub.ID
-		return tx.Enqueue(ctx, []store.Delivery{{OrgID: orgID, SubscriptionID: sub.ID, Kind: store.DeliveryKindConfirm,
-			Payload: json.RawMessage(`{}`), State: store.DeliveryPending, NextAttemptAt: now}})
+		return n.enqueueConfirmation(ctx, tx, orgID, sub.ID, now)
 	})
 	if sent != 0 {
 		n.Wake()
@@ -384,4 +382,23 @@ func (n *Notifier) Retry(ctx context.Context, orgID, deliveryID int64) (store.De
 	}
 	n.Wake()
 	return out, nil
+}
+
+// confirmPayload is a confirmation request's payload: the organisation whose notifications
+// the address would receive, which the mail names.
+type confirmPayload struct {
+	Org string `json:"org"`
+}
+
+func (n *Notifier) enqueueConfirmation(ctx context.Context, tx *store.Tx, orgID, subID int64, at time.Time) error {
+	org, err := tx.Org(ctx, orgID)
+	if err != nil {
+		return err
+	}
+	payload, err := json.Marshal(confirmPayload{Org: org.Name})
+	if err != nil {
+		return err
+	}
+	return tx.Enqueue(ctx, []store.Delivery{{OrgID: orgID, SubscriptionID: subID, Kind: store.DeliveryKindConfirm,
+		Payload: payload, State: store.DeliveryPending, NextAttemptAt: at}})
 }

@@ -62,7 +62,7 @@ var funcs = map[string]any{
 var (
 	textTmpl = texttemplate.Must(texttemplate.New("text").Funcs(funcs).Parse(`{{.Title}}
 {{if .Confirm}}
-Someone, hopefully you, asked to receive patchday notifications at {{.Address}}.
+Someone, hopefully you, asked to receive {{with .Org}}{{.}}'s {{end}}patchday notifications at {{.Address}}.
 To confirm, open this link within {{.ConfirmDays}} days:
 
   {{.Confirm}}
@@ -85,7 +85,7 @@ Unsubscribe: {{.Unsubscribe}}
 <html><head><meta charset="utf-8"><title>{{.Title}}</title></head>
 <body style="font-family: sans-serif">
 <h1 style="font-size: 1.2em">{{.Title}}</h1>
-{{if .Confirm}}<p>Someone, hopefully you, asked to receive patchday notifications at {{.Address}}.</p>
+{{if .Confirm}}<p>Someone, hopefully you, asked to receive {{with .Org}}{{.}}'s {{end}}patchday notifications at {{.Address}}.</p>
 <p><a href="{{.Confirm}}">Confirm the subscription</a> (the link works for {{.ConfirmDays}} days).</p>
 <p>If you did not ask for this, ignore this message and nothing will be sent.</p>
 {{else}}{{range .Events}}<h2 style="font-size: 1.05em">{{title .Type}}: {{.Subject}}</h2>
