@@ -243,6 +243,11 @@ func (s *Server) updateGroup(c *call) error {
 				return err
 			}
 		}
+		otherChange := req.Description != nil || req.Rule != nil || req.Ring != nil || req.NoRing || scheduleChanged ||
+			req.HaltFailurePct != nil || req.HaltMinAttempts != nil
+		if renamed && !otherChange {
+			return nil // group.rename says it all
+		}
 		return c.audit(tx, c.org.ID, "group.update", "group", g.Name, map[string]any{"rule": g.Rule, "ring": g.Ring,
 			"description": g.Description, "windows": g.Windows, "timezone": g.Timezone, "joined": joined, "left": left})
 	})
