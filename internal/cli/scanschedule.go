@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -121,11 +122,19 @@ func printScanSchedule(cmd *cobra.Command, output outputFormat, raw json.RawMess
 	}
 	policy := "none"
 	if s.Policy != "" {
-		policy = "\n" + s.Policy
+		policy = "below"
 	}
-	return keyValues(cmd.OutOrStdout(), "name", s.Name, "group", s.Group, "every", s.every(), "ports", s.Ports, "udp", s.UDP,
+	w := cmd.OutOrStdout()
+	if err := keyValues(w, "name", s.Name, "group", s.Group, "every", s.every(), "ports", s.Ports, "udp", s.UDP,
 		"rate", fmt.Sprintf("%d probes/s", s.Rate), "enabled", fmt.Sprint(s.Enabled), "created", s.CreatedAt.Local().Format(time.DateTime)+" by "+s.CreatedBy,
-		"policy", policy)
+		"policy", policy); err != nil {
+		return err
+	}
+	if s.Policy != "" {
+		// As written: a table cell would fold the YAML onto one line.
+		fmt.Fprintf(w, "\n%s", strings.TrimRight(s.Policy, "\n")+"\n")
+	}
+	return nil
 }
 
 func newScanScheduleCreateCmd() *cobra.Command {
