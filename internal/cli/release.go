@@ -312,14 +312,16 @@ func newAdvisoryScheduleCmd() *cobra.Command {
 	var output outputFormat
 	var release string
 	cmd := &cobra.Command{
-		Use:   "schedule ID --release next|TIME",
-		Short: "Move an unpublished advisory to a release day (operators and admins)",
+		Use:   "schedule ID --release next|now|TIME",
+		Short: "Move an unpublished advisory to a release day, or publish it now (operators and admins)",
 		Long: `Schedule an advisory that is not yet published for a release: "next" is the next monthly
 release day; a time must be a monthly release day or an out-of-band release ("patchday
 release list"). Until then only admins, operators and partners see it; at that moment it is
-published, once, and subscribers are notified.`,
+published, once, and subscribers are notified. "now" publishes it at once, out of band (an
+exploit in the wild will not wait). Its CSAF document is dated at the release it moves to.`,
 		Example: `  patchday advisory schedule --org acme ACME-2026-0042 --release next
-  patchday advisory schedule --org acme ACME-2026-0042 --release 2026-11-20T18:00:00Z`,
+  patchday advisory schedule --org acme ACME-2026-0042 --release 2026-11-20T18:00:00Z
+  patchday advisory schedule --org acme ACME-2026-0042 --release now`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			org, err := of.get()
@@ -348,9 +350,14 @@ published, once, and subscribers are notified.`,
 			var a struct {
 				TrackingID       string     `json:"tracking_id"`
 				ScheduledRelease *time.Time `json:"scheduled_release"`
+				PublishedAt      *time.Time `json:"published_at"`
 			}
 			if err := decodeItem(raw, &a); err != nil {
 				return err
+			}
+			if release == "now" && a.PublishedAt != nil && a.ScheduledRelease == nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "Published %s now\n", a.TrackingID)
+				return nil
 			}
 			when := "?"
 			if a.ScheduledRelease != nil {
@@ -361,7 +368,7 @@ published, once, and subscribers are notified.`,
 		},
 	}
 	of.add(cmd)
-	cmd.Flags().StringVar(&release, "release", "", `"next" (the next monthly release day) or the RFC 3339 time of a release`)
+	cmd.Flags().StringVar(&release, "release", "", `"next" (the next monthly release day), "now" (publish at once) or the RFC 3339 time of a release`)
 	addOutputFlag(cmd, &output)
 	return cmd
 }

@@ -78,4 +78,11 @@ func TestReleaseCommands(t *testing.T) {
 	if out := ok(t, "", "advisory", "show", "ACME-2026-0077"); !strings.Contains(out, "embargoed until "+oob) {
 		t.Errorf("advisory show does not show the embargo until %s:\n%s", oob, out)
 	}
+	// An exploit in the wild: published now.
+	if out := ok(t, "", "advisory", "schedule", "ACME-2026-0077", "--release", "now"); out != "Published ACME-2026-0077 now\n" {
+		t.Errorf("advisory schedule --release now: %q", out)
+	}
+	if out := ok(t, "", "advisory", "show", "ACME-2026-0077"); strings.Contains(out, "embargoed") {
+		t.Errorf("still embargoed after --release now:\n%s", out)
+	}
 }

@@ -124,3 +124,28 @@ func TestAdvanceNoticeNamesAffectedProducts(t *testing.T) {
 		}
 	})
 }
+
+// "now" publishes an embargoed advisory at once, out of band, dated now, with its event.
+func TestScheduleNowPublishes(t *testing.T) {
+	forEngines(t, func(t *testing.T, e *env) {
+		e.createOrg("a")
+		id := e.importScheduled("a", "ACME-2026-0201", e.clock().Add(10*24*time.Hour))
+		var a store.Advisory
+		e.must(200, "POST", fmt.Sprintf("/api/v1/orgs/a/advisories/%d/schedule", id), e.admin, map[string]any{"release": "now"}).json(t, &a)
+		now := e.clock().UTC().Truncate(time.Second)
+		if a.PublishedAt == nil || a.ScheduledRelease != nil || !a.CurrentRelease.Equal(now) {
+			t.Fatalf("after --release now: %+v", a)
+		}
+		org, err := e.store.OrgBySlug(context.Background(), "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(eventsOf(t, e.store, org.ID, "advisory.published")); n != 1 {
+			t.Errorf("%d advisory.published events", n)
+		}
+		// Published: nothing left to schedule.
+		if r := e.do("POST", fmt.Sprintf("/api/v1/orgs/a/advisories/%d/schedule", id), e.admin, map[string]any{"release": "now"}); r.status != 409 {
+			t.Errorf("again: %d %s", r.status, r.body)
+		}
+	})
+}

@@ -578,7 +578,8 @@ type scheduleRequest struct {
 }
 
 // scheduleAdvisory moves an unpublished advisory to a release day: "next" (the next monthly
-// release day), a monthly release day, or an out-of-band release.
+// release day), a monthly release day, or an out-of-band release; or publishes it at once
+// ("now": its own out-of-band release).
 func (s *Server) scheduleAdvisory(c *call) error {
 	id, err := pathID(c, "id")
 	if err != nil {
@@ -589,14 +590,17 @@ func (s *Server) scheduleAdvisory(c *call) error {
 		return err
 	}
 	if req.Release == nil || *req.Release == "" {
-		return errInvalid("release", `is required: "next" or the RFC 3339 time of a release day`)
+		return errInvalid("release", `is required: "next", "now" or the RFC 3339 time of a release day`)
 	}
 	ctx := c.r.Context()
 	now := s.cfg.Now()
 	var at time.Time
-	if *req.Release != "next" {
+	publishNow := *req.Release == "now" // an out-of-band release of its own, at once
+	if publishNow {
+		at = now.UTC().Truncate(time.Second)
+	} else if *req.Release != "next" {
 		if at, err = time.Parse(time.RFC3339, *req.Release); err != nil {
-			return errInvalid("release", `must be "next" or an RFC 3339 time such as 2026-12-08T10:00:00Z`)
+			return errInvalid("release", `must be "next", "now" or an RFC 3339 time such as 2026-12-08T10:00:00Z`)
 		}
 		if !at.After(now) {
 			return errInvalid("release", "must be in the future")
@@ -618,7 +622,7 @@ func (s *Server) scheduleAdvisory(c *call) error {
 		}
 		if *req.Release == "next" {
 			at = nc.NextReleaseDay(now)
-		} else if !nc.IsReleaseDay(at) {
+		} else if !publishNow && !nc.IsReleaseDay(at) {
 			if _, err := tx.ReleaseAt(ctx, c.org.ID, at); errors.Is(err, store.ErrNotFound) {
 				return errInvalid("release", "%s is not a release day: give a monthly release day (patchday release list; GET .../releases) or create an out-of-band release first (patchday release create)",
 					at.UTC().Format(time.RFC3339))
@@ -645,6 +649,13 @@ func (s *Server) scheduleAdvisory(c *call) error {
 	})
 	if err != nil {
 		return err
+	}
+	if publishNow {
+		// Due now: published by this request rather than the publisher's next round, so the
+		// answer shows it published (and its events raised).
+		if err := s.Publish(ctx); err != nil {
+			return err
+		}
 	}
 	if a, err = s.store.Advisory(ctx, c.org.ID, id); err != nil {
 		return err
