@@ -199,8 +199,20 @@ was scheduled for). The output says what moved.`,
 
 func newReleaseCmd() *cobra.Command {
 	cmd := groupCmd("release", "Release days: the monthly ones and out-of-band releases", `  patchday release list --org acme --count 6
-  patchday release create --org acme --at 2026-11-20T18:00:00Z --title "Emergency fix"`)
-	cmd.AddCommand(newReleaseListCmd(), newReleaseCreateCmd())
+  patchday release create --org acme --at 2026-11-20T18:00:00Z --title "Emergency fix"
+  patchday release delete --org acme 2026-11-20T18:00:00Z`)
+	cmd.AddCommand(newReleaseListCmd(), newReleaseCreateCmd(), orgCall{
+		use:   "delete TIME",
+		short: "Cancel an out-of-band release no advisory waits for (operators and admins)",
+		long: `Cancel an out-of-band release. Move the advisories that wait for it first (patchday
+advisory schedule ID --release next|TIME|now). If its advance notification went out,
+subscribers get a revised notice that it holds nothing now. Monthly release days come from
+the release calendar (patchday release-calendar set).`,
+		example: `  patchday release delete --org acme 2026-11-20T18:00:00Z`,
+		method:  http.MethodDelete,
+		path:    func(org, at string) string { return orgPath(org, "releases/"+url.PathEscape(at)) },
+		done:    "Cancelled the release at %s",
+	}.command())
 	return cmd
 }
 

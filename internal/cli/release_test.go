@@ -78,6 +78,13 @@ func TestReleaseCommands(t *testing.T) {
 	if out := ok(t, "", "advisory", "show", "ACME-2026-0077"); !strings.Contains(out, "embargoed until "+oob) {
 		t.Errorf("advisory show does not show the embargo until %s:\n%s", oob, out)
 	}
+	// A release no advisory waits for can be cancelled.
+	spare := time.Now().Add(100 * time.Hour).UTC().Truncate(time.Second).Add(17 * time.Second).Format(time.RFC3339)
+	ok(t, "", "release", "create", "--at", spare)
+	if out := ok(t, "", "release", "delete", spare); out != "Cancelled the release at "+spare+"\n" {
+		t.Errorf("release delete: %q", out)
+	}
+	fails(t, 1, "wait for the release", "", "release", "delete", oob)
 	// An exploit in the wild: published now.
 	if out := ok(t, "", "advisory", "schedule", "ACME-2026-0077", "--release", "now"); out != "Published ACME-2026-0077 now\n" {
 		t.Errorf("advisory schedule --release now: %q", out)

@@ -183,6 +183,7 @@ var operatorMay = []string{
 	"POST /api/v1/orgs/{org}/scans",
 	// Publishing: operators author advisories, so they schedule them and create releases.
 	"POST /api/v1/orgs/{org}/releases",
+	"DELETE /api/v1/orgs/{org}/releases/{at}",
 	"POST /api/v1/orgs/{org}/advisories/{id}/schedule",
 }
 
@@ -211,8 +212,9 @@ func TestViewerCannotMutate(t *testing.T) {
 		// An embargoed advisory with the product's id (1), for the operator to schedule.
 		e.must(201, "POST", "/api/v1/orgs/a/advisories", e.admin, futureCSAF(t, "FUTURE-2026-1", time.Now().Add(30*24*time.Hour), ""))
 		before := e.auditCount()
+		oob := outOfBandTime()
 		vals := map[string]string{"org": "a", "user": "alice", "id": fmt.Sprint(prod.ID), "computer": "web-01", "update": "op-assign",
-			"name": "op-assign", "group": "pilot"}
+			"name": "op-assign", "group": "pilot", "at": oob}
 		bodies := map[string]any{
 			"POST /api/v1/orgs/{org}/advisories":                               minimalCSAF(t),
 			"PUT /api/v1/orgs/{org}/payloads":                                  "payload bytes",
@@ -229,7 +231,7 @@ func TestViewerCannotMutate(t *testing.T) {
 			"POST /api/v1/orgs/{org}/updates/{name}/approvals/{group}/halt":    map[string]any{"reason": "test"},
 			"POST /api/v1/orgs/{org}/scans":                                    testScan(),
 			"PUT /api/v1/orgs/{org}/release-calendar":                          map[string]any{"zone": "Europe/Berlin"},
-			"POST /api/v1/orgs/{org}/releases":                                 map[string]any{"release_at": outOfBandTime()},
+			"POST /api/v1/orgs/{org}/releases":                                 map[string]any{"release_at": oob},
 			"POST /api/v1/orgs/{org}/advisories/{id}/schedule":                 map[string]any{"release": "next"},
 		}
 		checked := 0
@@ -282,6 +284,7 @@ func TestAuditEveryMutation(t *testing.T) {
 		e.createOrg("a")
 		e.createUser("a", "alice", store.RoleAdmin)
 		spare := e.login("admin", adminPassword)
+		oob := outOfBandTime()
 		var tok struct{ ID int64 }
 		e.must(201, "POST", "/api/v1/tokens", e.admin, map[string]string{"name": "to-revoke"}).json(t, &tok)
 		var enrollTok struct {
@@ -336,7 +339,8 @@ func TestAuditEveryMutation(t *testing.T) {
 			{"POST /api/v1/orgs/{org}/advisories", "/api/v1/orgs/a/advisories", e.admin, futureCSAF(t, "FUTURE-2026-1", time.Now().Add(30*24*time.Hour), ""), "advisory.import", "FUTURE-2026-1", true, ""},
 			{"POST /api/v1/orgs/{org}/advisories/{id}/schedule", "/api/v1/orgs/a/advisories/2/schedule", e.admin, map[string]any{"release": "next"}, "advisory.schedule", "FUTURE-2026-1", true, ""},
 			{"PUT /api/v1/orgs/{org}/release-calendar", "/api/v1/orgs/a/release-calendar", e.admin, map[string]any{"zone": "Europe/Berlin"}, "release_calendar.set", "a", true, ""},
-			{"POST /api/v1/orgs/{org}/releases", "/api/v1/orgs/a/releases", e.admin, map[string]any{"release_at": outOfBandTime()}, "release.create", "", true, ""},
+			{"POST /api/v1/orgs/{org}/releases", "/api/v1/orgs/a/releases", e.admin, map[string]any{"release_at": oob}, "release.create", "", true, ""},
+			{"DELETE /api/v1/orgs/{org}/releases/{at}", "/api/v1/orgs/a/releases/" + oob, e.admin, nil, "release.delete", oob, true, ""},
 			{"PUT /api/v1/orgs/{org}/health-policy", "/api/v1/orgs/a/health-policy", e.admin, map[string]any{"grace_days": 3}, "health_policy.set", "a", true, ""},
 			{"DELETE /api/v1/orgs/{org}/enroll-tokens/{id}", fmt.Sprintf("/api/v1/orgs/a/enroll-tokens/%d", enrollTok.ID), e.admin, nil, "enroll_token.revoke", fmt.Sprint(enrollTok.ID), true, ""},
 			{"POST /api/v1/tokens", "/api/v1/tokens", e.admin, map[string]any{"name": "ci", "expires_in": "30d"}, "token.create", "", false, ""},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -146,6 +147,49 @@ func TestScheduleNowPublishes(t *testing.T) {
 		// Published: nothing left to schedule.
 		if r := e.do("POST", fmt.Sprintf("/api/v1/orgs/a/advisories/%d/schedule", id), e.admin, map[string]any{"release": "now"}); r.status != 409 {
 			t.Errorf("again: %d %s", r.status, r.body)
+		}
+	})
+}
+
+// An out-of-band release is cancelled once no advisory waits for it; a monthly release day
+// is the calendar's, not cancelled so; an announced one gets a revised notice.
+func TestDeleteRelease(t *testing.T) {
+	forEngines(t, func(t *testing.T, e *env) {
+		e.createOrg("a")
+		oob := e.clock().Add(2 * time.Hour).UTC().Truncate(time.Second).Add(17 * time.Second)
+		at := oob.Format(time.RFC3339)
+		e.must(201, "POST", "/api/v1/orgs/a/releases", e.admin, map[string]any{"release_at": at, "title": "urgent"})
+		id := e.importScheduled("a", "ACME-2026-0301", e.clock().Add(30*24*time.Hour))
+		e.schedule("a", id, at)
+		// Announced (two hours ahead: within the notice).
+		if err := e.srv.Publish(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if r := e.do("DELETE", "/api/v1/orgs/a/releases/"+at, e.admin, nil); r.status != 409 || !strings.Contains(r.err(t).Error.Message, "ACME-2026-0301") {
+			t.Errorf("with an advisory waiting: %d %s", r.status, r.body)
+		}
+		e.schedule("a", id, "next")
+		e.must(204, "DELETE", "/api/v1/orgs/a/releases/"+at, e.admin, nil)
+		if rel := releaseAtTime(e.releases("a"), oob); rel != nil {
+			t.Errorf("still listed: %+v", rel)
+		}
+		org, err := e.store.OrgBySlug(context.Background(), "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var last struct{ Advisories, Revision int }
+		if adv := eventsOf(t, e.store, org.ID, "advance_notification"); len(adv) < 2 {
+			t.Errorf("%d advance notifications: no revised notice for the cancelled release", len(adv))
+		} else if json.Unmarshal(adv[0].Details, &last); last.Advisories != 0 || last.Revision < 2 { // newest first
+			t.Errorf("the last notice %s", adv[0].Details)
+		}
+		e.must(404, "DELETE", "/api/v1/orgs/a/releases/"+at, e.admin, nil)
+		monthly := e.schedule("a", id, "next")
+		if r := e.do("DELETE", "/api/v1/orgs/a/releases/"+monthly.UTC().Format(time.RFC3339), e.admin, nil); r.status != 409 {
+			t.Errorf("a monthly release day: %d %s", r.status, r.body)
+		}
+		if r := e.do("DELETE", "/api/v1/orgs/a/releases/tomorrow", e.admin, nil); r.status != 400 || r.err(t).Error.Field != "at" {
+			t.Errorf("a bad time: %d %s", r.status, r.body)
 		}
 	})
 }

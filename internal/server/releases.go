@@ -573,6 +573,57 @@ func (s *Server) createRelease(c *call) error {
 	return nil
 }
 
+// deleteRelease cancels an out-of-band release that no advisory waits for any more (move
+// them first). When its advance notification went out, subscribers get a revised notice
+// that it holds nothing now.
+func (s *Server) deleteRelease(c *call) error {
+	at, err := time.Parse(time.RFC3339, c.r.PathValue("at"))
+	if err != nil {
+		return errInvalid("at", "must be the release's RFC 3339 time, such as 2026-11-20T18:00:00Z")
+	}
+	ctx, now := c.r.Context(), s.cfg.Now()
+	err = s.store.Update(ctx, func(tx *store.Tx) error {
+		// As scheduling and the calendar do: what waits for the release is read under the lock.
+		if err := tx.LockOrg(ctx, c.org.ID); err != nil {
+			return err
+		}
+		_, nc, err := s.readCalendar(ctx, tx.Reader, c.org.ID)
+		if err != nil {
+			return err
+		}
+		rel, err := tx.ReleaseAt(ctx, c.org.ID, at)
+		if nc.IsReleaseDay(at) || err == nil && rel.Kind != releaseKindOOB {
+			return errConflict("the release at %s is a monthly release day: change the release calendar instead", at.UTC().Format(time.RFC3339))
+		}
+		if err != nil {
+			return storeErr(err, "release at "+at.UTC().Format(time.RFC3339))
+		}
+		g, err := tx.ScheduledAdvisories(ctx, c.org.ID, at, at.Add(time.Microsecond))
+		if err != nil {
+			return err
+		}
+		if len(g) > 0 {
+			return errConflict("%d advisories wait for the release at %s (%s): move them first (patchday advisory schedule ID --release next|TIME|now)",
+				len(g), at.UTC().Format(time.RFC3339), strings.Join(trackingIDs(g), ", "))
+		}
+		if rel.AdvanceNotifiedAt != nil && !at.Before(now) {
+			// Announced: the revised notice says it holds nothing now (none when it said so).
+			if _, err := catalog.NotifyRelease(ctx, tx, c.org.ID, catalog.SummarizeRelease(at, rel.Kind, nil), now); err != nil {
+				return err
+			}
+		}
+		if err := tx.DeleteRelease(ctx, rel.ID); err != nil {
+			return err
+		}
+		return c.audit(tx, c.org.ID, "release.delete", "release", at.UTC().Format(time.RFC3339), map[string]any{"title": rel.Title})
+	})
+	if err != nil {
+		return err
+	}
+	c.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 type scheduleRequest struct {
 	Release *string `json:"release"`
 }

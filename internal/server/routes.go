@@ -48,6 +48,7 @@ func (s *Server) apiRoutes() []route {
 		{"PUT", "/api/v1/orgs/{org}/release-calendar", orgAdmin, s.setReleaseCalendar},
 		{"GET", "/api/v1/orgs/{org}/releases", orgRead, s.listReleases},
 		{"POST", "/api/v1/orgs/{org}/releases", orgOperate, s.createRelease},
+		{"DELETE", "/api/v1/orgs/{org}/releases/{at}", orgOperate, s.deleteRelease},
 		{"POST", "/api/v1/orgs/{org}/advisories/{id}/schedule", orgOperate, s.scheduleAdvisory},
 		{"GET", "/.well-known/security.txt", public, s.securityTxt},
 		{"GET", "/.well-known/csaf/provider-metadata.json", public, s.providerMetadata},
