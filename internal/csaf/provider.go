@@ -39,6 +39,21 @@ type ProviderInput struct {
 	Key *OpenPGPKey
 	// Documents are the newest published revision of each advisory.
 	Documents []ProviderDocument
+	// Memo, when set, keeps what each document costs to read, hash and sign between builds
+	// (a build for another base URL, or after one more publication, redoes only the rest).
+	Memo *ProviderMemo
+}
+
+// ProviderMemo remembers, by a document's SHA-256, its summary, SHA-512 and signature. It is
+// not safe for concurrent builds; it keeps only the documents of the last build.
+type ProviderMemo struct {
+	docs map[string]*docArtifacts
+}
+
+type docArtifacts struct {
+	sum       Summary
+	sha512hex string
+	sig       []byte
 }
 
 // ProviderDocument is one published CSAF document.
@@ -70,6 +85,7 @@ type providerEntry struct {
 	data                 []byte
 	sha256hex, sha512hex string
 	published            time.Time
+	art                  *docArtifacts
 }
 
 // BuildProvider builds the provider's directory from its published documents.
@@ -82,14 +98,27 @@ func BuildProvider(in ProviderInput) (*Provider, error) {
 	byFolder := map[string][]providerEntry{}
 	seen := map[string]string{}
 	var lastUpdated time.Time
+	memo := map[string]*docArtifacts{}
 	for _, d := range in.Documents {
-		doc, err := Parse(d.Data)
-		if err != nil {
-			return nil, fmt.Errorf("csaf provider: %w", err)
+		h256 := sha256.Sum256(d.Data)
+		sha256hex := hex.EncodeToString(h256[:])
+		art := memo[sha256hex]
+		if art == nil && in.Memo != nil {
+			art = in.Memo.docs[sha256hex]
 		}
-		sum := doc.Summarize()
+		if art == nil {
+			doc, err := Parse(d.Data)
+			if err != nil {
+				return nil, fmt.Errorf("csaf provider: %w", err)
+			}
+			h512 := sha512.Sum512(d.Data)
+			art = &docArtifacts{sum: doc.Summarize(), sha512hex: hex.EncodeToString(h512[:])}
+		}
+		memo[sha256hex] = art
+		sum := art.sum
 		e := providerEntry{tlp: strings.ToUpper(sum.TLP), trackingID: sum.TrackingID, title: sum.Title,
-			initial: sum.InitialRelease.UTC(), current: sum.CurrentRelease.UTC(), data: d.Data, published: d.PublishedAt.UTC()}
+			initial: sum.InitialRelease.UTC(), current: sum.CurrentRelease.UTC(), data: d.Data, published: d.PublishedAt.UTC(),
+			art: art}
 		e.folder = strings.ToLower(e.tlp)
 		if e.tlp == "" || e.tlp == "CLEAR" {
 			e.folder = "white"
@@ -105,9 +134,7 @@ func BuildProvider(in ProviderInput) (*Provider, error) {
 			continue
 		}
 		seen[e.folder+"/"+e.path] = sum.TrackingID
-		h256 := sha256.Sum256(d.Data)
-		h512 := sha512.Sum512(d.Data)
-		e.sha256hex, e.sha512hex = hex.EncodeToString(h256[:]), hex.EncodeToString(h512[:])
+		e.sha256hex, e.sha512hex = sha256hex, art.sha512hex
 		byFolder[e.folder] = append(byFolder[e.folder], e)
 		if e.published.After(lastUpdated) {
 			lastUpdated = e.published
@@ -158,11 +185,14 @@ func BuildProvider(in ProviderInput) (*Provider, error) {
 			p.Files[file] = &ProviderFile{Data: e.data, ContentType: "application/json", ModTime: mod}
 			p.Files[file+".sha256"] = &ProviderFile{Data: []byte(e.sha256hex + "  " + name + "\n"), ContentType: "text/plain; charset=utf-8", ModTime: mod}
 			p.Files[file+".sha512"] = &ProviderFile{Data: []byte(e.sha512hex + "  " + name + "\n"), ContentType: "text/plain; charset=utf-8", ModTime: mod}
-			sig, err := in.Key.Sign(e.data, e.sha256hex)
-			if err != nil {
-				return nil, err
+			if e.art.sig == nil {
+				sig, err := in.Key.Sign(e.data, e.sha256hex)
+				if err != nil {
+					return nil, err
+				}
+				e.art.sig = sig
 			}
-			p.Files[file+".asc"] = &ProviderFile{Data: sig, ContentType: "application/pgp-signature", ModTime: mod}
+			p.Files[file+".asc"] = &ProviderFile{Data: e.art.sig, ContentType: "application/pgp-signature", ModTime: mod}
 			u := dirURL + e.path
 			entry := map[string]any{
 				"id": e.trackingID, "title": e.title,
@@ -242,6 +272,9 @@ func BuildProvider(in ProviderInput) (*Provider, error) {
 	}
 	if err := p.putJSON("provider-metadata.json", pmd, lastUpdated); err != nil {
 		return nil, err
+	}
+	if in.Memo != nil {
+		in.Memo.docs = memo // the documents of this build, no others
 	}
 	return p, nil
 }

@@ -27,6 +27,10 @@ type providerCache struct {
 	mu    sync.Mutex
 	key   [2]string
 	built [2]*csaf.Provider
+	// memo keeps each directory's per-document work (parsing, hashes, signatures), so that a
+	// build for another base URL (the request's Host when Config.PublicURL is not set: any
+	// client may send any) or after one more publication costs little.
+	memo [2]csaf.ProviderMemo
 }
 
 // providerBase is the scheme and host the provider's URLs use: Config.PublicURL, else the
@@ -76,7 +80,8 @@ func (s *Server) provider(ctx context.Context, base string, early bool) (*csaf.P
 	if err != nil {
 		return nil, org, err
 	}
-	in := csaf.ProviderInput{BaseURL: base, PublisherName: org.Name, PublisherNamespace: base, Key: s.cfg.OpenPGPKey}
+	in := csaf.ProviderInput{BaseURL: base, PublisherName: org.Name, PublisherNamespace: base, Key: s.cfg.OpenPGPKey,
+		Memo: &pc.memo[which]}
 	if in.PublisherName == "" {
 		in.PublisherName = org.Slug
 	}
