@@ -278,14 +278,15 @@ func sha256File(f *os.File) (string, error) {
 }
 
 // flagFor names the flag of cmd that sets the API's field: the one its annotation
-// "field:FIELD" names (--notice-days sets advance_notice_days), else the flag of the field's
-// own name with dashes (release_at: --release-at), if there is one.
+// "field:FIELD" names (--notice-days sets advance_notice_days; empty when none does, though
+// a flag has the name), else the flag of the field's own name with dashes (release_at:
+// --release-at), if there is one.
 func flagFor(cmd *cobra.Command, field string) string {
 	if cmd == nil || field == "" {
 		return ""
 	}
 	if f, ok := cmd.Annotations["field:"+field]; ok {
-		return f
+		return f // "" says no flag sets it, whatever the names
 	}
 	if name := strings.ReplaceAll(field, "_", "-"); cmd.Flags().Lookup(name) != nil {
 		return name

@@ -80,6 +80,9 @@ previous complete scan of the same targets and ports. See docs/scanning.md.`,
 	f.BoolVar(&o.reportAll, "all-states", false, "report closed and filtered ports too, not only open ones")
 	f.BoolVar(&o.upload, "upload", false, "store the result on the server (needs a login and --org)")
 	f.IntVar(&o.maxTargets, "max-targets", scan.DefaultMaxAddrs, "refuse to scan more addresses than this")
+	// The upload's fields are the scan's results, not the flags' values (its "ports" is a
+	// count of TCP and UDP ports).
+	cmd.Annotations = map[string]string{"field:ports": "", "field:targets": ""}
 	f.BoolVar(&o.failOnViol, "fail-on-violation", false, "exit with status 3 when an open port breaks the --policy (for CI jobs and monitoring)")
 	o.org.add(cmd)
 	addOutputFlagCSV(cmd, &o.output)

@@ -1665,8 +1665,8 @@ func Revise(doc []byte, edit func(*Document) error, summary string, now time.Tim
 
 // Redate gives a revision that waits for its release the release time at: its
 // current_release_date and the date of its own revision history entry, and when no
-// revision of the advisory is released yet (first), its initial_release_date too, with any
-// earlier history entry dated later than at moved back to at. A document already dated at
+// revision of the advisory is released yet (first), its initial_release_date too; any
+// earlier history entry dated later than at (another pending revision's) moves back to at. A document already dated at
 // is returned as it is (changed false); a changed one is indented JSON with sorted keys and
 // must pass Validate, else the error is a *ValidationError.
 func Redate(doc []byte, at time.Time, first bool) (out []byte, changed bool, err error) {
@@ -1696,7 +1696,9 @@ func Redate(doc []byte, at time.Time, first bool) (out []byte, changed bool, err
 			continue
 		}
 		t, ok := revParseTime(str(m, "date"))
-		if str(m, "number") == version || (first && ok && t.After(at)) {
+		// Entries dated after at are pending too (published ones lie in the past): moved
+		// back with it, or the history would run backwards.
+		if str(m, "number") == version || (ok && t.After(at)) {
 			set(m, "date")
 		}
 	}

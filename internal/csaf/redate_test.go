@@ -2,8 +2,10 @@ package csaf
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -72,5 +74,50 @@ func TestSummaryAffectedNames(t *testing.T) {
 	}
 	if len(s.ProductNames) != 7 {
 		t.Errorf("products %q: the whole tree, fixed versions too", s.ProductNames)
+	}
+}
+
+// A revised advisory with two revisions waiting (v2 and v3, both for the same later day)
+// moves to an earlier release whole: v2's history entry moves back too, or the history
+// would run backwards and the document fail validation.
+func TestRedateTwoPendingRevisions(t *testing.T) {
+	raw, err := os.ReadFile("testdata/services.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	planned := "2026-12-10T10:00:00Z"
+	tr := doc["document"].(map[string]any)["tracking"].(map[string]any)
+	tr["version"], tr["current_release_date"] = "3", planned
+	tr["revision_history"] = []any{
+		map[string]any{"date": "2026-11-10T10:00:00.000Z", "number": "1", "summary": "Initial release."},
+		map[string]any{"date": planned, "number": "2", "summary": "Fixed versions added."},
+		map[string]any{"date": planned, "number": "3", "summary": "Workaround added."},
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Validate(b); err != nil {
+		t.Fatalf("the fixture: %v", err)
+	}
+	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	out, changed, err := Redate(b, at, false)
+	if err != nil || !changed {
+		t.Fatalf("changed %v, err %v", changed, err)
+	}
+	d, err := Parse(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dates []string
+	for _, e := range arr(d.revTracking(), "revision_history") {
+		dates = append(dates, str(e, "date"))
+	}
+	if got := strings.Join(dates, " "); got != "2026-11-10T10:00:00.000Z 2026-12-01T10:00:00Z 2026-12-01T10:00:00Z" {
+		t.Errorf("history dates %s", got)
 	}
 }

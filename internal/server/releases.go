@@ -695,18 +695,17 @@ func (s *Server) scheduleAdvisory(c *call) error {
 			}
 			return err
 		}
+		if publishNow {
+			// In this transaction, with its event: the answer shows it published.
+			if _, err := catalog.PublishAdvisory(ctx, tx, c.org.ID, id, at); err != nil {
+				return err
+			}
+		}
 		return c.audit(tx, c.org.ID, "advisory.schedule", "advisory", a.TrackingID,
-			map[string]any{"release": at.UTC(), "previous": a.ScheduledRelease})
+			map[string]any{"release": at.UTC(), "previous": a.ScheduledRelease, "now": publishNow})
 	})
 	if err != nil {
 		return err
-	}
-	if publishNow {
-		// Due now: published by this request rather than the publisher's next round, so the
-		// answer shows it published (and its events raised).
-		if err := s.Publish(ctx); err != nil {
-			return err
-		}
 	}
 	if a, err = s.store.Advisory(ctx, c.org.ID, id); err != nil {
 		return err
@@ -805,6 +804,14 @@ func (s *Server) advanceNotifications(ctx context.Context, now time.Time) error 
 		}
 		err := s.store.Update(ctx, func(tx *store.Tx) error {
 			if err := tx.LockOrg(ctx, rel.OrgID); err != nil {
+				return err
+			}
+			// Read again under the lock: cancelled (release delete) or told again meanwhile,
+			// it is left as it is now.
+			if cur, err := tx.ReleaseAt(ctx, rel.OrgID, rel.At); errors.Is(err, store.ErrNotFound) ||
+				err == nil && (cur.AdvanceSummary != rel.AdvanceSummary || cur.AdvanceRevision != rel.AdvanceRevision) {
+				return nil
+			} else if err != nil {
 				return err
 			}
 			g, err := tx.ScheduledAdvisories(ctx, rel.OrgID, rel.At, rel.At.Add(time.Microsecond))

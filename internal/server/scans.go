@@ -84,8 +84,8 @@ func (s *Server) saveScan(c *call, orgID int64, up scanUpload, origin scanOrigin
 	switch {
 	case len(up.Targets) == 0 || len(up.Targets) > 10000:
 		return resp, errInvalid("targets", "must name 1 to 10,000 targets")
-	case up.Ports < 1 || up.Ports > 65536:
-		return resp, errInvalid("ports", "must be the number of ports scanned per target, 1 to 65536")
+	case up.Ports < 1 || up.Ports > 2*65535:
+		return resp, errInvalid("ports", "must be the number of ports scanned per target, TCP and UDP, 1 to 131070")
 	case up.Started.IsZero() || up.Finished.Before(up.Started):
 		return resp, errInvalid("finished", "must not be before started")
 	case len(up.Findings) > 100000:
@@ -232,8 +232,19 @@ func (s *Server) getScan(c *call) error {
 	}
 	if f := s.advisoryFilter(c); f != nil {
 		for i := range fs {
-			if len(fs[i].Advisories) > 0 {
-				fs[i].Advisories, fs[i].Severity = f(fs[i].Advisories)
+			if len(fs[i].Advisories) == 0 {
+				continue
+			}
+			fs[i].Advisories, fs[i].Severity = f(fs[i].Advisories)
+			// The finding as uploaded carries the matched ids too.
+			var d map[string]json.RawMessage
+			if json.Unmarshal(fs[i].Detail, &d) == nil && d != nil {
+				if len(fs[i].Advisories) > 0 {
+					d["advisories"], _ = json.Marshal(fs[i].Advisories)
+				} else {
+					delete(d, "advisories")
+				}
+				fs[i].Detail, _ = json.Marshal(d)
 			}
 		}
 	}
@@ -242,9 +253,10 @@ func (s *Server) getScan(c *call) error {
 }
 
 // advisoryFilter is nil for a reader who may read embargoed advisories; for the others
-// (viewers) it keeps of a scan finding's advisories the published ones, with the severity
-// of their newest published revision. Scans are matched with every advisory, embargoed ones
-// too, so that admins, operators and partners see an exposure before its release.
+// (viewers) it keeps of a scan finding's advisories the published ones with no revision
+// waiting for its release. Scans are matched with every advisory's newest revision,
+// embargoed ones too, so that admins, operators and partners see an exposure before its
+// release; a viewer sees the match once everything it rests on is published.
 func (s *Server) advisoryFilter(c *call) store.FindingAdvisories {
 	if c.mayReadEmbargoed() {
 		return nil
@@ -255,11 +267,11 @@ func (s *Server) advisoryFilter(c *call) store.FindingAdvisories {
 		if sev, ok := seen[id]; ok {
 			return sev
 		}
+		// Published and without a revision waiting: scans are matched with the newest
+		// revision, so while one waits, a match may come from what it says.
 		sev := "-"
-		if a, err := s.store.AdvisoryByTrackingID(ctx, orgID, id); err == nil && a.PublishedAt != nil {
-			if a, err = s.publicView(ctx, a); err == nil {
-				sev = a.Severity
-			}
+		if a, err := s.store.AdvisoryByTrackingID(ctx, orgID, id); err == nil && a.PublishedAt != nil && a.ScheduledRelease == nil {
+			sev = a.Severity
 		} // on an error, as not visible
 		seen[id] = sev
 		return sev

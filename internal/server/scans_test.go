@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -252,6 +253,33 @@ func TestScanFindingsHideEmbargoedAdvisoriesFromViewers(t *testing.T) {
 			if exp.Vulnerable != want || len(exp.Findings) != want || comp.Network.Vulnerable != want || len(comp.Network.Findings) != want {
 				t.Errorf("%s: exposure %+v; compliance report's network part %+v", tc.who, exp, comp.Network)
 			}
+			if len(got.Findings) == 1 && strings.Contains(string(got.Findings[0].Detail), "EX-2026-0042") != tc.sees {
+				t.Errorf("%s: the finding's detail %s", tc.who, got.Findings[0].Detail)
+			}
+		}
+		viewerSees := func() bool {
+			t.Helper()
+			var got struct{ Findings []store.ScanFinding }
+			e.must(200, "GET", "/api/v1/orgs/default/scans/"+itoa(sc.ID), viewer, nil).json(t, &got)
+			return len(got.Findings) == 1 && len(got.Findings[0].Advisories) == 1
+		}
+		// Released: the viewer sees it.
+		e.setClock(e.clock().Add(73 * time.Hour))
+		if err := e.srv.Publish(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		viewer = e.login("vic", "vic-password-123")
+		if !viewerSees() {
+			t.Error("the viewer does not see the advisory once it is published")
+		}
+		// A revision waits for its release: scans are matched with it, so the viewer does not
+		// see the match until it is out too.
+		v2 := e.clock().Add(72 * time.Hour).UTC().Format(time.RFC3339)
+		tr["version"], tr["current_release_date"] = "2", v2
+		tr["revision_history"] = append(tr["revision_history"].([]any), map[string]any{"date": v2, "number": "2", "summary": "More versions."})
+		e.must(201, "POST", "/api/v1/orgs/default/advisories", e.admin, doc)
+		if viewerSees() {
+			t.Error("the viewer sees a match while a revision of the advisory waits for its release")
 		}
 	})
 }
@@ -283,6 +311,15 @@ func TestExposureIgnoresInterruptedScans(t *testing.T) {
 		scan(true, 22)
 		if n := open(); n != 3 {
 			t.Errorf("after a complete and an interrupted scan: %d open ports, want the complete one's 3", n)
+		}
+		// The complete one ages out of the report's window (30 days): the interrupted one
+		// received since counts, rather than nothing.
+		defer store.SetClock(e.clock)()
+		e.advance(40 * 24 * time.Hour)
+		e.admin = e.login("admin", adminPassword)
+		scan(true, 22, 8080)
+		if n := open(); n != 2 {
+			t.Errorf("with the complete scan 40 days old: %d open ports, want the new interrupted one's 2", n)
 		}
 	})
 }

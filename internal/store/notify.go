@@ -72,7 +72,7 @@ func (r Reader) withDeliveryHealth(ctx context.Context, subs []Subscription) err
 	for i, s := range subs {
 		ids[i], at[s.ID] = s.ID, i
 	}
-	rows, err := r.query(ctx, `SELECT subscription_id, COUNT(*), MAX(id) FROM notify_outbox WHERE state = 'pending' AND attempts > 0
+	rows, err := r.query(ctx, `SELECT subscription_id, COUNT(*), MAX(id) FROM notify_outbox WHERE state = 'pending' AND last_error <> ''
 		AND subscription_id IN (`+notifyPlaceholders(len(ids), 1)+`) GROUP BY subscription_id`, notifyArgs(ids)...)
 	if err != nil {
 		return fmt.Errorf("subscriptions' deliveries: %w", err)

@@ -23,6 +23,13 @@ type Published struct {
 // PublishAdvisory publishes every pending revision of an advisory at now.
 func (tx *Tx) PublishAdvisory(ctx context.Context, advisoryID int64, now time.Time) (Published, error) {
 	var p Published
+	if tx.engine == Postgres {
+		// The advisory's row first, then its revisions: the order a reschedule takes them in
+		// (ScheduleAdvisory, RewritePendingDocument), so the two wait instead of deadlocking.
+		if _, err := tx.exec(ctx, `SELECT id FROM advisories WHERE id = $1 FOR UPDATE`, advisoryID); err != nil {
+			return p, fmt.Errorf("publish advisory %d: %w", advisoryID, err)
+		}
+	}
 	res, err := tx.exec(ctx, `UPDATE advisory_revisions SET published_at = $1 WHERE advisory_id = $2 AND published_at IS NULL`,
 		utc(now), advisoryID)
 	if err != nil {

@@ -214,8 +214,8 @@ type NetworkExposureFinding struct {
 // did not look everywhere, and its missing ports must not hide what the last full one found.
 const latestScans = `SELECT s.id FROM scans s WHERE s.org_id = $1 AND s.received_at >= $2
 	AND s.id = COALESCE(
-		(SELECT MAX(s2.id) FROM scans s2 WHERE s2.org_id = s.org_id AND s2.targets = s.targets AND NOT s2.interrupted),
-		(SELECT MAX(s2.id) FROM scans s2 WHERE s2.org_id = s.org_id AND s2.targets = s.targets))`
+		(SELECT MAX(s2.id) FROM scans s2 WHERE s2.org_id = s.org_id AND s2.targets = s.targets AND s2.received_at >= $2 AND NOT s2.interrupted),
+		(SELECT MAX(s2.id) FROM scans s2 WHERE s2.org_id = s.org_id AND s2.targets = s.targets AND s2.received_at >= $2))`
 
 // FindingAdvisories keeps of a finding's advisories (tracking ids) those a reader may see, and
 // says the highest severity of those, as the reader may see it.
@@ -252,27 +252,35 @@ func (r Reader) NetworkExposure(ctx context.Context, orgID int64, since time.Tim
 	if err != nil {
 		return NetworkExposure{}, fmt.Errorf("exposure findings: %w", err)
 	}
-	defer rows.Close()
 	for rows.Next() {
 		var f NetworkExposureFinding
 		var advisories string
 		if err := rows.Scan(&f.ScanID, &f.Targets, &f.ReceivedAt, &f.Host, &f.Port, &f.Protocol, &f.Service, &f.Product, &f.Version,
 			&f.Violation, &f.Change, &advisories, &f.Severity); err != nil {
+			rows.Close()
 			return NetworkExposure{}, err
 		}
 		f.Advisories = strings.Fields(advisories)
-		if filter != nil && len(f.Advisories) > 0 {
-			f.Advisories, f.Severity = filter(f.Advisories)
-			if len(f.Advisories) == 0 && f.Violation == "" && f.Change != "opened" {
-				continue // it needed attention only for advisories the reader may not see
-			}
-		}
 		e.Findings = append(e.Findings, f)
 	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
 		return NetworkExposure{}, err
 	}
 	if filter != nil {
+		// After the rows are closed: the filter reads too, and a reader holding its
+		// connection while waiting for another could exhaust the pool.
+		kept := e.Findings[:0]
+		for _, f := range e.Findings {
+			if len(f.Advisories) > 0 {
+				f.Advisories, f.Severity = filter(f.Advisories)
+				if len(f.Advisories) == 0 && f.Violation == "" && f.Change != "opened" {
+					continue // it needed attention only for advisories the reader may not see
+				}
+			}
+			kept = append(kept, f)
+		}
+		e.Findings = kept
 		// Counted from the findings that need attention, which hold every vulnerable one.
 		e.Vulnerable = 0
 		for _, f := range e.Findings {
