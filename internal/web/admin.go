@@ -256,6 +256,34 @@ func (c *Console) createRelease(q *req) error {
 		back: "/releases", done: "release-created", page: c.releases})
 }
 
+// deleteRelease cancels an out-of-band release once the form's box is ticked.
+func (c *Console) deleteRelease(q *req) error {
+	if q.r.PostFormValue("confirm") != "yes" {
+		return c.refused(q, "release-delete", c.releases, invalidField("confirm", "must be ticked to cancel the release"))
+	}
+	return c.send(q, action{form: "release-delete", method: http.MethodDelete,
+		path: orgPath(q.org, "releases", q.r.PathValue("at")), back: "/releases", done: "release-deleted", page: c.releases})
+}
+
+// scheduleAdvisory moves an embargoed advisory to the next monthly release day, or publishes
+// it now (with its box ticked).
+func (c *Console) scheduleAdvisory(q *req) error {
+	id, release := q.r.PathValue("id"), q.r.PostFormValue("release")
+	done := "scheduled"
+	switch release {
+	case "now":
+		if q.r.PostFormValue("confirm") != "yes" {
+			return c.refused(q, "publish", c.advisory, invalidField("confirm", "must be ticked to publish the advisory now"))
+		}
+		done = "published-now"
+	case "next":
+	default:
+		return c.refused(q, "schedule", c.advisory, invalidField("release", "must be next or now"))
+	}
+	return c.send(q, action{form: "schedule", method: http.MethodPost, path: orgPath(q.org, "advisories", id, "schedule"),
+		body: map[string]any{"release": release}, back: "/advisories/" + url.PathEscape(id), done: done, page: c.advisory})
+}
+
 // Users.
 
 // addUser creates a user with a role in the organisation. A password the API generated (the

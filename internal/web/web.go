@@ -114,6 +114,8 @@ func New(cfg Config) (*Console, error) {
 	c.mux.HandleFunc("POST "+o+"/updates/{name}/withdraw", c.session(c.withdrawApproval))
 	c.mux.HandleFunc("POST "+o+"/release-calendar", c.session(c.setCalendar))
 	c.mux.HandleFunc("POST "+o+"/releases", c.session(c.createRelease))
+	c.mux.HandleFunc("POST "+o+"/releases/{at}/delete", c.session(c.deleteRelease))
+	c.mux.HandleFunc("POST "+o+"/advisories/{id}/schedule", c.session(c.scheduleAdvisory))
 	c.mux.HandleFunc("POST "+o+"/users", c.session(c.addUser))
 	c.mux.HandleFunc("POST "+o+"/users/{user}/role", c.session(c.setRole))
 	c.mux.HandleFunc("POST "+o+"/users/{user}/remove", c.session(c.removeUser))
@@ -379,6 +381,9 @@ var flashes = map[string]string{
 	"withdrawn":       "The decision is withdrawn: the update is not approved for the group any more.",
 	"calendar-saved":  "The release calendar is saved.",
 	"release-created": "The out-of-band release is added.",
+	"release-deleted": "The out-of-band release is cancelled.",
+	"scheduled":       "The advisory is scheduled for the release shown above.",
+	"published-now":   "The advisory is published: subscribers are being notified.",
 	"user-added":      "The user is added. Give them their password through a safe channel.",
 	"role-changed":    "The role is changed.",
 	"user-removed":    "The user is removed from the organisation.",

@@ -1,0 +1,93 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// An embargoed advisory's page lets operators move it to the next monthly release day or,
+// with the box ticked, publish it now; the releases page cancels an out-of-band release no
+// advisory waits for. Viewers get none of the forms.
+func TestScheduleAndCancelForms(t *testing.T) {
+	e := newEnv(t)
+	var list struct {
+		Items []struct {
+			ID int64 `json:"id"`
+		}
+	}
+	e.api(200, "GET", "/api/v1/orgs/default/advisories?limit=1", e.admin, nil, &list)
+	var doc map[string]any
+	e.api(200, "GET", "/api/v1/orgs/default/advisories/"+strconv.FormatInt(list.Items[0].ID, 10)+"/csaf", e.admin, nil, &doc)
+	at := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339)
+	tr := doc["document"].(map[string]any)["tracking"].(map[string]any)
+	tr["id"], tr["current_release_date"], tr["initial_release_date"], tr["version"] = "EMB-2026-0009", at, at, "1"
+	tr["revision_history"] = []any{map[string]any{"date": at, "number": "1", "summary": "Initial version."}}
+	var imp struct {
+		Advisory struct {
+			ID int64 `json:"id"`
+		} `json:"advisory"`
+	}
+	e.api(201, "POST", "/api/v1/orgs/default/advisories", e.admin, doc, &imp)
+	id := strconv.FormatInt(imp.Advisory.ID, 10)
+	advPage := "/o/default/advisories/" + id
+	s := e.signIn("admin", adminPassword)
+	if p := e.browse("GET", advPage, s, nil); !strings.Contains(p.body, `id="publish-now"`) || !strings.Contains(p.body, `id="schedule-next"`) {
+		t.Fatalf("the embargoed advisory's page lacks the release forms: %d", p.status)
+	}
+	// Without the box: refused, nothing published.
+	if p := e.postForm(s, advPage, advPage+"/schedule", url.Values{"release": {"now"}}, ""); p.status != 400 || !strings.Contains(p.body, "confirm must be ticked") {
+		t.Errorf("publish without the box: %d", p.status)
+	}
+	published := func() bool {
+		var a struct {
+			PublishedAt      *time.Time `json:"published_at"`
+			ScheduledRelease *time.Time `json:"scheduled_release"`
+		}
+		e.api(200, "GET", "/api/v1/orgs/default/advisories/"+id, e.admin, nil, &a)
+		return a.PublishedAt != nil && a.ScheduledRelease == nil
+	}
+	if published() {
+		t.Fatal("published without the box ticked")
+	}
+	if p := e.postForm(s, advPage, advPage+"/schedule", url.Values{"release": {"next"}}, ""); p.status != http.StatusSeeOther || !strings.Contains(p.location, "done=scheduled") {
+		t.Errorf("move to the next release day: %d to %q", p.status, p.location)
+	}
+	if p := e.postForm(s, advPage, advPage+"/schedule", url.Values{"release": {"now"}, "confirm": {"yes"}}, ""); p.status != http.StatusSeeOther || !strings.Contains(p.location, "done=published-now") {
+		t.Errorf("publish now: %d to %q", p.status, p.location)
+	}
+	if !published() {
+		t.Error("not published after the form")
+	}
+	if p := e.browse("GET", advPage, s, nil); strings.Contains(p.body, `id="publish-now"`) {
+		t.Error("a published advisory still offers to publish it")
+	}
+
+	// Cancel an out-of-band release.
+	oob := time.Now().Add(100 * time.Hour).UTC().Truncate(time.Second).Add(17 * time.Second).Format(time.RFC3339)
+	e.api(201, "POST", "/api/v1/orgs/default/releases", e.admin, map[string]any{"release_at": oob, "title": "to cancel"}, nil)
+	action := "/o/default/releases/" + url.PathEscape(oob) + "/delete"
+	if p := e.browse("GET", "/o/default/releases", s, nil); !strings.Contains(p.body, `action="`+action+`"`) {
+		t.Fatalf("the releases page has no cancel form for %s", oob)
+	}
+	if p := e.postForm(s, "/o/default/releases", action, url.Values{}, ""); p.status != 400 || !strings.Contains(p.body, "confirm must be ticked") {
+		t.Errorf("cancel without the box: %d", p.status)
+	}
+	if p := e.postForm(s, "/o/default/releases", action, url.Values{"confirm": {"yes"}}, ""); p.status != http.StatusSeeOther || !strings.Contains(p.location, "done=release-deleted") {
+		t.Errorf("cancel: %d to %q", p.status, p.location)
+	}
+	if p := e.browse("GET", "/o/default/releases", s, nil); strings.Contains(p.body, "to cancel") {
+		t.Error("the cancelled release is still listed")
+	}
+
+	// A viewer sees neither.
+	e.createUser("default", "vera", "viewer")
+	v := e.signIn("vera", "password-of-vera")
+	e.api(201, "POST", "/api/v1/orgs/default/releases", e.admin, map[string]any{"release_at": oob}, nil)
+	if p := e.browse("GET", "/o/default/releases", v, nil); p.status != 200 || !strings.Contains(p.body, `id="releases"`) || strings.Contains(p.body, "/delete") {
+		t.Errorf("a viewer's releases page: %d, with a cancel form: %v", p.status, strings.Contains(p.body, "/delete"))
+	}
+}
