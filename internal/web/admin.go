@@ -261,8 +261,12 @@ func (c *Console) deleteRelease(q *req) error {
 	if q.r.PostFormValue("confirm") != "yes" {
 		return c.refused(q, "release-delete", c.releases, invalidField("confirm", "must be ticked to cancel the release"))
 	}
+	at := q.r.PostFormValue("at")
+	if at == "" {
+		return c.refused(q, "release-delete", c.releases, invalidField("at", "is required: the release to cancel"))
+	}
 	return c.send(q, action{form: "release-delete", method: http.MethodDelete,
-		path: orgPath(q.org, "releases", q.r.PathValue("at")), back: "/releases", done: "release-deleted", page: c.releases})
+		path: orgPath(q.org, "releases", at), back: "/releases", done: "release-deleted", page: c.releases})
 }
 
 // scheduleAdvisory moves an embargoed advisory to the next monthly release day, or publishes

@@ -69,14 +69,14 @@ func TestScheduleAndCancelForms(t *testing.T) {
 	// Cancel an out-of-band release.
 	oob := time.Now().Add(100 * time.Hour).UTC().Truncate(time.Second).Add(17 * time.Second).Format(time.RFC3339)
 	e.api(201, "POST", "/api/v1/orgs/default/releases", e.admin, map[string]any{"release_at": oob, "title": "to cancel"}, nil)
-	action := "/o/default/releases/" + url.PathEscape(oob) + "/delete"
-	if p := e.browse("GET", "/o/default/releases", s, nil); !strings.Contains(p.body, `action="`+action+`"`) {
-		t.Fatalf("the releases page has no cancel form for %s", oob)
+	action := "/o/default/releases/cancel"
+	if p := e.browse("GET", "/o/default/releases", s, nil); !strings.Contains(p.body, `<option value="`+oob+`">`) {
+		t.Fatalf("the releases page offers no cancel of %s", oob)
 	}
-	if p := e.postForm(s, "/o/default/releases", action, url.Values{}, ""); p.status != 400 || !strings.Contains(p.body, "confirm must be ticked") {
+	if p := e.postForm(s, "/o/default/releases", action, url.Values{"at": {oob}}, ""); p.status != 400 || !strings.Contains(p.body, "confirm must be ticked") {
 		t.Errorf("cancel without the box: %d", p.status)
 	}
-	if p := e.postForm(s, "/o/default/releases", action, url.Values{"confirm": {"yes"}}, ""); p.status != http.StatusSeeOther || !strings.Contains(p.location, "done=release-deleted") {
+	if p := e.postForm(s, "/o/default/releases", action, url.Values{"at": {oob}, "confirm": {"yes"}}, ""); p.status != http.StatusSeeOther || !strings.Contains(p.location, "done=release-deleted") {
 		t.Errorf("cancel: %d to %q", p.status, p.location)
 	}
 	if p := e.browse("GET", "/o/default/releases", s, nil); strings.Contains(p.body, "to cancel") {
@@ -87,7 +87,11 @@ func TestScheduleAndCancelForms(t *testing.T) {
 	e.createUser("default", "vera", "viewer")
 	v := e.signIn("vera", "password-of-vera")
 	e.api(201, "POST", "/api/v1/orgs/default/releases", e.admin, map[string]any{"release_at": oob}, nil)
-	if p := e.browse("GET", "/o/default/releases", v, nil); p.status != 200 || !strings.Contains(p.body, `id="releases"`) || strings.Contains(p.body, "/delete") {
-		t.Errorf("a viewer's releases page: %d, with a cancel form: %v", p.status, strings.Contains(p.body, "/delete"))
+	if p := e.browse("GET", "/o/default/releases", v, nil); p.status != 200 || !strings.Contains(p.body, `id="releases"`) || strings.Contains(p.body, "release-cancel") {
+		t.Errorf("a viewer's releases page: %d, with a cancel form: %v", p.status, strings.Contains(p.body, "release-cancel"))
+	}
+	// The operator's page offers it again.
+	if p := e.browse("GET", "/o/default/releases", s, nil); !strings.Contains(p.body, `id="release-cancel"`) {
+		t.Error("no cancel form for the operator")
 	}
 }

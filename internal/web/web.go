@@ -114,7 +114,7 @@ func New(cfg Config) (*Console, error) {
 	c.mux.HandleFunc("POST "+o+"/updates/{name}/withdraw", c.session(c.withdrawApproval))
 	c.mux.HandleFunc("POST "+o+"/release-calendar", c.session(c.setCalendar))
 	c.mux.HandleFunc("POST "+o+"/releases", c.session(c.createRelease))
-	c.mux.HandleFunc("POST "+o+"/releases/{at}/delete", c.session(c.deleteRelease))
+	c.mux.HandleFunc("POST "+o+"/releases/cancel", c.session(c.deleteRelease))
 	c.mux.HandleFunc("POST "+o+"/advisories/{id}/schedule", c.session(c.scheduleAdvisory))
 	c.mux.HandleFunc("POST "+o+"/users", c.session(c.addUser))
 	c.mux.HandleFunc("POST "+o+"/users/{user}/role", c.session(c.setRole))
