@@ -81,11 +81,14 @@ type Stats struct {
 
 // Result is one scan.
 type Result struct {
-	Started     time.Time `json:"started"`
-	Finished    time.Time `json:"finished"`
-	Targets     []string  `json:"targets"`
-	Addresses   int       `json:"addresses"` // the targets' addresses, each probed on every port
-	Ports       int       `json:"ports"`
+	Started   time.Time `json:"started"`
+	Finished  time.Time `json:"finished"`
+	Targets   []string  `json:"targets"`
+	Addresses int       `json:"addresses"` // the targets' addresses, each probed on every port
+	Ports     int       `json:"ports"`
+	// PortSpec names the ports probed (FormatPorts): "tcp:22,80,8000-8100" and, with UDP
+	// ports, " udp:53,161". Scans that probed the same ports have the same text.
+	PortSpec    string    `json:"port_spec,omitempty"`
 	Findings    []Finding `json:"findings"`
 	Stats       Stats     `json:"stats"`
 	Interrupted bool      `json:"interrupted"`

@@ -2,6 +2,7 @@ package scan
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -87,4 +88,28 @@ func parsePort(s string) (uint16, error) {
 		return 0, fmt.Errorf("bad port %q: want a number from 1 to 65535", s)
 	}
 	return uint16(n), nil
+}
+
+// FormatPorts writes ports as ParsePorts reads them, sorted, repeats dropped and runs as
+// ranges: 22,80,8000-8100. The same set of ports always gives the same text.
+func FormatPorts(ports []uint16) string {
+	ps := slices.Clone(ports)
+	slices.Sort(ps)
+	ps = slices.Compact(ps)
+	var b strings.Builder
+	for i := 0; i < len(ps); {
+		j := i
+		for j+1 < len(ps) && ps[j+1] == ps[j]+1 {
+			j++
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(int(ps[i])))
+		if j > i {
+			b.WriteString("-" + strconv.Itoa(int(ps[j])))
+		}
+		i = j + 1
+	}
+	return b.String()
 }

@@ -75,3 +75,28 @@ func TestTop100(t *testing.T) {
 		}
 	}
 }
+
+// FormatPorts writes what ParsePorts reads, in one canonical form.
+func TestFormatPorts(t *testing.T) {
+	for _, tc := range []struct {
+		in   []uint16
+		want string
+	}{
+		{[]uint16{443, 22, 80, 81, 82, 22}, "22,80-82,443"},
+		{[]uint16{1}, "1"},
+		{nil, ""},
+		{[]uint16{65535, 65534}, "65534-65535"},
+	} {
+		got := FormatPorts(tc.in)
+		if got != tc.want {
+			t.Errorf("FormatPorts(%v) = %q, want %q", tc.in, got, tc.want)
+		}
+		if got == "" {
+			continue
+		}
+		back, err := ParsePorts(got)
+		if err != nil || FormatPorts(back) != got {
+			t.Errorf("ParsePorts(%q) = %v, %v: not the same ports", got, back, err)
+		}
+	}
+}

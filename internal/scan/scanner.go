@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -120,6 +121,7 @@ func (s *Scanner) Scan(ctx context.Context, targets []netip.Addr, ports []uint16
 		Targets:   opts.Targets,
 		Addresses: len(targets),
 		Ports:     len(ports) + len(opts.UDPPorts),
+		PortSpec:  portSpec(ports, opts.UDPPorts),
 	}
 	if res.Targets == nil {
 		for _, a := range targets {
@@ -484,4 +486,16 @@ func uniquePorts(ports []uint16) []uint16 {
 		}
 	}
 	return out
+}
+
+// portSpec is Result.PortSpec.
+func portSpec(tcp, udp []uint16) string {
+	spec := ""
+	if len(tcp) > 0 {
+		spec = "tcp:" + FormatPorts(tcp)
+	}
+	if len(udp) > 0 {
+		spec = strings.TrimSpace(spec + " udp:" + FormatPorts(udp))
+	}
+	return spec
 }

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/patchday/patchday/internal/catalog"
 	"github.com/patchday/patchday/internal/csaf"
+	"github.com/patchday/patchday/internal/scan"
 	"github.com/patchday/patchday/internal/store"
 )
 
@@ -26,6 +29,7 @@ type scanUpload struct {
 	Targets     []string  `json:"targets"`
 	Addresses   int       `json:"addresses"` // how many the targets name (informative)
 	Ports       int       `json:"ports"`
+	PortSpec    string    `json:"port_spec"` // scan.Result.PortSpec; "" from older scanners
 	Interrupted bool      `json:"interrupted"`
 	Stats       struct {
 		Attempts int `json:"attempts"`
@@ -95,6 +99,10 @@ func (s *Server) saveScan(c *call, orgID int64, up scanUpload, origin scanOrigin
 	if now := s.cfg.Now(); up.Finished.After(now) {
 		up.Started, up.Finished = now.Add(-up.Finished.Sub(up.Started)), now
 	}
+	portSet, err := checkPortSpec(up.PortSpec, up.Ports)
+	if err != nil {
+		return resp, err
+	}
 	for i, t := range up.Targets {
 		if t == "" || len(t) > 255 || hasControl(t) {
 			return resp, errInvalid(fmt.Sprintf("targets[%d]", i), "must be an address, a network or a host name of at most 255 characters without control characters")
@@ -104,7 +112,7 @@ func (s *Server) saveScan(c *call, orgID int64, up scanUpload, origin scanOrigin
 	slices.Sort(targets)
 	sc := store.Scan{OrgID: orgID, Targets: truncate(strings.Join(targets, " "), 4096), Ports: up.Ports, StartedAt: up.Started,
 		FinishedAt: up.Finished, Interrupted: up.Interrupted, Attempts: up.Stats.Attempts, UploadedBy: origin.by,
-		ScheduleID: origin.scheduleID, ComputerID: origin.computerID}
+		ScheduleID: origin.scheduleID, ComputerID: origin.computerID, PortSet: portSet}
 	seen := map[string]bool{}
 	findings := make([]store.ScanFinding, 0, len(up.Findings))
 	for i, raw := range up.Findings {
@@ -161,7 +169,7 @@ func (s *Server) saveScan(c *call, orgID int64, up scanUpload, origin scanOrigin
 	if err := catalog.MatchServices(ctx, s.store, orgID, findings); err != nil {
 		return resp, err
 	}
-	err := s.store.Update(ctx, func(tx *store.Tx) error {
+	err = s.store.Update(ctx, func(tx *store.Tx) error {
 		var err error
 		if resp.Scan, resp.ClosedPorts, err = tx.SaveScan(ctx, sc, findings); err != nil {
 			return err
@@ -315,4 +323,36 @@ func scanEventDetails(scanID int64, key string, ports []string) string {
 	d["ports"] = ports
 	b, _ := json.Marshal(d)
 	return string(b)
+}
+
+// checkPortSpec reads a scan's list of ports ("tcp:22,80 udp:53", scan.Result.PortSpec),
+// which must name as many ports as the scan says it probed, and returns what identifies
+// them: the SHA-256 of the canonical list ("" for an upload without one).
+func checkPortSpec(spec string, ports int) (string, error) {
+	if spec == "" {
+		return "", nil
+	}
+	if len(spec) > 1<<20 {
+		return "", errInvalid("port_spec", "is too large")
+	}
+	var canon []string
+	n := 0
+	for part := range strings.FieldsSeq(spec) {
+		proto, list, ok := strings.Cut(part, ":")
+		if !ok || proto != "tcp" && proto != "udp" {
+			return "", errInvalid("port_spec", "must be tcp:PORTS and udp:PORTS, such as tcp:22,80-82 udp:53")
+		}
+		ps, err := scan.ParsePorts(list)
+		if err != nil {
+			return "", errInvalid("port_spec", "%v", err)
+		}
+		n += len(ps)
+		canon = append(canon, proto+":"+scan.FormatPorts(ps))
+	}
+	if n != ports {
+		return "", errInvalid("port_spec", "names %d ports, but the scan says it probed %d", n, ports)
+	}
+	slices.Sort(canon)
+	sum := sha256.Sum256([]byte(strings.Join(canon, " ")))
+	return hex.EncodeToString(sum[:]), nil
 }

@@ -149,6 +149,35 @@ func TestScanBaseline(t *testing.T) {
 		}()); r.status != 400 || r.err(t).Error.Field != "targets[0]" {
 			t.Errorf("a target with a control character: %d %s", r.status, r.body)
 		}
+
+		// With the list of ports, scans of as many but other ports are not compared.
+		listed := func(at time.Duration, spec string, open ...int) stored {
+			t.Helper()
+			var fs []map[string]any
+			for _, p := range open {
+				fs = append(fs, map[string]any{"host": "10.0.0.9", "port": p, "protocol": "tcp", "state": "open"})
+			}
+			body := testScan(fs...)
+			body["targets"] = []string{"10.0.0.8/29"}
+			body["started"], body["finished"], body["ports"], body["port_spec"] = start.Add(at), start.Add(at+time.Minute), 2, spec
+			var s stored
+			e.must(201, "POST", "/api/v1/orgs/a/scans", e.admin, body).json(t, &s)
+			return s
+		}
+		listed(0, "tcp:22,80", 22, 80)
+		if s := listed(time.Hour, "tcp:443 udp:53", 443); s.Opened != 0 || s.Closed != 0 {
+			t.Errorf("other ports compared with the first: opened %d closed %d", s.Opened, s.Closed)
+		}
+		if s := listed(2*time.Hour, "tcp:80,22", 22); s.Opened != 0 || s.Closed != 1 {
+			t.Errorf("the same ports, listed in another order: opened %d closed %d, want 0 and 1", s.Opened, s.Closed)
+		}
+		for _, spec := range []string{"tcp:22", "sctp:22,80", "tcp:22,x"} {
+			b := testScan()
+			b["ports"], b["port_spec"] = 2, spec
+			if r := e.do("POST", "/api/v1/orgs/a/scans", e.admin, b); r.status != 400 || r.err(t).Error.Field != "port_spec" {
+				t.Errorf("port_spec %q: %d %s", spec, r.status, r.body)
+			}
+		}
 	})
 }
 

@@ -29,6 +29,9 @@ type Scan struct {
 	// ScheduleID and ComputerID: the schedule and the agent of a distributed scan.
 	ScheduleID *int64 `json:"schedule_id,omitempty"`
 	ComputerID *int64 `json:"computer_id,omitempty"`
+	// PortSet identifies the ports probed (the SHA-256 of their canonical list), "" when the
+	// scanner did not say (saved, not read back).
+	PortSet string `json:"-"`
 }
 
 // ScanFinding is one open port of a scan.
@@ -62,8 +65,9 @@ func scanScan(row interface{ Scan(...any) error }) (Scan, error) {
 
 // SaveScan stores a scan and its findings, marks the findings the previous scan of the same
 // targets did not have, and returns the findings of that scan that are gone (closed). The
-// previous scan is the last complete one that looked at the same: the same targets, as many
-// ports, for the same schedule (or none), finished before this one. A scan of other ports,
+// previous scan is the last complete one that looked at the same: the same targets, the same
+// ports (as many, when the scanner did not list them), for the same schedule (or none),
+// finished before this one. A scan of other ports,
 // of another schedule, or one stopped halfway would report what it did not look at as
 // opened or closed; and an agent's report delivered late is compared with the one before it.
 func (tx *Tx) SaveScan(ctx context.Context, s Scan, findings []ScanFinding) (Scan, []ScanFinding, error) {
@@ -71,9 +75,9 @@ func (tx *Tx) SaveScan(ctx context.Context, s Scan, findings []ScanFinding) (Sca
 	if s.ScheduleID != nil {
 		schedule = *s.ScheduleID
 	}
-	err := tx.queryRow(ctx, `SELECT id FROM scans WHERE org_id = $1 AND targets = $2 AND ports = $3 AND COALESCE(schedule_id, 0) = $4
-		AND NOT interrupted AND finished_at <= $5 ORDER BY finished_at DESC, id DESC LIMIT 1`,
-		s.OrgID, s.Targets, s.Ports, schedule, s.FinishedAt.UTC()).Scan(&prevID)
+	err := tx.queryRow(ctx, `SELECT id FROM scans WHERE org_id = $1 AND targets = $2 AND ports = $3 AND port_set = $6
+		AND COALESCE(schedule_id, 0) = $4 AND NOT interrupted AND finished_at <= $5 ORDER BY finished_at DESC, id DESC LIMIT 1`,
+		s.OrgID, s.Targets, s.Ports, schedule, s.FinishedAt.UTC(), s.PortSet).Scan(&prevID)
 	if err != nil && mapErr(err) != ErrNotFound {
 		return Scan{}, nil, fmt.Errorf("previous scan: %w", err)
 	}
@@ -109,10 +113,10 @@ func (tx *Tx) SaveScan(ctx context.Context, s Scan, findings []ScanFinding) (Sca
 	s.Closed = len(closed)
 	s.ReceivedAt = Now()
 	err = tx.queryRow(ctx, `INSERT INTO scans (org_id, targets, ports, started_at, finished_at, interrupted, attempts, open_ports, violations,
-		opened, closed, uploaded_by, received_at, schedule_id, computer_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+		opened, closed, uploaded_by, received_at, schedule_id, computer_id, port_set) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 		RETURNING id`,
 		s.OrgID, s.Targets, s.Ports, s.StartedAt.UTC(), s.FinishedAt.UTC(), s.Interrupted, s.Attempts, s.OpenPorts, s.Violations,
-		s.Opened, s.Closed, s.UploadedBy, s.ReceivedAt, s.ScheduleID, s.ComputerID).Scan(&s.ID)
+		s.Opened, s.Closed, s.UploadedBy, s.ReceivedAt, s.ScheduleID, s.ComputerID, s.PortSet).Scan(&s.ID)
 	if err != nil {
 		return Scan{}, nil, fmt.Errorf("save scan: %w", mapErr(err))
 	}
