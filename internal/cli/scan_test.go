@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/patchday/patchday/internal/scan/scantest"
 )
 
 // patchday scan on real loopback sockets: the open ports found, the closed one not, the
@@ -37,7 +39,7 @@ func TestScanCommand(t *testing.T) {
 		}()
 		ports = append(ports, fmt.Sprint(ln.Addr().(*net.TCPAddr).Port))
 	}
-	closedPort := fmt.Sprint(closedTCPPort(t)) // held, never listening, for the whole test
+	closedPort := fmt.Sprint(scantest.ClosedTCPPort(t)) // held, never listening, for the whole test
 
 	spec := strings.Join(append(ports, closedPort), ",")
 	out := jsonOut[struct {

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"runtime"
 	"testing"
+
+	"github.com/patchday/patchday/internal/scan/scantest"
 )
 
 // listenTCP starts a real listener; serve, when set, handles each accepted
@@ -76,4 +78,11 @@ func listenersHeld(t testing.TB, targets []netip.Addr, listen func() []netip.Add
 	}
 	t.Fatal("the listeners' ports were taken on other addresses ten times in a row")
 	return nil
+}
+
+// closedTCPPort is scantest.ClosedTCPPort; ip does not matter where the port is held on
+// every address (Linux), and is 127.0.0.1 in the tests elsewhere.
+func closedTCPPort(t testing.TB, _ string) uint16 {
+	t.Helper()
+	return scantest.ClosedTCPPort(t)
 }

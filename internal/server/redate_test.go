@@ -93,19 +93,8 @@ func TestScheduledAdvisoryRedated(t *testing.T) {
 // The advance notification names the products the coming advisories affect, not the fixed
 // versions of their product trees.
 func TestAdvanceNoticeNamesAffectedProducts(t *testing.T) {
-	raw, err := os.ReadFile("testdata/services-csaf.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	forEngines(t, func(t *testing.T, e *env) {
-		var doc map[string]any
-		if err := json.Unmarshal(raw, &doc); err != nil {
-			t.Fatal(err)
-		}
-		at := e.clock().Add(2 * time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339)
-		tr := doc["document"].(map[string]any)["tracking"].(map[string]any)
-		tr["current_release_date"], tr["initial_release_date"] = at, at
-		tr["revision_history"].([]any)[0].(map[string]any)["date"] = at
+		doc, _ := servicesCSAF(t, e.clock().Add(2*time.Hour))
 		e.must(201, "POST", "/api/v1/orgs/default/advisories", e.admin, doc)
 		if err := e.srv.Publish(context.Background()); err != nil {
 			t.Fatal(err)
@@ -192,4 +181,22 @@ func TestDeleteRelease(t *testing.T) {
 			t.Errorf("a bad time: %d %s", r.status, r.body)
 		}
 	})
+}
+
+// servicesCSAF is testdata/services-csaf.json (EX-2026-0042: OpenSSH 9.2p1, nginx, ...)
+// released at rel, and its tracking object to change it further.
+func servicesCSAF(t *testing.T, rel time.Time) (doc, tracking map[string]any) {
+	t.Helper()
+	raw, err := os.ReadFile("testdata/services-csaf.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	at := rel.UTC().Truncate(time.Second).Format(time.RFC3339)
+	tr := doc["document"].(map[string]any)["tracking"].(map[string]any)
+	tr["current_release_date"], tr["initial_release_date"] = at, at
+	tr["revision_history"].([]any)[0].(map[string]any)["date"] = at
+	return doc, tr
 }

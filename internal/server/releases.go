@@ -547,10 +547,7 @@ func (s *Server) createRelease(c *call) error {
 	var rel store.Release
 	err = s.store.Update(ctx, func(tx *store.Tx) error {
 		// The calendar as it is when this commits (a change of it locks the organisation).
-		if err := tx.LockOrg(ctx, c.org.ID); err != nil {
-			return err
-		}
-		_, nc, err := s.readCalendar(ctx, tx.Reader, c.org.ID)
+		nc, err := s.lockedCalendar(ctx, tx, c.org.ID)
 		if err != nil {
 			return err
 		}
@@ -584,10 +581,7 @@ func (s *Server) deleteRelease(c *call) error {
 	ctx, now := c.r.Context(), s.cfg.Now()
 	err = s.store.Update(ctx, func(tx *store.Tx) error {
 		// As scheduling and the calendar do: what waits for the release is read under the lock.
-		if err := tx.LockOrg(ctx, c.org.ID); err != nil {
-			return err
-		}
-		_, nc, err := s.readCalendar(ctx, tx.Reader, c.org.ID)
+		nc, err := s.lockedCalendar(ctx, tx, c.org.ID)
 		if err != nil {
 			return err
 		}
@@ -628,6 +622,17 @@ type scheduleRequest struct {
 	Release *string `json:"release"`
 }
 
+// lockedCalendar locks the organisation for the rest of the transaction and reads its
+// release calendar: what depends on the release days (scheduling, releases, notices) sees
+// them as they are when it commits, since a change of the calendar takes the same lock.
+func (s *Server) lockedCalendar(ctx context.Context, tx *store.Tx, orgID int64) (notify.ReleaseCalendar, error) {
+	if err := tx.LockOrg(ctx, orgID); err != nil {
+		return notify.ReleaseCalendar{}, err
+	}
+	_, nc, err := s.readCalendar(ctx, tx.Reader, orgID)
+	return nc, err
+}
+
 // scheduleAdvisory moves an unpublished advisory to a release day: "next" (the next monthly
 // release day), a monthly release day, or an out-of-band release; or publishes it at once
 // ("now": its own out-of-band release).
@@ -664,10 +669,7 @@ func (s *Server) scheduleAdvisory(c *call) error {
 	err = s.store.Update(ctx, func(tx *store.Tx) error {
 		// The release days as they are when this commits: a change of the calendar locks
 		// the organisation too, and moves what is scheduled for its release days.
-		if err := tx.LockOrg(ctx, c.org.ID); err != nil {
-			return err
-		}
-		_, nc, err := s.readCalendar(ctx, tx.Reader, c.org.ID)
+		nc, err := s.lockedCalendar(ctx, tx, c.org.ID)
 		if err != nil {
 			return err
 		}
@@ -770,10 +772,7 @@ func (s *Server) advanceNotifications(ctx context.Context, now time.Time) error 
 			// Again under the organisation's lock, which a change of the calendar takes: it
 			// may have moved these advisories since they were read, and a notice must name
 			// the time they are released at.
-			if err := tx.LockOrg(ctx, k.org); err != nil {
-				return err
-			}
-			_, nc, err := s.readCalendar(ctx, tx.Reader, k.org)
+			nc, err := s.lockedCalendar(ctx, tx, k.org)
 			if err != nil {
 				return err
 			}

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -242,19 +241,8 @@ func TestScanAdvisoriesAndExposureReport(t *testing.T) {
 // operators, partners); a viewer's scan, exposure and compliance reports show only the
 // published ones, counted so.
 func TestScanFindingsHideEmbargoedAdvisoriesFromViewers(t *testing.T) {
-	raw, err := os.ReadFile("testdata/services-csaf.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	forEngines(t, func(t *testing.T, e *env) {
-		var doc map[string]any
-		if err := json.Unmarshal(raw, &doc); err != nil {
-			t.Fatal(err)
-		}
-		at := e.clock().Add(72 * time.Hour).UTC().Format(time.RFC3339)
-		tr := doc["document"].(map[string]any)["tracking"].(map[string]any)
-		tr["current_release_date"], tr["initial_release_date"] = at, at
-		tr["revision_history"].([]any)[0].(map[string]any)["date"] = at
+		doc, tr := servicesCSAF(t, e.clock().Add(72*time.Hour))
 		e.must(201, "POST", "/api/v1/orgs/default/advisories", e.admin, doc)
 		var sc struct{ ID int64 }
 		e.must(201, "POST", "/api/v1/orgs/default/scans", e.admin, testScan(

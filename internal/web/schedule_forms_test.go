@@ -14,25 +14,7 @@ import (
 // advisory waits for. Viewers get none of the forms.
 func TestScheduleAndCancelForms(t *testing.T) {
 	e := newEnv(t)
-	var list struct {
-		Items []struct {
-			ID int64 `json:"id"`
-		}
-	}
-	e.api(200, "GET", "/api/v1/orgs/default/advisories?limit=1", e.admin, nil, &list)
-	var doc map[string]any
-	e.api(200, "GET", "/api/v1/orgs/default/advisories/"+strconv.FormatInt(list.Items[0].ID, 10)+"/csaf", e.admin, nil, &doc)
-	at := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339)
-	tr := doc["document"].(map[string]any)["tracking"].(map[string]any)
-	tr["id"], tr["current_release_date"], tr["initial_release_date"], tr["version"] = "EMB-2026-0009", at, at, "1"
-	tr["revision_history"] = []any{map[string]any{"date": at, "number": "1", "summary": "Initial version."}}
-	var imp struct {
-		Advisory struct {
-			ID int64 `json:"id"`
-		} `json:"advisory"`
-	}
-	e.api(201, "POST", "/api/v1/orgs/default/advisories", e.admin, doc, &imp)
-	id := strconv.FormatInt(imp.Advisory.ID, 10)
+	id := strconv.FormatInt(e.importEmbargoed("EMB-2026-0009"), 10)
 	advPage := "/o/default/advisories/" + id
 	s := e.signIn("admin", adminPassword)
 	if p := e.browse("GET", advPage, s, nil); !strings.Contains(p.body, `id="publish-now"`) || !strings.Contains(p.body, `id="schedule-next"`) {

@@ -1,4 +1,4 @@
-package cli
+package scantest
 
 import (
 	"testing"
@@ -6,11 +6,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// closedTCPPort returns a port that refuses connections on every loopback address, IPv4 and
+// ClosedTCPPort returns a port that refuses connections on every loopback address, IPv4 and
 // IPv6, for the rest of the test. A socket bound to it on the dual-stack wildcard and never
 // listening holds it: SYNs to it get a reset, and no other test or process on the machine
 // can listen on it meanwhile, as it could on a port merely listened on and closed.
-func closedTCPPort(t testing.TB) int {
+func ClosedTCPPort(t testing.TB) uint16 {
 	t.Helper()
 	fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	var wildcard unix.Sockaddr = &unix.SockaddrInet6{}
@@ -33,9 +33,9 @@ func closedTCPPort(t testing.TB) int {
 	}
 	switch sa := sa.(type) {
 	case *unix.SockaddrInet6:
-		return sa.Port
+		return uint16(sa.Port)
 	case *unix.SockaddrInet4:
-		return sa.Port
+		return uint16(sa.Port)
 	}
 	t.Fatalf("bound to %T", sa)
 	return 0
