@@ -24,6 +24,15 @@ type apiScanSchedule struct {
 	Enabled   bool      `json:"enabled"`
 	CreatedAt time.Time `json:"created_at"`
 	CreatedBy string    `json:"created_by"`
+	// Subnets is the coverage (scan-schedule show).
+	Subnets []struct {
+		Subnet     string     `json:"subnet"`
+		Agents     int        `json:"agents"`
+		LastScanID *int64     `json:"last_scan_id"`
+		LastScanAt *time.Time `json:"last_scan_at"`
+		OpenPorts  int        `json:"open_ports"`
+		Violations int        `json:"violations"`
+	} `json:"subnets"`
 }
 
 func (s apiScanSchedule) every() string { return (time.Duration(s.EverySecs) * time.Second).String() }
@@ -134,7 +143,22 @@ func printScanSchedule(cmd *cobra.Command, output outputFormat, raw json.RawMess
 		// As written: a table cell would fold the YAML onto one line.
 		fmt.Fprintf(w, "\n%s", strings.TrimRight(s.Policy, "\n")+"\n")
 	}
-	return nil
+	// Coverage: the subnets the group's agents reported, and the last scan of each.
+	fmt.Fprintln(w)
+	rows := make([][]string, 0, len(s.Subnets))
+	for _, sn := range s.Subnets {
+		last, found := "never", "-"
+		if sn.LastScanID != nil {
+			last = fmt.Sprintf("scan %d, %s", *sn.LastScanID, timePtrCell(sn.LastScanAt))
+			found = fmt.Sprintf("%d open, %d breaking the policy", sn.OpenPorts, sn.Violations)
+		}
+		rows = append(rows, []string{sn.Subnet, fmt.Sprint(sn.Agents), last, found})
+	}
+	if len(rows) == 0 {
+		fmt.Fprintf(w, "No agent of group %s reported a subnet to scan yet.\n", s.Group)
+		return nil
+	}
+	return writeRows(w, outputTable, []string{"subnet", "agents", "last scan", "found"}, rows)
 }
 
 func newScanScheduleCreateCmd() *cobra.Command {

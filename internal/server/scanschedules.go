@@ -177,12 +177,25 @@ func (s *Server) scanScheduleOf(c *call) (store.ScanSchedule, error) {
 	return sc, nil
 }
 
+// getScanSchedule answers a schedule with its coverage: the subnets its group's agents sit
+// on, how many agents on each, and the schedule's last scan of each (none yet: never
+// scanned; older than its interval: due at the next check-in of its scanner).
 func (s *Server) getScanSchedule(c *call) error {
 	sc, err := s.scanScheduleOf(c)
 	if err != nil {
 		return err
 	}
-	writeJSON(c.w, http.StatusOK, sc)
+	subnets, err := s.store.ScheduleCoverage(c.r.Context(), sc)
+	if err != nil {
+		return err
+	}
+	if subnets == nil {
+		subnets = []store.SubnetCoverage{}
+	}
+	writeJSON(c.w, http.StatusOK, struct {
+		store.ScanSchedule
+		Subnets []store.SubnetCoverage `json:"subnets"`
+	}{sc, subnets})
 	return nil
 }
 

@@ -98,6 +98,20 @@ func TestDistributedScanning(t *testing.T) {
 		if ev := evs.Items[0]; ev.Action != "scan.upload" || ev.Actor != "agent:host-a" {
 			t.Errorf("audit event %+v", ev)
 		}
+		// The schedule shows its coverage: each subnet, its agents, its last scan.
+		var cov struct{ Subnets []store.SubnetCoverage }
+		e.must(200, "GET", "/api/v1/orgs/a/scan-schedules/nightly", e.admin, nil).json(t, &cov)
+		got := map[string]string{}
+		for _, sn := range cov.Subnets {
+			last := "never"
+			if sn.LastScanID != nil {
+				last = fmt.Sprintf("scan %d, %d open, %d violations", *sn.LastScanID, sn.OpenPorts, sn.Violations)
+			}
+			got[sn.Subnet] = fmt.Sprintf("%d agents, %s", sn.Agents, last)
+		}
+		if want := map[string]string{"10.1.0.0/24": fmt.Sprintf("2 agents, scan %d, 1 open, 1 violations", stored.ID), "10.2.0.0/24": "1 agents, never"}; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("coverage %v, want %v", got, want)
+		}
 		// Scanned within the interval: no task; a day later, again.
 		if got := tasks(a, invA); got != nil {
 			t.Errorf("host-a's tasks right after its scan %v", got)

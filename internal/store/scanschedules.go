@@ -207,3 +207,53 @@ func (r Reader) ScanTasks(ctx context.Context, comp Computer, now, liveSince tim
 	}
 	return out, nil
 }
+
+// SubnetCoverage is one subnet a schedule's group sits on: how many of its members
+// reported it, and the schedule's last scan of it.
+type SubnetCoverage struct {
+	Subnet     string     `json:"subnet"`
+	Agents     int        `json:"agents"` // members that reported it (one of them scans it)
+	LastScanID *int64     `json:"last_scan_id,omitempty"`
+	LastScanAt *time.Time `json:"last_scan_at,omitempty"`
+	OpenPorts  int        `json:"open_ports"`
+	Violations int        `json:"violations"`
+}
+
+// ScheduleCoverage lists the subnets a schedule covers: those its group's members that are
+// not revoked reported, each with the schedule's last scan of it.
+func (r Reader) ScheduleCoverage(ctx context.Context, s ScanSchedule) ([]SubnetCoverage, error) {
+	rows, err := r.query(ctx, `SELECT n.prefix, COUNT(DISTINCT n.computer_id) FROM computer_networks n
+		JOIN group_members m ON m.computer_id = n.computer_id AND m.group_id = $1
+		JOIN computers c ON c.id = n.computer_id AND c.revoked_at IS NULL
+		GROUP BY n.prefix ORDER BY n.prefix`, s.GroupID)
+	if err != nil {
+		return nil, fmt.Errorf("subnets of schedule %s: %w", s.Name, err)
+	}
+	var out []SubnetCoverage
+	for rows.Next() {
+		var c SubnetCoverage
+		if err := rows.Scan(&c.Subnet, &c.Agents); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		// The column itself, not MAX(): SQLite's aggregates lose the declared type.
+		var id int64
+		var at time.Time
+		err := r.queryRow(ctx, `SELECT id, finished_at, open_ports, violations FROM scans WHERE schedule_id = $1 AND targets = $2
+			ORDER BY id DESC LIMIT 1`, s.ID, out[i].Subnet).Scan(&id, &at, &out[i].OpenPorts, &out[i].Violations)
+		switch {
+		case err == nil:
+			out[i].LastScanID, out[i].LastScanAt = &id, &at
+		case mapErr(err) != ErrNotFound:
+			return nil, fmt.Errorf("last scan of %s: %w", out[i].Subnet, err)
+		}
+	}
+	return out, nil
+}
