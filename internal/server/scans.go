@@ -243,7 +243,7 @@ func (s *Server) getScan(c *call) error {
 			if len(fs[i].Advisories) == 0 {
 				continue
 			}
-			fs[i].Advisories, fs[i].Severity = f(fs[i].Advisories)
+			fs[i].Advisories, fs[i].Severity = f(fs[i].Advisories, fs[i].Product, fs[i].Version)
 			// The finding as uploaded carries the matched ids too.
 			var d map[string]json.RawMessage
 			if json.Unmarshal(fs[i].Detail, &d) == nil && d != nil {
@@ -261,40 +261,55 @@ func (s *Server) getScan(c *call) error {
 }
 
 // advisoryFilter is nil for a reader who may read embargoed advisories; for the others
-// (viewers) it keeps of a scan finding's advisories the published ones with no revision
-// waiting for its release. Scans are matched with every advisory's newest revision,
+// (viewers) it keeps of a scan finding's advisories the published ones, with their
+// published revision's severity. Scans are matched with every advisory's newest revision,
 // embargoed ones too, so that admins, operators and partners see an exposure before its
-// release; a viewer sees the match once everything it rests on is published.
+// release; while a revision of a published advisory waits for its release, the finding's
+// product and version are matched with the published revision instead, so that a viewer
+// sees what it says and nothing of what the waiting one does.
 func (s *Server) advisoryFilter(c *call) store.FindingAdvisories {
 	if c.mayReadEmbargoed() {
 		return nil
 	}
 	ctx, orgID := c.r.Context(), c.org.ID
-	seen := map[string]string{} // tracking id -> severity; "-" when not visible
-	visible := func(id string) string {
-		if sev, ok := seen[id]; ok {
-			return sev
-		}
-		// Published and without a revision waiting: scans are matched with the newest
-		// revision, so while one waits, a match may come from what it says.
-		sev := "-"
-		if a, err := s.store.AdvisoryByTrackingID(ctx, orgID, id); err == nil && a.PublishedAt != nil && a.ScheduledRelease == nil {
-			sev = a.Severity
-		} // on an error, as not visible
-		seen[id] = sev
-		return sev
+	type view struct {
+		visible  bool
+		severity string
+		doc      *csaf.Document // the published revision, when one waits
 	}
-	return func(ids []string) ([]string, string) {
+	seen := map[string]view{}
+	viewOf := func(id string) view {
+		if v, ok := seen[id]; ok {
+			return v
+		}
+		var v view // on an error, as not visible
+		if a, err := s.store.AdvisoryByTrackingID(ctx, orgID, id); err == nil && a.PublishedAt != nil {
+			if a.ScheduledRelease == nil {
+				v = view{visible: true, severity: a.Severity}
+			} else if pub, err := s.publicView(ctx, a); err == nil {
+				if n, err := s.latestPublishedRevision(ctx, a.ID); err == nil {
+					if rev, err := s.store.AdvisoryRevision(ctx, a.ID, n); err == nil {
+						if d, err := csaf.Parse(rev.Document); err == nil {
+							v = view{visible: true, severity: pub.Severity, doc: d}
+						}
+					}
+				}
+			}
+		}
+		seen[id] = v
+		return v
+	}
+	return func(ids []string, product, version string) ([]string, string) {
 		var kept []string
 		best := ""
 		for _, id := range ids {
-			sev := visible(id)
-			if sev == "-" {
+			v := viewOf(id)
+			if !v.visible || v.doc != nil && len(v.doc.MatchService(product, version)) == 0 {
 				continue
 			}
 			kept = append(kept, id)
-			if best == "" || csaf.SeverityRank(sev) > csaf.SeverityRank(best) {
-				best = sev
+			if best == "" || csaf.SeverityRank(v.severity) > csaf.SeverityRank(best) {
+				best = v.severity
 			}
 		}
 		return kept, best
@@ -332,16 +347,21 @@ func checkPortSpec(spec string, ports int) (string, error) {
 	if spec == "" {
 		return "", nil
 	}
-	if len(spec) > 1<<20 {
+	if len(spec) > 512<<10 { // the longest list of one protocol's ports is about 330 KiB
 		return "", errInvalid("port_spec", "is too large")
 	}
 	var canon []string
 	n := 0
+	seen := map[string]bool{}
 	for part := range strings.FieldsSeq(spec) {
 		proto, list, ok := strings.Cut(part, ":")
 		if !ok || proto != "tcp" && proto != "udp" {
 			return "", errInvalid("port_spec", "must be tcp:PORTS and udp:PORTS, such as tcp:22,80-82 udp:53")
 		}
+		if seen[proto] { // one list a protocol: bounded work, one canonical form
+			return "", errInvalid("port_spec", "names %s twice", proto)
+		}
+		seen[proto] = true
 		ps, err := scan.ParsePorts(list)
 		if err != nil {
 			return "", errInvalid("port_spec", "%v", err)

@@ -170,7 +170,31 @@ func TestScanBaseline(t *testing.T) {
 		if s := listed(2*time.Hour, "tcp:80,22", 22); s.Opened != 0 || s.Closed != 1 {
 			t.Errorf("the same ports, listed in another order: opened %d closed %d, want 0 and 1", s.Opened, s.Closed)
 		}
-		for _, spec := range []string{"tcp:22", "sctp:22,80", "tcp:22,x"} {
+		// A scan stored without a list (an older scanner) is compared by its port count.
+		legacy := func(at time.Duration, spec string, open ...int) stored {
+			t.Helper()
+			var fs []map[string]any
+			for _, p := range open {
+				fs = append(fs, map[string]any{"host": "10.0.1.9", "port": p, "protocol": "tcp", "state": "open"})
+			}
+			body := testScan(fs...)
+			body["targets"] = []string{"10.0.1.8/29"}
+			body["started"], body["finished"], body["ports"] = start.Add(at), start.Add(at+time.Minute), 2
+			if spec != "" {
+				body["port_spec"] = spec
+			}
+			var s stored
+			e.must(201, "POST", "/api/v1/orgs/a/scans", e.admin, body).json(t, &s)
+			return s
+		}
+		legacy(0, "", 22, 80)
+		if s := legacy(time.Hour, "tcp:22,80", 22); s.Closed != 1 {
+			t.Errorf("the first scan with a list after one without: closed %d, want 1", s.Closed)
+		}
+		if s := legacy(2*time.Hour, "", 22, 80, 443); s.Opened != 2 {
+			t.Errorf("a scan without a list after one with: opened %d, want 2 (compared with the last)", s.Opened)
+		}
+		for _, spec := range []string{"tcp:22", "sctp:22,80", "tcp:22,x", "tcp:22 tcp:80"} {
 			b := testScan()
 			b["ports"], b["port_spec"] = 2, spec
 			if r := e.do("POST", "/api/v1/orgs/a/scans", e.admin, b); r.status != 400 || r.err(t).Error.Field != "port_spec" {
@@ -289,14 +313,28 @@ func TestScanFindingsHideEmbargoedAdvisoriesFromViewers(t *testing.T) {
 		if !viewerSees() {
 			t.Error("the viewer does not see the advisory once it is published")
 		}
-		// A revision waits for its release: scans are matched with it, so the viewer does not
-		// see the match until it is out too.
+		// A revision waits for its release, which finds 9.3p2 affected too (the published one
+		// says fixed). Scans are matched with the newest revision: a 9.3p2 host matches for
+		// admins, not for the viewer, who keeps seeing what the published one says.
 		v2 := e.clock().Add(72 * time.Hour).UTC().Format(time.RFC3339)
 		tr["version"], tr["current_release_date"] = "2", v2
-		tr["revision_history"] = append(tr["revision_history"].([]any), map[string]any{"date": v2, "number": "2", "summary": "More versions."})
+		tr["revision_history"] = append(tr["revision_history"].([]any), map[string]any{"date": v2, "number": "2", "summary": "9.3p2 affected too."})
+		vuln := doc["vulnerabilities"].([]any)[0].(map[string]any)
+		vuln["product_status"] = map[string]any{"known_affected": []string{"openssh-9.2p1", "openssh-9.3p2"}}
 		e.must(201, "POST", "/api/v1/orgs/default/advisories", e.admin, doc)
-		if viewerSees() {
-			t.Error("the viewer sees a match while a revision of the advisory waits for its release")
+		if !viewerSees() {
+			t.Error("the viewer lost the published revision's match while a revision waits")
+		}
+		var sc2 struct{ ID int64 }
+		e.must(201, "POST", "/api/v1/orgs/default/scans", e.admin, testScan(
+			map[string]any{"host": "10.0.0.6", "port": 22, "protocol": "tcp", "service": "ssh", "product": "OpenSSH", "version": "9.3p2"},
+		)).json(t, &sc2)
+		for who, tok := range map[string]string{"admin": e.admin, "viewer": viewer} {
+			var got struct{ Findings []store.ScanFinding }
+			e.must(200, "GET", "/api/v1/orgs/default/scans/"+itoa(sc2.ID), tok, nil).json(t, &got)
+			if sees := len(got.Findings) == 1 && len(got.Findings[0].Advisories) == 1; sees != (who == "admin") {
+				t.Errorf("%s: the 9.3p2 finding %+v", who, got.Findings)
+			}
 		}
 	})
 }

@@ -75,8 +75,12 @@ func (tx *Tx) SaveScan(ctx context.Context, s Scan, findings []ScanFinding) (Sca
 	if s.ScheduleID != nil {
 		schedule = *s.ScheduleID
 	}
-	err := tx.queryRow(ctx, `SELECT id FROM scans WHERE org_id = $1 AND targets = $2 AND ports = $3 AND port_set = $6
-		AND COALESCE(schedule_id, 0) = $4 AND NOT interrupted AND finished_at <= $5 ORDER BY finished_at DESC, id DESC LIMIT 1`,
+	// The same ports: the same list, else (a scan of either side without one: an older
+	// scanner, or stored before lists were kept) as many; a scan of the same list first.
+	err := tx.queryRow(ctx, `SELECT id FROM scans WHERE org_id = $1 AND targets = $2 AND ports = $3
+		AND ($6 = '' OR port_set = $6 OR port_set = '')
+		AND COALESCE(schedule_id, 0) = $4 AND NOT interrupted AND finished_at <= $5
+		ORDER BY CASE WHEN $6 <> '' AND port_set = $6 THEN 0 ELSE 1 END, finished_at DESC, id DESC LIMIT 1`,
 		s.OrgID, s.Targets, s.Ports, schedule, s.FinishedAt.UTC(), s.PortSet).Scan(&prevID)
 	if err != nil && mapErr(err) != ErrNotFound {
 		return Scan{}, nil, fmt.Errorf("previous scan: %w", err)
@@ -221,9 +225,10 @@ const latestScans = `SELECT s.id FROM scans s WHERE s.org_id = $1 AND s.received
 		(SELECT MAX(s2.id) FROM scans s2 WHERE s2.org_id = s.org_id AND s2.targets = s.targets AND s2.received_at >= $2 AND NOT s2.interrupted),
 		(SELECT MAX(s2.id) FROM scans s2 WHERE s2.org_id = s.org_id AND s2.targets = s.targets AND s2.received_at >= $2))`
 
-// FindingAdvisories keeps of a finding's advisories (tracking ids) those a reader may see, and
-// says the highest severity of those, as the reader may see it.
-type FindingAdvisories func(trackingIDs []string) (kept []string, severity string)
+// FindingAdvisories keeps of a finding's advisories (tracking ids) those a reader may see
+// for its product and version, and says the highest severity of those, as the reader may
+// see it.
+type FindingAdvisories func(trackingIDs []string, product, version string) (kept []string, severity string)
 
 // NetworkExposure summarises the latest scans received since since, with at most limit
 // findings. With a filter, findings show only the advisories it keeps, and count as
@@ -277,7 +282,7 @@ func (r Reader) NetworkExposure(ctx context.Context, orgID int64, since time.Tim
 		kept := e.Findings[:0]
 		for _, f := range e.Findings {
 			if len(f.Advisories) > 0 {
-				f.Advisories, f.Severity = filter(f.Advisories)
+				f.Advisories, f.Severity = filter(f.Advisories, f.Product, f.Version)
 				if len(f.Advisories) == 0 && f.Violation == "" && f.Change != "opened" {
 					continue // it needed attention only for advisories the reader may not see
 				}
