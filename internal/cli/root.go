@@ -54,10 +54,15 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		ae.flag = flagFor(cmd, ae.Field)
 	}
 	fmt.Fprintln(stderr, "patchday:", err)
-	if errors.Is(err, errNotCompliant) || errors.Is(err, errViolation) {
+	return exitCode(err)
+}
+
+// exitCode is the exit code of a command that failed with err.
+func exitCode(err error) int {
+	switch {
+	case errors.Is(err, errNotCompliant) || errors.Is(err, errViolation):
 		return ExitNotCompliant
-	}
-	if errors.Is(err, errInterrupted) {
+	case errors.Is(err, errInterrupted):
 		return ExitInterrupted
 	}
 	// cobra reports an unknown command and a missing required flag with plain errors; they
