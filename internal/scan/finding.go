@@ -118,6 +118,12 @@ func SanitizeBanner(b []byte) string {
 	return printable(b, MaxBanner)
 }
 
+// SanitizeText is SanitizeBanner for other text from the network (an uploaded finding's
+// violation message), at most limit bytes.
+func SanitizeText(s string, limit int) string {
+	return printable([]byte(s), limit)
+}
+
 // printable is SanitizeBanner with a length limit in bytes; 0 means none.
 func printable(b []byte, limit int) string {
 	if limit <= 0 {

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/patchday/patchday/internal/catalog"
@@ -104,8 +103,8 @@ func (s *Server) saveScan(c *call, orgID int64, up scanUpload, origin scanOrigin
 		return resp, err
 	}
 	for i, t := range up.Targets {
-		if t == "" || len(t) > 255 || hasControl(t) {
-			return resp, errInvalid(fmt.Sprintf("targets[%d]", i), "must be an address, a network or a host name of at most 255 characters without control characters")
+		if err := checkName(fmt.Sprintf("targets[%d]", i), t, 255); err != nil {
+			return resp, err
 		}
 	}
 	targets := slices.Clone(up.Targets)
@@ -151,17 +150,11 @@ func (s *Server) saveScan(c *call, orgID int64, up scanUpload, origin scanOrigin
 			var v struct {
 				Message string `json:"message"`
 			}
+			msg := string(f.Violation)
 			if json.Unmarshal(f.Violation, &v) == nil && v.Message != "" {
-				sf.Violation = truncate(v.Message, 500)
-			} else {
-				sf.Violation = truncate(string(f.Violation), 500)
+				msg = v.Message
 			}
-			sf.Violation = strings.Map(func(r rune) rune {
-				if unicode.IsControl(r) {
-					return ' '
-				}
-				return r
-			}, strings.ToValidUTF8(sf.Violation, "?"))
+			sf.Violation = scan.SanitizeText(msg, 500) // valid UTF-8, no control characters
 		}
 		findings = append(findings, sf)
 	}
@@ -314,15 +307,6 @@ func (s *Server) advisoryFilter(c *call) store.FindingAdvisories {
 		}
 		return kept, best
 	}
-}
-
-// hasControl reports whether s holds a control character (NUL, which PostgreSQL's text
-// refuses, among them) or is not UTF-8.
-func hasControl(s string) bool {
-	if !utf8.ValidString(s) {
-		return true
-	}
-	return strings.IndexFunc(s, unicode.IsControl) >= 0
 }
 
 // maxEventFindings bounds the ports a scan event lists.

@@ -102,6 +102,26 @@ func TestScanUploadAndDiff(t *testing.T) {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
+// A violation message is text from the network: stored without control characters (a
+// terminal escape sent to whoever reads the report) and at most 500 bytes.
+func TestScanViolationSanitized(t *testing.T) {
+	forEngines(t, func(t *testing.T, e *env) {
+		e.createOrg("a")
+		var got struct{ Findings []store.ScanFinding }
+		e.must(201, "POST", "/api/v1/orgs/a/scans", e.admin, testScan(
+			map[string]any{"host": "10.0.0.5", "port": 23, "protocol": "tcp", "state": "open",
+				"violation": map[string]any{"message": "tcp/23 \x1b[31mopen\x00\n" + strings.Repeat("x", 600)}},
+		)).json(t, &got)
+		if len(got.Findings) != 1 {
+			t.Fatalf("findings %+v", got.Findings)
+		}
+		v := got.Findings[0].Violation
+		if strings.ContainsAny(v, "\x1b\x00\n") || len(v) > 500 || !strings.HasPrefix(v, "tcp/23 ?[31mopen? x") {
+			t.Errorf("stored violation %q (%d bytes)", v[:min(len(v), 40)], len(v))
+		}
+	})
+}
+
 // A scan is compared with the last complete scan of the same targets, ports and schedule
 // that finished before it: not with a scan of other ports, nor one stopped halfway, nor one
 // that finished later but arrived first.

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/patchday/patchday/internal/store"
@@ -47,10 +48,16 @@ func checkName(field, v string, maxLen int) error {
 		return errInvalid(field, "must be valid UTF-8")
 	case utf8.RuneCountInString(v) > maxLen:
 		return errInvalid(field, "must be at most %d characters", maxLen)
-	case strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+	case hasControl(v):
 		return errInvalid(field, "must not contain control characters")
 	}
 	return nil
+}
+
+// hasControl reports whether s holds a control character (NUL, which PostgreSQL's text
+// refuses, among them) or is not UTF-8.
+func hasControl(s string) bool {
+	return !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl)
 }
 
 // Lists are paged by an opaque cursor: ?limit=N&cursor=C, answered with

@@ -67,9 +67,9 @@ func scanScan(row interface{ Scan(...any) error }) (Scan, error) {
 // targets did not have, and returns the findings of that scan that are gone (closed). The
 // previous scan is the last complete one that looked at the same: the same targets, the same
 // ports (as many, when the scanner did not list them), for the same schedule (or none),
-// finished before this one. A scan of other ports,
-// of another schedule, or one stopped halfway would report what it did not look at as
-// opened or closed; and an agent's report delivered late is compared with the one before it.
+// finished before this one. A scan of other ports, of another schedule, or one stopped
+// halfway would report what it did not look at as opened or closed; and an agent's report
+// delivered late is compared with the one before it.
 func (tx *Tx) SaveScan(ctx context.Context, s Scan, findings []ScanFinding) (Scan, []ScanFinding, error) {
 	var prevID, schedule int64
 	if s.ScheduleID != nil {
